@@ -1,0 +1,1 @@
+"""Comparison: canonical hashing, result and write comparison, determinism, performance."""

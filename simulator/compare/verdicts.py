@@ -1,0 +1,100 @@
+"""Verdict values: what the comparison says about one query (correctness) or one pattern
+(performance) for one candidate. Written one JSON object per line in a run folder."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+QUERY_VERDICTS = (
+    "match",
+    "result_mismatch",
+    "write_mismatch",
+    "nondeterministic",
+    "candidate_error",
+    "baseline_error",
+    "both_error",
+    "timeout",
+    "skipped",
+)
+# Verdicts that are correctness regressions of the candidate (they fail a gate).
+REGRESSION_VERDICTS = ("result_mismatch", "write_mismatch", "candidate_error", "timeout")
+PERF_VERDICTS = ("regressed", "improved", "unchanged", "unstable")
+
+
+@dataclass
+class Verdict:
+    """Correctness verdict for one sampled query against one candidate.
+
+    ``evidence`` holds what a reader needs to believe the verdict without seeing customer
+    values: checksums and row counts on both sides, differing columns, missing / extra /
+    different partitions with row counts, both error classes and messages, engine versions.
+    """
+
+    run_id: str
+    candidate: str
+    tenant: str
+    query_id: str
+    pattern_id: str
+    kind: str
+    verdict: str
+    reason: str = ""
+    evidence: dict[str, Any] = field(default_factory=dict)
+    weight: float = 1.0
+    under_load_only: bool = False
+    baseline_from_bank: bool = False
+
+    def __post_init__(self) -> None:
+        if self.verdict not in QUERY_VERDICTS:
+            raise ValueError(f"unknown verdict {self.verdict!r}")
+
+    @property
+    def is_regression(self) -> bool:
+        return self.verdict in REGRESSION_VERDICTS
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Verdict:
+        return cls(**data)
+
+
+@dataclass
+class PerfVerdict:
+    """Performance verdict for one pattern of one tenant against one candidate.
+
+    ``ratio`` is candidate/baseline (geometric mean of paired ratios) with a bootstrap
+    confidence interval; ``p_value`` from a paired permutation test on log-ratios and
+    ``q_value`` after Benjamini-Hochberg across all patterns of the run.
+    """
+
+    run_id: str
+    candidate: str
+    tenant: str
+    pattern_id: str
+    kind: str
+    verdict: str
+    ratio: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    q_value: float
+    pairs: int
+    baseline_ms: float
+    candidate_ms: float
+    baseline_spread: float = 0.0
+    escalated: bool = False
+    weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.verdict not in PERF_VERDICTS:
+            raise ValueError(f"unknown performance verdict {self.verdict!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PerfVerdict:
+        return cls(**data)

@@ -1,0 +1,419 @@
+"""Typed run configuration loaded from TOML, validated with one-line errors.
+
+Every error names the file, the dotted key and the problem, for example::
+
+    configs/demo.toml: engines.candidate.adapter: expected a string, got 3
+
+A run config has these sections (all but ``engines`` optional)::
+
+    [run]       name, results_dir, baseline, candidates, seed, ray_address
+    [dataset]   generation, store, [dataset.generate] name/scale/seed/tenants
+    [workload]  name, dir, log, [workload.synth] rows/seed, [workload.sample] budget/...
+    [engines.NAME]  adapter, requirements, dialect, version, settings, partition_columns,
+                    [engines.NAME.faults]
+    [load]      mode, concurrency, time_compression, per_tenant_concurrency, timeout_s
+    [perf]      enabled, repetitions, max_repetitions, threshold, alpha, ...
+    [compare]   float_rel_tol, float_abs_tol, determinism_runs, column_names, ...
+    [report]    mask_literals, diff_sample_rows, gate
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from simulator.errors import ConfigError
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+BUILTIN_ADAPTERS = ("duckdb", "sqlite", "datafusion", "postgres")
+
+
+def check_name(value: str, what: str) -> str:
+    """Return ``value`` if it is a safe name (no path separators, no ``..``); else raise."""
+    if not isinstance(value, str) or not NAME_RE.match(value) or ".." in value:
+        raise ConfigError(
+            f"{what}: {value!r} is not a valid name "
+            "(letters, digits, '_', '-', '.'; no '/' or '..')"
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class RunSection:
+    name: str = "demo"
+    results_dir: str = "results"
+    baseline: str = "baseline"
+    candidates: tuple[str, ...] = ("candidate",)
+    seed: int = 7
+    ray_address: str = ""
+
+
+@dataclass(frozen=True)
+class GenerateSection:
+    name: str = "demo"
+    scale: float = 0.01
+    seed: int = 42
+    tenants: int = 8
+
+
+@dataclass(frozen=True)
+class DatasetSection:
+    generation: str = "demo"
+    store: str = "datasets/store"
+    generate: GenerateSection = field(default_factory=GenerateSection)
+
+
+@dataclass(frozen=True)
+class SynthSection:
+    rows: int = 20000
+    seed: int = 7
+
+
+@dataclass(frozen=True)
+class SampleSection:
+    budget: int = 400
+    budget_ms: float = 0.0
+    seed: int = 7
+    diversity: int = 3
+
+
+@dataclass(frozen=True)
+class WorkloadSection:
+    name: str = "demo"
+    dir: str = "workloads"
+    log: str = ""
+    synth: SynthSection = field(default_factory=SynthSection)
+    sample: SampleSection = field(default_factory=SampleSection)
+
+
+@dataclass(frozen=True)
+class LatencyFault:
+    kinds: tuple[str, ...] = ()
+    factor: float = 1.0
+    fixed_ms: float = 0.0
+    jitter_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class LostWriteFault:
+    rate: float = 0.0
+    kinds: tuple[str, ...] = ("insert", "ctas", "delete")
+    partitions: int = 1
+    only_under_load: bool = False
+
+
+@dataclass(frozen=True)
+class FaultsSection:
+    """Fault injection for one engine. Only active when ``enabled = true`` is written."""
+
+    enabled: bool = False
+    seed: int = 1
+    error_rate: float = 0.0
+    error_kinds: tuple[str, ...] = ()
+    latency: LatencyFault = field(default_factory=LatencyFault)
+    lost_writes: LostWriteFault = field(default_factory=LostWriteFault)
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """One engine declaration: ``[engines.NAME]``."""
+
+    name: str = ""
+    adapter: str = ""
+    requirements: tuple[str, ...] = ()
+    dialect: str = ""
+    version: str = ""
+    settings: dict[str, Any] = field(default_factory=dict)
+    dsn: str = ""
+    wheel_dir: str = ""
+    faults: FaultsSection = field(default_factory=FaultsSection)
+
+
+@dataclass(frozen=True)
+class LoadSection:
+    mode: str = "closed"
+    concurrency: int = 4
+    time_compression: float = 600.0
+    per_tenant_concurrency: int = 1
+    timeout_s: float = 60.0
+
+
+@dataclass(frozen=True)
+class PerfSection:
+    enabled: bool = True
+    repetitions: int = 5
+    max_repetitions: int = 15
+    threshold: float = 0.10
+    alpha: float = 0.05
+    false_alarm_rate: float = 0.05
+    min_ms: float = 0.0
+    max_patterns: int = 0
+
+
+@dataclass(frozen=True)
+class CompareSection:
+    float_rel_tol: float = 1e-9
+    float_abs_tol: float = 1e-12
+    determinism_runs: int = 2
+    column_names: str = "case_insensitive"
+    type_equivalence: tuple[tuple[str, ...], ...] = ()
+    partition_columns: dict[str, list[str]] = field(default_factory=dict)
+    keep_result_rows: int = 200000
+
+
+@dataclass(frozen=True)
+class ReportSection:
+    mask_literals: bool = False
+    diff_sample_rows: int = 0
+    gate_perf: bool = True
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A whole run configuration. ``path`` is the file it came from (for messages)."""
+
+    path: str
+    run: RunSection
+    dataset: DatasetSection
+    workload: WorkloadSection
+    engines: dict[str, EngineSpec]
+    load: LoadSection
+    perf: PerfSection
+    compare: CompareSection
+    report: ReportSection
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def baseline(self) -> EngineSpec:
+        return self.engines[self.run.baseline]
+
+    @property
+    def candidates(self) -> list[EngineSpec]:
+        return [self.engines[name] for name in self.run.candidates]
+
+    @property
+    def faults_enabled(self) -> bool:
+        return any(spec.faults.enabled for spec in self.engines.values())
+
+    def resolve(self, relative: str) -> Path:
+        """Resolve a path from the config relative to the current directory."""
+        return Path(relative).expanduser()
+
+
+SECTIONS: dict[str, type] = {
+    "run": RunSection,
+    "dataset": DatasetSection,
+    "workload": WorkloadSection,
+    "load": LoadSection,
+    "perf": PerfSection,
+    "compare": CompareSection,
+    "report": ReportSection,
+}
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin in (tuple, list):
+        return "a list"
+    if origin is dict or tp is dict:
+        return "a table"
+    if dataclasses.is_dataclass(tp):
+        return "a table"
+    return {str: "a string", int: "an integer", float: "a number", bool: "true or false"}.get(
+        tp, str(tp)
+    )
+
+
+def _convert(value: Any, tp: Any, where: str) -> Any:
+    """Check ``value`` against the annotation ``tp`` and convert lists to tuples."""
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a table, got {value!r}")
+        return _build(tp, value, where)
+    if tp is Any:
+        return value
+    if origin in (tuple, list):
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        args = [a for a in typing.get_args(tp) if a is not Ellipsis]
+        inner = args[0] if args else Any
+        items = [_convert(v, inner, f"{where}[{i}]") for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
+    if origin is dict or tp is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a table, got {value!r}")
+        args = typing.get_args(tp)
+        inner = args[1] if len(args) == 2 else Any
+        return {k: _convert(v, inner, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(origin, type) and origin is types.UnionType:
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return value
+    return value
+
+
+def _build(cls: type, data: dict[str, Any], where: str) -> Any:
+    """Build dataclass ``cls`` from a TOML table, refusing unknown keys and wrong types."""
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls) if f.name not in ("name", "path", "raw")}
+    if cls is EngineSpec:
+        names.discard("name")
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in names:
+            known = ", ".join(sorted(names))
+            raise ConfigError(f"{where}.{key}: unknown key (known keys: {known})")
+        kwargs[key] = _convert(value, hints[key], f"{where}.{key}")
+    return cls(**kwargs)
+
+
+def _check_ranges(cfg: RunConfig, file: str) -> None:
+    def fail(key: str, problem: str) -> None:
+        raise ConfigError(f"{file}: {key}: {problem}")
+
+    if cfg.load.mode not in ("closed", "open"):
+        fail("load.mode", f"expected 'closed' or 'open', got {cfg.load.mode!r}")
+    if cfg.load.concurrency < 1:
+        fail("load.concurrency", f"must be at least 1, got {cfg.load.concurrency}")
+    if cfg.load.per_tenant_concurrency < 1:
+        fail("load.per_tenant_concurrency", "must be at least 1")
+    if cfg.load.timeout_s <= 0:
+        fail("load.timeout_s", f"must be positive, got {cfg.load.timeout_s}")
+    if cfg.load.time_compression <= 0:
+        fail("load.time_compression", "must be positive")
+    if not 0 < cfg.perf.threshold < 10:
+        fail("perf.threshold", f"must be a fraction like 0.10, got {cfg.perf.threshold}")
+    if not 0 < cfg.perf.alpha < 1:
+        fail("perf.alpha", "must be between 0 and 1")
+    if cfg.perf.repetitions < 2:
+        fail("perf.repetitions", "must be at least 2 (paired runs need pairs)")
+    if cfg.perf.max_repetitions < cfg.perf.repetitions:
+        fail("perf.max_repetitions", "must be at least perf.repetitions")
+    if cfg.compare.float_rel_tol < 0 or cfg.compare.float_abs_tol < 0:
+        fail("compare.float_rel_tol", "tolerances must not be negative")
+    if cfg.compare.determinism_runs < 1:
+        fail("compare.determinism_runs", "must be at least 1")
+    if cfg.compare.column_names not in ("case_sensitive", "case_insensitive", "ignore"):
+        fail(
+            "compare.column_names",
+            "expected 'case_sensitive', 'case_insensitive' or 'ignore'",
+        )
+    if cfg.dataset.generate.scale <= 0:
+        fail("dataset.generate.scale", "must be positive")
+    if cfg.dataset.generate.tenants < 1:
+        fail("dataset.generate.tenants", "must be at least 1")
+    if cfg.workload.sample.budget < 1:
+        fail("workload.sample.budget", "must be at least 1")
+    for key, value in (("run.name", cfg.run.name), ("workload.name", cfg.workload.name)):
+        try:
+            check_name(value, key)
+        except ConfigError as err:
+            raise ConfigError(f"{file}: {err}") from None
+    if cfg.run.baseline not in cfg.engines:
+        fail("run.baseline", f"names engine {cfg.run.baseline!r}, which no [engines.*] declares")
+    if not cfg.run.candidates:
+        fail("run.candidates", "must name at least one engine")
+    for i, cand in enumerate(cfg.run.candidates):
+        if cand not in cfg.engines:
+            declared = ", ".join(sorted(cfg.engines)) or "none"
+            fail(
+                f"run.candidates[{i}]",
+                f"names engine {cand!r}, which no [engines.*] declares (declared: {declared})",
+            )
+        if cand == cfg.run.baseline:
+            fail(f"run.candidates[{i}]", "the baseline cannot also be a candidate")
+    for name, spec in cfg.engines.items():
+        where = f"engines.{name}"
+        if not spec.adapter:
+            fail(f"{where}.adapter", "missing (a built-in adapter or 'package.module:Factory')")
+        if spec.adapter not in BUILTIN_ADAPTERS and ":" not in spec.adapter:
+            fail(
+                f"{where}.adapter",
+                f"unknown adapter {spec.adapter!r} "
+                f"(built-in: {', '.join(BUILTIN_ADAPTERS)}; plugins use 'package.module:Factory')",
+            )
+        faults = spec.faults
+        for key, rate in (
+            ("faults.error_rate", faults.error_rate),
+            ("faults.lost_writes.rate", faults.lost_writes.rate),
+        ):
+            if not 0 <= rate <= 1:
+                fail(f"{where}.{key}", f"must be between 0 and 1, got {rate}")
+        if faults.latency.factor <= 0:
+            fail(f"{where}.faults.latency.factor", "must be positive")
+        if spec.wheel_dir and not Path(spec.wheel_dir).is_dir():
+            fail(f"{where}.wheel_dir", f"{spec.wheel_dir!r} is not a folder")
+
+
+def parse_config(data: dict[str, Any], file: str = "<config>") -> RunConfig:
+    """Build a validated RunConfig from an already-parsed TOML document."""
+    known = {*SECTIONS, "engines"}
+    for key in data:
+        if key not in known:
+            raise ConfigError(f"{file}: {key}: unknown section (known: {', '.join(sorted(known))})")
+    sections: dict[str, Any] = {}
+    for key, cls in SECTIONS.items():
+        table = data.get(key, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"{file}: {key}: expected a table, got {table!r}")
+        try:
+            sections[key] = _build(cls, table, key)
+        except ConfigError as err:
+            raise ConfigError(f"{file}: {err}") from None
+    engines_raw = data.get("engines", {})
+    if not isinstance(engines_raw, dict) or not engines_raw:
+        raise ConfigError(f"{file}: engines: at least one [engines.NAME] section is required")
+    engines: dict[str, EngineSpec] = {}
+    for name, table in engines_raw.items():
+        try:
+            check_name(name, f"engines.{name}")
+            if not isinstance(table, dict):
+                raise ConfigError(f"engines.{name}: expected a table, got {table!r}")
+            spec = _build(EngineSpec, table, f"engines.{name}")
+        except ConfigError as err:
+            raise ConfigError(f"{file}: {err}") from None
+        engines[name] = dataclasses.replace(spec, name=name, dialect=spec.dialect or spec.adapter)
+    cfg = RunConfig(path=file, engines=engines, raw=data, **sections)
+    _check_ranges(cfg, file)
+    return cfg
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Read and validate a TOML run config. Raises ConfigError naming file, key and problem."""
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not a config file") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read ({err.strerror})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: invalid TOML: {err}") from None
+    return parse_config(data, str(path))

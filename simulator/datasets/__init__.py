@@ -1,0 +1,1 @@
+"""Dataset generations: immutable, content-addressed snapshots of every tenant's tables."""

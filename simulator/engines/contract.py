@@ -1,0 +1,94 @@
+"""The adapter contract: what an engine adapter is, and what the worker calls on it.
+
+This module runs inside an engine's isolated runtime, so it depends only on the standard
+library and pyarrow. A third-party adapter is a callable ``package.module:Factory`` that
+returns an :class:`EngineAdapter`.
+
+Call order in a worker: ``open`` -> ``load_tables`` -> ``seal`` -> any number of
+``execute`` / ``read_table`` / ``table_row_count`` -> ``close``. Any exception an adapter
+raises from ``execute`` is an engine error: the worker records its class name and message.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One table of a tenant as an adapter must expose it.
+
+    ``files`` are absolute Parquet paths (the generation's files, or the workspace's copies
+    when ``writable``). ``partition_columns`` are hive partition keys whose values live in
+    the folder names ``col=value`` of each file and must appear as columns of the table.
+    ``schema`` is the table's full Arrow schema, partition columns included.
+    """
+
+    name: str
+    files: tuple[str, ...]
+    schema: pa.Schema
+    partition_columns: tuple[str, ...] = ()
+    writable: bool = False
+
+
+@dataclass
+class StatementResult:
+    """What ``execute`` returns.
+
+    For a statement producing rows: ``schema`` and ``batches`` (an iterator, consumed once,
+    so results stream). For a command: ``rows_affected`` as the engine reported it (None when
+    the engine reports nothing) and an empty ``batches``.
+    """
+
+    schema: pa.Schema | None
+    batches: Iterator[pa.RecordBatch]
+    rows_affected: int | None = None
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+class EngineAdapter(abc.ABC):
+    """One engine, one workspace, one tenant: the object a worker process drives."""
+
+    @abc.abstractmethod
+    def open(self, workspace: str, settings: dict[str, Any]) -> None:
+        """Start the engine with its private files under ``workspace`` (a writable folder)."""
+
+    @abc.abstractmethod
+    def load_tables(self, tables: list[TableSpec]) -> None:
+        """Expose ``tables``: read-only ones may stay views over Parquet; writable ones must be
+        materialized inside the workspace so writes never touch the generation."""
+
+    @abc.abstractmethod
+    def seal(self) -> None:
+        """Lock the sandbox: after this, replayed SQL cannot reach files, network,
+        extensions or databases outside the workspace."""
+
+    @abc.abstractmethod
+    def version(self) -> str:
+        """The version string the engine itself reports (e.g. ``v1.1.3``)."""
+
+    @abc.abstractmethod
+    def execute(self, sql: str) -> StatementResult:
+        """Run one statement. Raise whatever the engine raises on failure."""
+
+    @abc.abstractmethod
+    def read_table(self, name: str) -> StatementResult:
+        """Stream the full current contents of table ``name`` (the post-state of a write)."""
+
+    @abc.abstractmethod
+    def list_tables(self) -> list[str]:
+        """Names of all tables (and views) visible to replayed SQL."""
+
+    def table_row_count(self, name: str) -> int:
+        """Row count of ``name``; adapters may override with something cheaper."""
+        result = self.read_table(name)
+        return sum(batch.num_rows for batch in result.batches)
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the engine; must be safe to call twice."""

@@ -1,0 +1,104 @@
+"""The execution record: one statement run once on one engine, as the runner stores it.
+
+Records are plain data, written as one JSON object per line in ``executions.jsonl`` of a
+run folder, and read back by the comparison and report stages.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+STATUSES = ("ok", "error", "timeout", "crash", "skipped")
+PHASES = ("load", "repeat", "perf", "replay")
+
+
+@dataclass
+class PartitionState:
+    """Row count and canonical checksum of one partition of a written table."""
+
+    row_count: int
+    checksum: str
+
+
+@dataclass
+class TableState:
+    """Post-state of a table after a write, as qsim computed it from the engine's rows.
+
+    ``partitions`` maps a partition key (``"day=2024-01-01"``, or ``""`` for an
+    unpartitioned table) to its state. ``rows_before`` is the row count before the statement
+    (None when the table did not exist), so the reported affected count can be checked
+    against what actually landed.
+    """
+
+    table: str
+    row_count: int
+    checksum: str
+    partition_columns: list[str] = field(default_factory=list)
+    partitions: dict[str, PartitionState] = field(default_factory=dict)
+    rows_before: int | None = None
+    exists: bool = True
+
+
+@dataclass
+class Execution:
+    """One statement executed once on one engine.
+
+    ``execution_id`` is deterministic from (phase, engine, tenant, query_id, repetition) so a
+    resumed run never records the same execution twice.
+    """
+
+    execution_id: str
+    run_id: str
+    engine: str
+    tenant: str
+    query_id: str
+    phase: str
+    repetition: int = 0
+    status: str = "ok"
+    error_class: str = ""
+    error_message: str = ""
+    wall_ms: float = 0.0
+    started_at: float = 0.0
+    finished_at: float = 0.0
+    rows_returned: int | None = None
+    rows_affected: int | None = None
+    result_schema: list[list[str]] = field(default_factory=list)
+    result: dict[str, Any] | None = None
+    writes: dict[str, TableState] = field(default_factory=dict)
+    engine_version: str = ""
+    in_flight_at_start: int = 0
+    retried: bool = False
+    from_bank: bool = False
+    fault: str = ""
+    result_path: str = ""
+    signal: int | None = None
+    node: str = ""
+
+    @staticmethod
+    def make_id(phase: str, engine: str, tenant: str, query_id: str, repetition: int = 0) -> str:
+        """The deterministic id of an execution."""
+        return f"{phase}:{engine}:{tenant}:{query_id}:{repetition}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Execution:
+        """Rebuild from ``to_dict`` output; unknown keys are refused by the constructor."""
+        data = dict(data)
+        writes = {
+            name: TableState(
+                **{
+                    **state,
+                    "partitions": {
+                        key: PartitionState(**part)
+                        for key, part in state.get("partitions", {}).items()
+                    },
+                }
+            )
+            for name, state in data.pop("writes", {}).items()
+        }
+        return cls(writes=writes, **data)

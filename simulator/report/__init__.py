@@ -1,0 +1,1 @@
+"""Reports: HTML diff report, JSON summary, JUnit XML, run history and accepted findings."""

@@ -1,0 +1,1 @@
+"""Runner: Ray orchestration of tenant sessions, load models, durable results, resume."""

@@ -1,0 +1,1 @@
+"""Workloads: ingest query logs, classify and fingerprint statements, sample, transpile."""
