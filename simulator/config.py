@@ -276,9 +276,9 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
 def _build(cls: type, data: dict[str, Any], where: str) -> Any:
     """Build dataclass ``cls`` from a TOML table, refusing unknown keys and wrong types."""
     hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls) if f.name not in ("name", "path", "raw")}
+    names = {f.name for f in dataclasses.fields(cls)}
     if cls is EngineSpec:
-        names.discard("name")
+        names.discard("name")  # an engine's name is its table key, not a setting
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
         if key not in names:
