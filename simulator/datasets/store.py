@@ -1,0 +1,326 @@
+"""The generation store: a folder of immutable, content-addressed generations.
+
+Layout: ``<root>/<generation id>/manifest.json`` and ``tables/<tenant>/<table>/...``.
+A generation is written into ``<root>/.tmp-<pid>-<random>/``, its files made read-only,
+then renamed to its id folder in one ``os.rename``: a reader sees the whole generation or
+nothing. Temporary folders are never listed; those left by a dead process are removed by
+the next generate or import.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import secrets
+import shutil
+import stat
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+
+from simulator.config import NAME_RE
+from simulator.datasets import synthetic
+from simulator.datasets.importer import import_tables
+from simulator.datasets.layout import OpenOutput, open_output, write_table
+from simulator.datasets.manifest import (
+    FORMAT_VERSION,
+    MANIFEST_FILE,
+    canonical_json,
+    decode_schema,
+    manifest_id,
+    read_manifest,
+)
+from simulator.engines.contract import TableSpec
+from simulator.errors import DatasetError
+
+DEFAULT_ROOT = "datasets/store"
+TMP_PREFIX = ".tmp-"
+MIN_PREFIX = 4
+# A stream of (tenant, table, rows, partition columns), as the generator and importer yield.
+TableStream = Iterable[tuple[str, str, pa.Table, list[str]]]
+
+
+def check_generation_name(name: str, what: str = "generation name") -> str:
+    """Return ``name`` if it is safe as a name (no path separator, no ``..``); else raise."""
+    if not isinstance(name, str) or not NAME_RE.match(name) or ".." in name:
+        raise DatasetError(
+            f"{what}: {name!r} is not a valid name (letters, digits, '_', '-', '.'; no '/' or '..')"
+        )
+    return name
+
+
+def local_root(root: str | Path) -> Path:
+    """The local folder of a store given as a path or a pyarrow file system URI
+    (``file:///...``); refuses other file systems, which this version cannot commit to."""
+    text = str(root)
+    if "://" not in text:
+        return Path(text).expanduser()
+    try:
+        filesystem, path = pafs.FileSystem.from_uri(text)
+    except (pa.ArrowInvalid, OSError) as err:
+        raise DatasetError(f"store {text}: not a usable file system URI ({err})") from None
+    if not isinstance(filesystem, pafs.LocalFileSystem):
+        raise DatasetError(
+            f"store {text}: {filesystem.type_name} stores are not supported yet "
+            "(atomic commit needs a local file system)"
+        )
+    return Path(path)
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One committed generation: its id, its manifest (a dict) and its folder."""
+
+    id: str
+    manifest: dict[str, Any]
+    path: Path
+
+    @property
+    def name(self) -> str:
+        return self.manifest["name"]
+
+    @property
+    def created_at(self) -> str:
+        return self.manifest["created_at"]
+
+    @property
+    def parent(self) -> str | None:
+        return self.manifest.get("parent")
+
+    def tenants(self) -> list[str]:
+        """Tenant ids, sorted."""
+        return sorted(self.manifest["tenants"])
+
+    def tables(self, tenant: str) -> list[str]:
+        """Table names of ``tenant``, sorted; refuses an unknown tenant."""
+        return sorted(self._tenant(tenant))
+
+    def entry(self, tenant: str, table: str) -> dict[str, Any]:
+        """The manifest entry of one table; refuses an unknown tenant or table."""
+        tables = self._tenant(tenant)
+        if table not in tables:
+            raise DatasetError(
+                f"generation {self.id[:12]}: tenant {tenant} has no table {table!r} "
+                f"(tables: {', '.join(sorted(tables))})"
+            )
+        return tables[table]
+
+    def schema(self, tenant: str, table: str) -> pa.Schema:
+        """The full Arrow schema of a table, partition columns included."""
+        where = f"{self.path / MANIFEST_FILE}: tenants.{tenant}.{table}"
+        return decode_schema(self.entry(tenant, table)["schema"], where)
+
+    def partition_columns(self, tenant: str, table: str) -> list[str]:
+        """The hive partition columns of a table (``[]`` when unpartitioned)."""
+        return list(self.entry(tenant, table)["partition_columns"])
+
+    def files(self, tenant: str, table: str) -> list[Path]:
+        """Absolute paths of a table's Parquet files."""
+        return [self.path / f["path"] for f in self.entry(tenant, table)["files"]]
+
+    def table_specs(self, tenant: str) -> list[TableSpec]:
+        """Read-only TableSpecs of all of ``tenant``'s tables, over the generation's files."""
+        return [
+            TableSpec(
+                name=table,
+                files=tuple(str(p) for p in self.files(tenant, table)),
+                schema=self.schema(tenant, table),
+                partition_columns=tuple(self.partition_columns(tenant, table)),
+                writable=False,
+            )
+            for table in self.tables(tenant)
+        ]
+
+    def row_count(self) -> int:
+        """Rows across all tenants and tables."""
+        return sum(e["row_count"] for t in self.manifest["tenants"].values() for e in t.values())
+
+    def byte_count(self) -> int:
+        """Bytes of all Parquet files."""
+        return sum(e["bytes"] for t in self.manifest["tenants"].values() for e in t.values())
+
+    def _tenant(self, tenant: str) -> dict[str, Any]:
+        tenants = self.manifest["tenants"]
+        if tenant not in tenants:
+            raise DatasetError(
+                f"generation {self.id[:12]}: no tenant {tenant!r} "
+                f"(tenants: {', '.join(sorted(tenants)) or 'none'})"
+            )
+        return tenants[tenant]
+
+
+class GenerationStore:
+    """A folder of generations. ``output`` opens each file the store writes (a seam for
+    fault injection such as a full disk; the default is ``open(path, "wb")``)."""
+
+    def __init__(self, root: str | Path = DEFAULT_ROOT, *, output: OpenOutput = open_output):
+        self.root = local_root(root)
+        self._output = output
+
+    def generate(
+        self, name: str, scale: float, seed: int, tenants: int = 8, parent: str | None = None
+    ) -> Generation:
+        """Build and commit the synthetic world; returns the generation (the existing one
+        when the same name, parent and parameters were generated before)."""
+        source = {
+            "generator": synthetic.GENERATOR,
+            "seed": seed,
+            "params": {
+                "scale": scale,
+                "tenants": tenants,
+                "version": synthetic.GENERATOR_VERSION,
+            },
+        }
+        check_generation_name(name)
+        synthetic.table_rows(scale, tenants)  # refuse bad parameters before touching disk
+        return self._commit(name, parent, source, synthetic.world(scale, seed, tenants))
+
+    def import_folder(self, source: str | Path, name: str, parent: str | None = None) -> Generation:
+        """Import ``source/<tenant>/<table>/`` Parquet or CSV files (hive ``k=v`` folders
+        kept as string partition columns) as a new generation."""
+        check_generation_name(name)
+        folder = Path(source).expanduser().resolve()
+        return self._commit(name, parent, {"import": str(folder)}, import_tables(folder))
+
+    def list(self) -> list[Generation]:
+        """Committed generations, oldest first; skips folders whose manifest is unreadable
+        (see :meth:`broken`) and temporary folders."""
+        return self._scan()[0]
+
+    def broken(self) -> list[str]:
+        """One line per generation folder whose manifest cannot be read."""
+        return self._scan()[1]
+
+    def get(self, generation_id: str) -> Generation:
+        """The generation with exactly this id; refuses an unknown id or unsafe text."""
+        check_generation_name(generation_id, "generation id")
+        folder = self.root / generation_id
+        manifest_path = folder / MANIFEST_FILE
+        try:
+            text = manifest_path.read_bytes()
+        except FileNotFoundError:
+            raise DatasetError(f"generation {generation_id!r} not found in {self.root}") from None
+        except OSError as err:
+            raise DatasetError(f"{manifest_path}: cannot read ({err.strerror})") from None
+        return Generation(generation_id, read_manifest(text, str(manifest_path)), folder)
+
+    def resolve(self, ref: str) -> Generation:
+        """Find a generation by full id, then by name (the newest with that name), then by
+        a unique id prefix of at least 4 characters. Unknown or ambiguous refs raise a
+        DatasetError listing close matches."""
+        check_generation_name(ref, "generation")
+        if (self.root / ref / MANIFEST_FILE).is_file():
+            return self.get(ref)
+        generations = self.list()
+        named = [g for g in generations if g.name == ref]
+        if named:
+            return max(named, key=lambda g: (g.created_at, g.id))
+        prefixed = [g for g in generations if len(ref) >= MIN_PREFIX and g.id.startswith(ref)]
+        if len(prefixed) == 1:
+            return prefixed[0]
+        if prefixed:
+            ids = ", ".join(g.id[:12] for g in prefixed[:5])
+            raise DatasetError(f"generation {ref!r} is ambiguous in {self.root} (matches: {ids})")
+        choices = {g.name for g in generations} | {g.id[:12] for g in generations}
+        close = difflib.get_close_matches(ref, sorted(choices), n=5, cutoff=0.5)
+        hint = (
+            f"close matches: {', '.join(close)}"
+            if close
+            else (
+                f"known: {', '.join(sorted({g.name for g in generations})[:8])}"
+                if generations
+                else "the store is empty"
+            )
+        )
+        raise DatasetError(f"generation {ref!r} not found in {self.root} ({hint})")
+
+    def _scan(self) -> tuple[list[Generation], list[str]]:
+        if not self.root.is_dir():
+            return [], []
+        found, broken = [], []
+        for folder in sorted(self.root.iterdir()):
+            if folder.name.startswith(".") or not (folder / MANIFEST_FILE).is_file():
+                continue
+            try:
+                found.append(self.get(folder.name))
+            except DatasetError as err:
+                broken.append(str(err))
+        found.sort(key=lambda g: (g.created_at, g.id))
+        return found, broken
+
+    def _commit(
+        self, name: str, parent: str | None, source: dict[str, Any], tables: TableStream
+    ) -> Generation:
+        parent_id = self.resolve(parent).id if parent else None
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise DatasetError(f"store {self.root}: cannot create ({err.strerror})") from None
+        self._remove_stale_temporaries()
+        tmp = self.root / f"{TMP_PREFIX}{os.getpid()}-{secrets.token_hex(6)}"
+        try:
+            tmp.mkdir()
+            tenants: dict[str, dict[str, Any]] = {}
+            for tenant, table, rows, partition_columns in tables:
+                folder = tmp / "tables" / tenant / table
+                entry = write_table(rows, partition_columns, folder, tmp, self._output)
+                tenants.setdefault(tenant, {})[table] = entry
+            manifest: dict[str, Any] = {
+                "format_version": FORMAT_VERSION,
+                "name": name,
+                "parent": parent_id,
+                "source": source,
+                "tenants": {t: dict(sorted(v.items())) for t, v in sorted(tenants.items())},
+            }
+            manifest["id"] = manifest_id(manifest)
+            manifest["created_at"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            with self._output(tmp / MANIFEST_FILE) as handle:
+                handle.write(canonical_json(manifest))
+            _make_read_only(tmp)
+            target = self.root / manifest["id"]
+            if (target / MANIFEST_FILE).is_file():
+                # Same content already committed: keep the original, drop the copy.
+                shutil.rmtree(tmp)
+                return self.get(manifest["id"])
+            os.rename(tmp, target)
+        except OSError as err:
+            shutil.rmtree(tmp, ignore_errors=True)
+            where = f" ({err.filename})" if err.filename else ""
+            raise DatasetError(
+                f"store {self.root}: cannot write generation {name!r}: {err.strerror or err}{where}"
+            ) from None
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return self.get(manifest["id"])
+
+    def _remove_stale_temporaries(self) -> None:
+        """Remove temporary folders whose writing process is gone (a killed generate)."""
+        for folder in self.root.glob(f"{TMP_PREFIX}*"):
+            pid_text = folder.name[len(TMP_PREFIX) :].split("-", 1)[0]
+            if pid_text.isdigit() and int(pid_text) > 0 and _process_alive(int(pid_text)):
+                continue
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _make_read_only(folder: Path) -> None:
+    """Make every file under ``folder`` read-only (r--r--r--)."""
+    read_only = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+    for dirpath, _, filenames in os.walk(folder):
+        for filename in filenames:
+            os.chmod(os.path.join(dirpath, filename), read_only)
