@@ -1,0 +1,203 @@
+"""DuckDB adapter, for any release from 0.10 to 2.x (runs inside the engine's runtime).
+
+Tables: writable ones are materialized (CREATE TABLE AS) in the workspace database file
+``engine.duckdb``, so writes survive a worker restart; read-only ones are views over
+``read_parquet`` of the generation's files where the release can allow exactly those files
+after external access is off (``allowed_paths``, DuckDB >= 1.3), else materialized too.
+
+Sandbox (``seal``): external access off, extension autoinstall/autoload off, configuration
+locked, and statements that write or attach files (COPY, EXPORT, ATTACH, DETACH, LOAD,
+INSTALL) refused before they reach the engine, because ``allowed_paths`` also lets COPY
+overwrite an allowed generation file.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from simulator.engines.contract import EngineAdapter, StatementResult, TableSpec
+
+DATABASE_FILE = "engine.duckdb"
+BATCH_ROWS = 122880
+REFUSED_STATEMENTS = ("COPY", "EXPORT", "COPY_DATABASE", "ATTACH", "DETACH", "LOAD", "EXTENSION")
+COUNTED_STATEMENTS = ("INSERT", "UPDATE", "DELETE", "CREATE", "MERGE_INTO")
+SANDBOX_SETTINGS = (
+    ("enable_external_access", "false"),
+    ("autoinstall_known_extensions", "false"),
+    ("autoload_known_extensions", "false"),
+    ("lock_configuration", "true"),
+)
+# Arrow -> DuckDB types for hive partition columns, which DuckDB reads as VARCHAR here.
+PARTITION_TYPES = {
+    "int8": "TINYINT",
+    "int16": "SMALLINT",
+    "int32": "INTEGER",
+    "int64": "BIGINT",
+    "date32[day]": "DATE",
+    "bool": "BOOLEAN",
+    "double": "DOUBLE",
+}
+
+
+class SandboxViolation(Exception):
+    """A statement the sandbox refuses before it reaches the engine."""
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+class DuckDBAdapter(EngineAdapter):
+    """One DuckDB database file in the workspace, sandboxed after loading."""
+
+    def __init__(self) -> None:
+        self.con: Any = None
+        self.relation: Any = None
+        self.settings: set[str] = set()
+        self.sealed = False
+
+    def open(self, workspace: str, settings: dict[str, Any]) -> None:
+        """Open ``workspace/engine.duckdb`` and apply ``settings`` as SET statements."""
+        self.con = duckdb.connect(str(Path(workspace) / DATABASE_FILE))
+        rows = self.con.execute("SELECT name FROM duckdb_settings()").fetchall()
+        self.settings = {row[0] for row in rows}
+        for key, value in settings.items():
+            text = _literal(value) if isinstance(value, str) else str(value).lower()
+            self._run(f"SET {key} = {text}")
+
+    def _run(self, sql: str) -> list[Any]:
+        # Fetch everything: DuckDB 2.x refuses new work while a result is unfetched.
+        return self.con.execute(sql).fetchall()
+
+    def _select_list(self, table: TableSpec) -> str:
+        columns = []
+        for field in table.schema:
+            if field.name in table.partition_columns and not pa.types.is_string(field.type):
+                target = PARTITION_TYPES.get(str(field.type), "VARCHAR")
+                columns.append(f"CAST({_quote(field.name)} AS {target}) AS {_quote(field.name)}")
+            else:
+                columns.append(_quote(field.name))
+        return ", ".join(columns)
+
+    def _source(self, table: TableSpec) -> str:
+        files = ", ".join(_literal(path) for path in table.files)
+        hive = "true" if table.partition_columns else "false"
+        options = f"hive_partitioning={hive}"
+        if table.partition_columns:
+            options += ", hive_types_autocast=false"
+        return f"SELECT {self._select_list(table)} FROM read_parquet([{files}], {options})"
+
+    def load_tables(self, tables: list[TableSpec]) -> None:
+        """Views for read-only tables (or copies on old releases), copies for writable ones.
+
+        Existing tables in the database file are kept: they hold writes made before a restart.
+        """
+        existing = set(self.list_tables())
+        views_allowed = "allowed_paths" in self.settings
+        allowed: list[str] = []
+        for table in tables:
+            name = _quote(table.name)
+            if not table.files:
+                self.con.register("__qsim_empty", table.schema.empty_table())
+                self._run(f"CREATE TABLE IF NOT EXISTS {name} AS SELECT * FROM __qsim_empty")
+                self.con.unregister("__qsim_empty")
+            elif not table.writable and views_allowed:
+                self._run(f"CREATE OR REPLACE VIEW {name} AS {self._source(table)}")
+                allowed.extend(table.files)
+            elif table.name not in existing:
+                self._run(f"CREATE TABLE {name} AS {self._source(table)}")
+        if allowed:
+            paths = ", ".join(_literal(path) for path in allowed)
+            self._run(f"SET allowed_paths = [{paths}]")
+        self._run("CHECKPOINT")
+
+    def seal(self) -> None:
+        """Turn off external access and extensions, then lock the configuration."""
+        for key, value in SANDBOX_SETTINGS:
+            if key in self.settings:
+                self._run(f"SET {key} = {value}")
+        self.sealed = True
+
+    def version(self) -> str:
+        """``version()`` as DuckDB reports it, e.g. ``v1.1.3``."""
+        return str(self.con.execute("SELECT version()").fetchall()[0][0])
+
+    def _reader(self, cursor: Any) -> pa.RecordBatchReader:
+        # 0.10 .. 1.x: fetch_record_batch; 2.x: to_arrow_reader, which warns about a copy
+        # that only PRAGMA/EXPLAIN/CALL results (small) still pay.
+        fetch = getattr(cursor, "fetch_record_batch", None)
+        if fetch is not None:
+            return fetch(BATCH_ROWS)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return cursor.to_arrow_reader(BATCH_ROWS)
+
+    def _rows(self, cursor: Any) -> StatementResult:
+        reader = self._reader(cursor)
+        return StatementResult(schema=reader.schema, batches=iter(reader))
+
+    def _count(self, cursor: Any) -> int | None:
+        rowcount = getattr(cursor, "rowcount", -1)
+        if isinstance(rowcount, int) and rowcount >= 0:
+            return rowcount
+        description = cursor.description or []
+        if len(description) == 1 and description[0][0] == "Count":
+            rows = cursor.fetchall()
+            return int(rows[0][0]) if rows else None
+        return None
+
+    def execute(self, sql: str) -> StatementResult:
+        """Run ``sql`` (one or more statements); the last one's rows or count is the result."""
+        statements = self.con.extract_statements(sql)
+        if not statements:
+            raise ValueError("no statement to execute")
+        kinds = [statement.type.name for statement in statements]
+        for kind in kinds:
+            if self.sealed and kind in REFUSED_STATEMENTS:
+                raise SandboxViolation(f"{kind} statements are not allowed in the sandbox")
+        for statement in statements[:-1]:
+            self._run(statement.query)
+        last = statements[-1].query
+        if kinds[-1] == "SELECT" and not hasattr(self.con, "fetch_record_batch"):
+            # 2.x: a relation streams Arrow without the extra copy of a DB-API result.
+            # The relation must outlive its reader, or the reader ends early.
+            self.relation = self.con.sql(last)
+            reader = self.relation.to_arrow_reader(BATCH_ROWS)
+            return StatementResult(schema=reader.schema, batches=iter(reader))
+        cursor = self.con.execute(last)
+        if kinds[-1] in COUNTED_STATEMENTS:
+            return StatementResult(schema=None, batches=iter(()), rows_affected=self._count(cursor))
+        if not cursor.description:
+            return StatementResult(schema=None, batches=iter(()))
+        return self._rows(cursor)
+
+    def read_table(self, name: str) -> StatementResult:
+        """Every row of ``name``."""
+        return self._rows(self.con.execute(f"SELECT * FROM {_quote(name)}"))
+
+    def table_row_count(self, name: str) -> int:
+        """``count(*)`` of ``name``."""
+        return int(self.con.execute(f"SELECT count(*) FROM {_quote(name)}").fetchall()[0][0])
+
+    def list_tables(self) -> list[str]:
+        """Tables and views of the main schema."""
+        rows = self.con.execute(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = 'main' ORDER BY table_name"
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        if self.con is not None:
+            self.con.close()
+            self.con = None

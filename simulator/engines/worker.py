@@ -1,0 +1,407 @@
+"""EngineWorker: the parent side of one engine worker process.
+
+The worker runs ``RUNTIME_PYTHON -m simulator.engines.worker_main`` in its own process
+group, with its stderr appended to ``WORKSPACE/worker.log``. Statements are sent over the
+frame protocol (:mod:`simulator.engines.protocol`); result batches are handed to ``sink``
+as they arrive. A statement past its timeout kills the worker's process group and is
+recorded as ``timeout``; a worker that dies (signal, exit) or writes garbage is recorded as
+``crash``; either way the next call starts a fresh worker over the workspace as it is on
+disk (adapters keep writable tables in workspace files, so earlier writes survive).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from simulator.config import EngineSpec
+from simulator.engines.contract import TableSpec
+from simulator.engines.protocol import (
+    KIND_BATCH,
+    KIND_JSON,
+    KIND_SCHEMA,
+    DeadlineExceeded,
+    FrameReader,
+    FrameWriter,
+    PeerClosed,
+    ProtocolError,
+    decode_batch,
+    decode_json,
+    decode_schema,
+    schema_to_text,
+)
+from simulator.engines.runtime import Runtime
+from simulator.errors import EngineError
+
+START_TIMEOUT_S = 300.0
+CONTROL_TIMEOUT_S = 600.0
+LOG_NAME = "worker.log"
+
+Sink = Callable[[pa.RecordBatch], Any]
+
+
+@dataclass
+class WorkerOutcome:
+    """What one request to a worker produced.
+
+    ``status`` is ok | error | timeout | crash. ``wall_ms`` is measured in the worker around
+    the engine call and the production of its batches (for a timeout: the time waited).
+    ``schema`` is ``[[name, arrow type], ...]`` of a result (empty for a command).
+    ``signal`` is the signal that killed a crashed worker. ``fault`` says what a fault
+    injector did to this execution (empty when nothing).
+    """
+
+    status: str
+    error_class: str = ""
+    error_message: str = ""
+    wall_ms: float = 0.0
+    rows_returned: int | None = None
+    rows_affected: int | None = None
+    schema: list[list[str]] = field(default_factory=list)
+    signal: int | None = None
+    fault: str = ""
+
+
+class _Broken(Exception):
+    """The worker cannot continue; carries the outcome to record."""
+
+    def __init__(self, outcome: WorkerOutcome) -> None:
+        super().__init__(outcome.error_message)
+        self.outcome = outcome
+
+
+def _table_to_wire(table: TableSpec) -> dict[str, Any]:
+    return {
+        "name": table.name,
+        "files": list(table.files),
+        "schema": schema_to_text(table.schema),
+        "partition_columns": list(table.partition_columns),
+        "writable": table.writable,
+    }
+
+
+class EngineWorker:
+    """One engine in its own process, over one workspace and its tables.
+
+    ``start()`` must be called first; after a timeout or crash the worker is replaced
+    lazily by the next call. Not thread-safe: one request at a time.
+    """
+
+    def __init__(
+        self,
+        spec: EngineSpec,
+        runtime: Runtime,
+        workspace: Path,
+        tables: list[TableSpec],
+    ) -> None:
+        self.spec = spec
+        self.runtime = runtime
+        self.workspace = Path(workspace)
+        self.tables = list(tables)
+        self.version = ""
+        self.restarts = 0
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._reader: FrameReader | None = None
+        self._writer: FrameWriter | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """The worker process id, None when no worker is running."""
+        return self._proc.pid if self._proc is not None else None
+
+    @property
+    def log_path(self) -> Path:
+        """Where the worker's stderr goes."""
+        return self.workspace / LOG_NAME
+
+    def _settings(self) -> tuple[dict[str, Any], int | None]:
+        settings = dict(self.spec.settings)
+        max_memory_mb = settings.pop("max_memory_mb", None)
+        if self.spec.dsn:
+            settings["dsn"] = self.spec.dsn
+        return settings, max_memory_mb
+
+    def _spawn(self) -> str:
+        self.workspace.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self._proc = subprocess.Popen(
+                [str(self.runtime.python), "-m", "simulator.engines.worker_main"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                cwd=self.workspace,
+                env=self.runtime.env(),
+                start_new_session=True,
+            )
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        self._writer = FrameWriter(self._proc.stdin.fileno())
+        self._reader = FrameReader(self._proc.stdout.fileno())
+        settings, max_memory_mb = self._settings()
+        request = {
+            "op": "start",
+            "adapter": self.spec.adapter,
+            "engine": self.spec.name,
+            "workspace": str(self.workspace),
+            "settings": settings,
+            "tables": [_table_to_wire(table) for table in self.tables],
+            "max_memory_mb": max_memory_mb,
+        }
+        try:
+            reply = self._control(request, START_TIMEOUT_S)
+        except _Broken as broken:
+            raise EngineError(
+                f"engine {self.spec.name}: worker failed to start: {broken.outcome.error_message}"
+            ) from None
+        if reply.get("status") != "ok":
+            self._kill()
+            raise EngineError(
+                f"engine {self.spec.name}: adapter {self.spec.adapter!r} failed in "
+                f"{reply.get('stage', 'start')}: {reply.get('error_class')}: "
+                f"{reply.get('error_message', '')}".splitlines()[0]
+            )
+        return str(reply["version"])
+
+    def start(self) -> str:
+        """Start the worker (open, load tables, seal) and return the engine's version.
+
+        Raises EngineError naming the engine when the adapter cannot start.
+        """
+        if self._proc is None:
+            self.version = self._spawn()
+        return self.version
+
+    def restart(self) -> str:
+        """Replace the worker with a fresh one over the workspace as it is on disk."""
+        self._kill()
+        self.restarts += 1
+        return self.start()
+
+    def _ensure(self) -> None:
+        if self._proc is None:
+            self.restart()
+
+    def _kill(self) -> int | None:
+        """Kill the worker's process group; return the signal that ended it, if any."""
+        proc, self._proc = self._proc, None
+        self._reader = self._writer = None
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+        returncode = proc.wait()
+        for stream in (proc.stdin, proc.stdout):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
+        return -returncode if returncode < 0 else None
+
+    def _last_log_line(self) -> str:
+        try:
+            with open(self.log_path, "rb") as log:
+                log.seek(max(0, log.seek(0, os.SEEK_END) - 4096))
+                lines = log.read().decode(errors="replace").strip().splitlines()
+        except OSError:
+            return ""
+        return lines[-1].strip() if lines else ""
+
+    def _died(self, began: float, why: str) -> _Broken:
+        proc = self._proc
+        if proc is not None:
+            # Give a dying worker a moment to be reaped so its signal can be recorded.
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=2)
+        code = proc.returncode if proc is not None else None
+        sig = self._kill()
+        if sig is not None:
+            name = signal.Signals(sig).name if sig in signal.valid_signals() else "?"
+            message = f"worker killed by signal {sig} ({name})"
+        elif code is not None:
+            message = f"worker exited with code {code}"
+        else:
+            message = "worker stopped answering"
+        if why:
+            message = f"{message} ({why})"
+        last = self._last_log_line()
+        if last:
+            message = f"{message}; last log line: {last}"
+        return _Broken(
+            WorkerOutcome(
+                status="crash",
+                error_class="WorkerCrash",
+                error_message=message,
+                wall_ms=(time.monotonic() - began) * 1000,
+                signal=sig,
+            )
+        )
+
+    def _send(self, request: dict[str, Any], began: float) -> None:
+        assert self._writer is not None
+        try:
+            self._writer.json(request)
+            self._writer.flush()
+        except (BrokenPipeError, OSError) as err:
+            raise self._died(began, f"cannot send request ({err})") from None
+
+    def _receive(self, deadline: float, began: float, timeout_s: float) -> tuple[int, Any]:
+        assert self._reader is not None
+        try:
+            return self._reader.read(deadline)
+        except DeadlineExceeded:
+            self._kill()
+            raise _Broken(
+                WorkerOutcome(
+                    status="timeout",
+                    error_class="Timeout",
+                    error_message=f"statement exceeded its timeout of {timeout_s:g} s; "
+                    "worker killed",
+                    wall_ms=(time.monotonic() - began) * 1000,
+                )
+            ) from None
+        except PeerClosed:
+            raise self._died(began, "") from None
+        except ProtocolError as err:
+            self._kill()
+            raise _Broken(
+                WorkerOutcome(
+                    status="crash",
+                    error_class="ProtocolError",
+                    error_message=f"worker wrote garbage on its protocol stream: {err}",
+                    wall_ms=(time.monotonic() - began) * 1000,
+                )
+            ) from None
+
+    def _control(self, request: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+        began = time.monotonic()
+        self._send(request, began)
+        kind, payload = self._receive(began + timeout_s, began, timeout_s)
+        if kind != KIND_JSON:
+            self._kill()
+            raise _Broken(
+                WorkerOutcome(
+                    status="crash",
+                    error_class="ProtocolError",
+                    error_message="worker wrote garbage on its protocol stream: "
+                    f"unexpected frame kind {chr(kind)!r} for {request['op']}",
+                )
+            )
+        try:
+            return decode_json(payload)
+        except ProtocolError as err:
+            self._kill()
+            raise _Broken(
+                WorkerOutcome(
+                    status="crash",
+                    error_class="ProtocolError",
+                    error_message=f"worker wrote garbage on its protocol stream: {err}",
+                )
+            ) from None
+
+    def _stream(
+        self, request: dict[str, Any], timeout_s: float, sink: Sink | None
+    ) -> WorkerOutcome:
+        began = time.monotonic()
+        try:
+            self._ensure()
+        except EngineError as err:
+            return WorkerOutcome(status="crash", error_class="EngineError", error_message=str(err))
+        deadline = began + timeout_s
+        schema: pa.Schema | None = None
+        try:
+            self._send(request, began)
+            while True:
+                kind, payload = self._receive(deadline, began, timeout_s)
+                if kind == KIND_SCHEMA and schema is None:
+                    schema = decode_schema(payload)
+                elif kind == KIND_BATCH and schema is not None:
+                    batch = decode_batch(payload, schema)
+                    if sink is not None:
+                        sink(batch)
+                elif kind == KIND_JSON:
+                    reply = decode_json(payload)
+                    break
+                else:
+                    raise ProtocolError(f"unexpected frame kind {chr(kind)!r} in a result")
+        except _Broken as broken:
+            return broken.outcome
+        except ProtocolError as err:
+            self._kill()
+            return WorkerOutcome(
+                status="crash",
+                error_class="ProtocolError",
+                error_message=f"worker wrote garbage on its protocol stream: {err}",
+                wall_ms=(time.monotonic() - began) * 1000,
+            )
+        except BaseException:
+            # The sink failed mid-result: the stream is out of step, so the worker goes.
+            self._kill()
+            raise
+        return WorkerOutcome(
+            status=str(reply.get("status", "error")),
+            error_class=str(reply.get("error_class", "")),
+            error_message=str(reply.get("error_message", "")),
+            wall_ms=float(reply.get("wall_ms") or 0.0),
+            rows_returned=reply.get("rows_returned"),
+            rows_affected=reply.get("rows_affected"),
+            schema=[list(pair) for pair in reply.get("schema", [])],
+        )
+
+    def execute(self, sql: str, timeout_s: float, sink: Sink | None = None) -> WorkerOutcome:
+        """Run one statement; stream result batches to ``sink``; never raises for engine
+        errors, timeouts or crashes (they are the outcome's ``status``)."""
+        return self._stream({"op": "execute", "sql": sql}, timeout_s, sink)
+
+    def read_table(
+        self, name: str, sink: Sink, timeout_s: float = CONTROL_TIMEOUT_S
+    ) -> WorkerOutcome:
+        """Stream every row of table ``name`` to ``sink`` (a write's post-state)."""
+        return self._stream({"op": "read_table", "name": name}, timeout_s, sink)
+
+    def _value(self, request: dict[str, Any]) -> Any:
+        self._ensure()
+        try:
+            reply = self._control(request, CONTROL_TIMEOUT_S)
+        except _Broken as broken:
+            raise EngineError(
+                f"engine {self.spec.name}: {request['op']} failed: {broken.outcome.error_message}"
+            ) from None
+        if reply.get("status") != "ok":
+            raise EngineError(
+                f"engine {self.spec.name}: {request['op']} failed: "
+                f"{reply.get('error_class')}: {reply.get('error_message')}".splitlines()[0]
+            )
+        return reply["value"]
+
+    def table_row_count(self, name: str) -> int:
+        """Row count of table ``name``; EngineError when the engine cannot count it."""
+        return int(self._value({"op": "table_row_count", "name": name}))
+
+    def list_tables(self) -> list[str]:
+        """Names of the tables and views replayed SQL can see."""
+        return list(self._value({"op": "list_tables"}))
+
+    def close(self) -> None:
+        """Ask the worker to close its engine, then make sure the process is gone."""
+        if self._proc is None:
+            return
+        with contextlib.suppress(_Broken, OSError):
+            self._control({"op": "close"}, 10.0)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._proc.wait(timeout=5) if self._proc is not None else None
+        self._kill()
+
+    def __enter__(self) -> EngineWorker:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

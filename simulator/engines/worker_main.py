@@ -1,0 +1,203 @@
+"""The worker process: runs one adapter inside its engine runtime and serves the protocol.
+
+Started by :class:`simulator.engines.worker.EngineWorker` as
+``RUNTIME_PYTHON -m simulator.engines.worker_main`` with ``PYTHONPATH`` pointing at qsim's
+source, so it imports only stdlib + pyarrow modules of qsim.
+
+The protocol stream is a private duplicate of fd 1; fd 1 itself is pointed at stderr (the
+worker log) so that anything an engine or plugin prints cannot corrupt the stream. The
+duplicate's number is exported as ``QSIM_PROTOCOL_FD`` (only test fakes use it).
+
+Requests (JSON ``op``): ``start`` (adapter, engine, workspace, settings, tables,
+max_memory_mb) -> ``version``; ``execute`` (sql); ``read_table`` (name);
+``table_row_count`` (name); ``list_tables``; ``close``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pyarrow as pa
+
+from simulator.engines.contract import EngineAdapter, StatementResult, TableSpec
+from simulator.engines.protocol import (
+    KIND_BATCH,
+    KIND_JSON,
+    KIND_SCHEMA,
+    FrameReader,
+    FrameWriter,
+    PeerClosed,
+    decode_json,
+    plain_types,
+    schema_from_text,
+)
+from simulator.engines.registry import load_factory
+
+QSIM_SETTINGS = ("max_memory_mb",)
+
+
+def _error(err: BaseException, **extra: Any) -> dict[str, Any]:
+    return {
+        "status": "error",
+        "error_class": type(err).__name__,
+        "error_message": str(err),
+        **extra,
+    }
+
+
+def _limit_memory(max_memory_mb: int | None) -> None:
+    # RLIMIT_AS bounds the whole address space: an allocation past it fails inside the
+    # engine (an engine error) or kills the worker (a recorded crash), never the host.
+    if max_memory_mb:
+        import resource
+
+        limit = int(max_memory_mb) * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _tables(specs: list[dict[str, Any]]) -> list[TableSpec]:
+    return [
+        TableSpec(
+            name=spec["name"],
+            files=tuple(spec["files"]),
+            schema=schema_from_text(spec["schema"]),
+            partition_columns=tuple(spec["partition_columns"]),
+            writable=bool(spec["writable"]),
+        )
+        for spec in specs
+    ]
+
+
+class Worker:
+    """Serves requests for one adapter until ``close`` or end of input."""
+
+    def __init__(self, reader: FrameReader, writer: FrameWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.adapter: EngineAdapter | None = None
+
+    def start(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Create, open, load and seal the adapter; reply with the engine's version."""
+        stage = "limit_memory"
+        try:
+            _limit_memory(request.get("max_memory_mb"))
+            stage = "import"
+            factory = load_factory(request["adapter"], request.get("engine", ""))
+            stage = "factory"
+            self.adapter = factory()
+            stage = "open"
+            self.adapter.open(request["workspace"], request["settings"])
+            stage = "load_tables"
+            self.adapter.load_tables(_tables(request["tables"]))
+            stage = "seal"
+            self.adapter.seal()
+            stage = "version"
+            version = str(self.adapter.version())
+        except Exception as err:
+            return _error(err, stage=stage)
+        return {"status": "ok", "version": version, "pid": os.getpid()}
+
+    def stream(self, produce: Any) -> dict[str, Any]:
+        """Run ``produce()`` -> StatementResult, stream its batches, reply with the totals.
+
+        ``wall_ms`` counts the engine's time only: the call and each batch it produces, not
+        the time spent writing frames to the parent.
+        """
+        engine_s = 0.0
+        rows = 0
+        began = time.perf_counter()
+        try:
+            result: StatementResult = produce()
+            engine_s += time.perf_counter() - began
+            schema_fields: list[list[str]] = []
+            if result.schema is not None:
+                schema = plain_types(result.schema)
+                schema_fields = [[field.name, str(field.type)] for field in schema]
+                self.writer.frame(KIND_SCHEMA, schema.serialize())
+                batches: Iterator[pa.RecordBatch] = iter(result.batches)
+                while True:
+                    began = time.perf_counter()
+                    batch = next(batches, None)
+                    engine_s += time.perf_counter() - began
+                    if batch is None:
+                        break
+                    if batch.schema != schema:
+                        batch = pa.RecordBatch.from_arrays(
+                            [
+                                col.cast(f.type)
+                                for col, f in zip(batch.columns, schema, strict=True)
+                            ],
+                            schema=schema,
+                        )
+                    rows += batch.num_rows
+                    self.writer.frame(KIND_BATCH, batch.serialize())
+        except Exception as err:
+            engine_s += time.perf_counter() - began
+            return _error(err, wall_ms=engine_s * 1000, rows_returned=rows or None)
+        return {
+            "status": "ok",
+            "wall_ms": engine_s * 1000,
+            "rows_returned": rows if result.schema is not None else None,
+            "rows_affected": result.rows_affected,
+            "schema": schema_fields,
+            "notes": result.notes,
+        }
+
+    def handle(self, request: dict[str, Any]) -> dict[str, Any] | None:
+        """Answer one request; None means stop serving."""
+        op = request.get("op")
+        if op == "start":
+            return self.start(request)
+        if op == "close":
+            if self.adapter is not None:
+                self.adapter.close()
+            return None
+        if self.adapter is None:
+            return {"status": "error", "error_class": "WorkerError", "error_message": "not started"}
+        adapter = self.adapter
+        if op == "execute":
+            return self.stream(lambda: adapter.execute(request["sql"]))
+        if op == "read_table":
+            return self.stream(lambda: adapter.read_table(request["name"]))
+        try:
+            if op == "table_row_count":
+                return {"status": "ok", "value": int(adapter.table_row_count(request["name"]))}
+            if op == "list_tables":
+                return {"status": "ok", "value": [str(name) for name in adapter.list_tables()]}
+        except Exception as err:
+            return _error(err)
+        return {"status": "error", "error_class": "WorkerError", "error_message": f"bad op {op!r}"}
+
+    def serve(self) -> None:
+        """Loop: read a request, answer it, until ``close`` or the parent goes away."""
+        while True:
+            try:
+                kind, payload = self.reader.read()
+            except PeerClosed:
+                return
+            if kind != KIND_JSON:
+                return
+            reply = self.handle(decode_json(payload))
+            if reply is None:
+                self.writer.json({"status": "ok"})
+                self.writer.flush()
+                return
+            self.writer.json(reply)
+            self.writer.flush()
+
+
+def main() -> None:
+    """Entry point: move stdout aside, then serve the protocol on stdin/private stdout."""
+    protocol_fd = os.dup(1)
+    os.dup2(2, 1)
+    os.environ["QSIM_PROTOCOL_FD"] = str(protocol_fd)
+    sys.stdout = sys.stderr
+    Worker(FrameReader(0), FrameWriter(protocol_fd)).serve()
+
+
+if __name__ == "__main__":
+    main()
