@@ -1,0 +1,1 @@
+"""Runnable benchmark scripts: python -m benchmarks.bench_<area>."""
