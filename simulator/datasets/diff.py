@@ -67,14 +67,14 @@ def _diff_table(where: str, old: dict[str, Any], new: dict[str, Any]) -> list[st
         delta = new["row_count"] - old["row_count"]
         lines.append(f"{where}: rows {old['row_count']} -> {new['row_count']} ({delta:+d})")
     if old["checksum"] != new["checksum"]:
+        old_columns, new_columns = old["column_checksums"], new["column_checksums"]
         columns = [
             name
-            for name, value in new["column_checksums"].items()
-            if name in old["column_checksums"] and old["column_checksums"][name] != value
+            for name in new_schema.names
+            if name in old_columns and old_columns[name] != new_columns.get(name)
         ]
-        lines.append(
-            f"{where}: checksum differs (columns differing: {', '.join(columns) or 'none shared'})"
-        )
+        detail = f"columns differing: {', '.join(columns)}" if columns else "shared columns equal"
+        lines.append(f"{where}: checksum differs ({detail})")
     old_parts, new_parts = old["partitions"], new["partitions"]
     added = sorted(set(new_parts) - set(old_parts))
     removed = sorted(set(old_parts) - set(new_parts))

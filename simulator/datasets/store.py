@@ -177,7 +177,7 @@ class GenerationStore:
             },
         }
         check_generation_name(name)
-        synthetic.table_rows(scale, tenants)  # refuse bad parameters before touching disk
+        synthetic.check_params(scale, seed, tenants)  # refuse before touching the disk
         return self._commit(name, parent, source, synthetic.world(scale, seed, tenants))
 
     def import_folder(self, source: str | Path, name: str, parent: str | None = None) -> Generation:

@@ -140,11 +140,18 @@ def table_rows(scale: float, tenants: int) -> dict[str, list[int]]:
     }
 
 
+def check_params(scale: float, seed: int, tenants: int) -> None:
+    """Refuse a non-positive scale, a negative seed, or a tenant count outside 1..99."""
+    if seed < 0:
+        raise DatasetError(f"seed: must not be negative, got {seed}")
+    tenant_ids(tenants)
+    table_rows(scale, tenants)
+
+
 def world(scale: float, seed: int, tenants: int) -> Iterator[tuple[str, str, pa.Table, list[str]]]:
     """Yield (tenant, table name, rows, partition columns) for the whole world, tenant by
     tenant, one table at a time (so memory holds one table)."""
-    if seed < 0:
-        raise DatasetError(f"seed: must not be negative, got {seed}")
+    check_params(scale, seed, tenants)
     rows = table_rows(scale, tenants)
     for index, tenant in enumerate(tenant_ids(tenants)):
         sizes = {table: rows[table][index] for table in TABLES}
@@ -193,10 +200,12 @@ def _decimal(cents: np.ndarray, valid: np.ndarray, precision: int) -> pa.Array:
 def _sprinkle(
     rng: np.random.Generator, values: np.ndarray, extremes: np.ndarray, rate: float
 ) -> np.ndarray:
-    """Replace a fraction ``rate`` of ``values`` with draws from ``extremes``."""
+    """Replace a fraction ``rate`` of ``values`` with draws from ``extremes``; every extreme
+    appears at least once when the table has room for them all twice over."""
     hit = rng.random(len(values)) < rate
-    hit[1 % len(values)] = True
     values[hit] = rng.choice(extremes, size=int(hit.sum()))
+    if len(values) >= 2 * len(extremes):
+        values[rng.choice(len(values), size=len(extremes), replace=False)] = extremes
     return values
 
 
