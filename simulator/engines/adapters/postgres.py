@@ -1,0 +1,467 @@
+"""PostgreSQL adapter: a real server reached with psycopg (3.x) over the DSN in ``settings``.
+
+The DSN comes from the engine declaration (``dsn``) or from the throwaway cluster qsim
+starts (:mod:`simulator.engines.postgres_server`). The adapter loads the tables into its own
+schema (``settings["schema"]``, default ``qsim_`` + a hash of the workspace path) and sets
+``search_path`` to it, so replayed SQL names tables unqualified. A worker restarted over the
+same workspace finds its tables (and earlier writes) there and does not reload them. The
+schema is left in place at ``close`` (a throwaway cluster goes away whole; on a server
+given by DSN, drop the ``qsim_*`` schemas when the run's results are in).
+
+Type mapping, Arrow -> PostgreSQL (loaded with ``COPY ... FROM STDIN``) -> Arrow:
+
+================  ======================  ============================================
+Arrow             PostgreSQL              read back as
+================  ======================  ============================================
+int8 / int16      smallint                int16 (the loaded table: its declared type)
+int32 / int64     integer / bigint        int32 / int64
+uint8/16/32/64    smallint/int/bigint/    the declared type for loaded columns
+                  numeric(20,0)
+float16/32/64     real / double           float32 / float64
+bool              boolean                 bool
+string            text                    string
+binary            bytea                   binary
+decimal128(p,s)   numeric(p,s)            decimal128(p,s); numeric without a type
+                                          modifier (sum, avg): decimal128(38, s) with s
+                                          the largest scale in the first batch
+date32/64         date                    date32
+timestamp[tz]     timestamptz             timestamp[us, tz=UTC] (session TimeZone UTC)
+timestamp         timestamp               timestamp[us] (nanoseconds are truncated)
+time              time                    time64[us]
+duration          interval                duration[us]
+list<T>           T[]                     list<T>
+struct / map      jsonb                   string (JSON text)
+json / jsonb      -                       string; uuid and unknown types: string
+================  ======================  ============================================
+
+Result columns that are plain references to a loaded table's column (found through the
+protocol's table OID/column number) read back in exactly the declared Arrow type.
+
+Sandbox: the role must not be superuser nor a member of ``pg_read_server_files``,
+``pg_write_server_files`` or ``pg_execute_server_program``; ``open`` refuses it otherwise.
+Server-file functions (``pg_read_file``, ``pg_read_binary_file``, ``lo_import``,
+``COPY ... FROM/TO 'file'``, ``COPY ... PROGRAM``) then fail with the server's own
+permission errors. Rows stream through a server-side cursor in batches of ``batch_rows``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterator
+from decimal import Context, Decimal
+from typing import Any
+
+import psycopg
+import pyarrow as pa
+from psycopg import sql as pgsql
+
+from simulator.engines.contract import EngineAdapter, StatementResult, TableSpec
+from simulator.engines.table_files import read_batches
+from simulator.errors import EngineError
+
+ROW_STATEMENT = re.compile(
+    r"^\s*(?:--[^\n]*\n\s*|/\*.*?\*/\s*)*[(\s]*(select|with|values|table)\b", re.I | re.S
+)
+FILE_ROLES = ("pg_read_server_files", "pg_write_server_files", "pg_execute_server_program")
+PASSWORD_IN_DSN = re.compile(r"(password\s*=\s*)('[^']*'|\S+)|(://[^:/@]+:)([^@]*)(@)", re.I)
+# PostgreSQL type OIDs -> Arrow (arrays map to lists of the element's type).
+OID_TYPES: dict[int, pa.DataType] = {
+    16: pa.bool_(),
+    20: pa.int64(),
+    21: pa.int16(),
+    23: pa.int32(),
+    26: pa.int64(),
+    700: pa.float32(),
+    701: pa.float64(),
+    25: pa.string(),
+    1043: pa.string(),
+    1042: pa.string(),
+    19: pa.string(),
+    18: pa.string(),
+    17: pa.binary(),
+    1082: pa.date32(),
+    1114: pa.timestamp("us"),
+    1184: pa.timestamp("us", "UTC"),
+    1083: pa.time64("us"),
+    1186: pa.duration("us"),
+}
+ARRAY_OIDS: dict[int, int] = {
+    1000: 16,
+    1016: 20,
+    1005: 21,
+    1007: 23,
+    1021: 700,
+    1022: 701,
+    1009: 25,
+    1015: 1043,
+    1001: 17,
+    1182: 1082,
+    1115: 1114,
+    1185: 1184,
+    1231: 1700,
+}
+NUMERIC_OID = 1700
+# 38-digit decimals exceed the default context's 28 digits of precision.
+WIDE_DECIMALS = Context(prec=80)
+
+
+def redact(dsn: str) -> str:
+    """``dsn`` with any password replaced by ``***``."""
+
+    def hide(match: re.Match[str]) -> str:
+        if match.group(1):
+            return match.group(1) + "***"
+        return match.group(3) + "***" + match.group(5)
+
+    return PASSWORD_IN_DSN.sub(hide, dsn)
+
+
+def pg_type(t: pa.DataType) -> str:
+    """The PostgreSQL column type qsim loads Arrow type ``t`` into (see module table)."""
+    if pa.types.is_dictionary(t):
+        return pg_type(t.value_type)
+    if pa.types.is_boolean(t):
+        return "boolean"
+    if pa.types.is_integer(t):
+        signed = {8: "smallint", 16: "smallint", 32: "integer", 64: "bigint"}
+        unsigned = {8: "smallint", 16: "integer", 32: "bigint", 64: "numeric(20,0)"}
+        return (signed if pa.types.is_signed_integer(t) else unsigned)[t.bit_width]
+    if pa.types.is_floating(t):
+        return "double precision" if t.bit_width == 64 else "real"
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return "text"
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
+        return "bytea"
+    if pa.types.is_decimal(t):
+        return f"numeric({t.precision},{t.scale})"
+    if pa.types.is_date(t):
+        return "date"
+    if pa.types.is_timestamp(t):
+        return "timestamptz" if t.tz else "timestamp"
+    if pa.types.is_time(t):
+        return "time"
+    if pa.types.is_duration(t):
+        return "interval"
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        if pa.types.is_nested(t.value_type):
+            return "jsonb"
+        return pg_type(t.value_type) + "[]"
+    if pa.types.is_nested(t):
+        return "jsonb"
+    raise ValueError(f"postgres adapter: Arrow type {t} has no PostgreSQL mapping")
+
+
+def _copy_values(column: pa.Array | pa.ChunkedArray, declared: str) -> list[Any]:
+    """Python values psycopg's COPY dumps for one Arrow column."""
+    t = column.type
+    if pa.types.is_dictionary(t):
+        return _copy_values(column.cast(t.value_type), declared)
+    values = column.to_pylist()
+    if declared == "jsonb":
+        return [None if v is None else psycopg.types.json.Jsonb(v) for v in values]
+    if pa.types.is_float16(t):
+        return [None if v is None else float(v) for v in values]
+    return values
+
+
+def _decimal_scale(values: list[Any]) -> int:
+    scales = [-v.as_tuple().exponent for v in values if isinstance(v, Decimal) and v.is_finite()]
+    return min(max([0, *scales]), 37)
+
+
+def _arrow_type(
+    oid: int, precision: int | None, scale: int | None, first: list[Any]
+) -> pa.DataType:
+    """The Arrow type of a result column of type ``oid`` (``first``: its first batch)."""
+    if oid == NUMERIC_OID:
+        if precision is not None and scale is not None:
+            if precision <= 38:
+                return pa.decimal128(precision, scale)
+            return pa.decimal256(precision, scale)
+        return pa.decimal128(38, _decimal_scale(first))
+    if oid in ARRAY_OIDS:
+        element = ARRAY_OIDS[oid]
+        flat = [item for value in first if value for item in value]
+        return pa.list_(_arrow_type(element, None, None, flat))
+    return OID_TYPES.get(oid, pa.string())
+
+
+def _converter(t: pa.DataType) -> Callable[[list[Any]], pa.Array]:
+    """How one batch of psycopg values becomes an Arrow array of type ``t``."""
+    if pa.types.is_decimal(t):
+        step = Decimal(1).scaleb(-t.scale)
+
+        def decimals(values: list[Any]) -> pa.Array:
+            return pa.array(
+                [
+                    None if v is None else Decimal(v).quantize(step, context=WIDE_DECIMALS)
+                    for v in values
+                ],
+                t,
+            )
+
+        return decimals
+    if pa.types.is_string(t):
+
+        def strings(values: list[Any]) -> pa.Array:
+            return pa.array(
+                [
+                    None
+                    if v is None
+                    else v
+                    if isinstance(v, str)
+                    else json.dumps(v, ensure_ascii=False)
+                    if isinstance(v, dict | list)
+                    else str(v)
+                    for v in values
+                ],
+                t,
+            )
+
+        return strings
+    if pa.types.is_nested(t) and not (pa.types.is_list(t) or pa.types.is_large_list(t)):
+        return lambda values: pa.array(
+            [None if v is None else v if not isinstance(v, str) else json.loads(v) for v in values],
+            t,
+        )
+    return lambda values: pa.array(values, t)
+
+
+def _primary(err: psycopg.Error) -> psycopg.Error:
+    """The same error class with only the server's one-line primary message (no LINE/HINT
+    lines quoting qsim's own cursor declaration)."""
+    primary = err.diag.message_primary if err.diag else None
+    return type(err)(primary or " ".join(str(err).split()))
+
+
+def _quote(name: str) -> pgsql.Identifier:
+    return pgsql.Identifier(name)
+
+
+class PostgresAdapter(EngineAdapter):
+    """PostgreSQL through psycopg. Settings: ``dsn`` (required), ``schema``,
+    ``batch_rows`` (default 10000); any other key is a session parameter set with
+    ``set_config`` before sealing (e.g. ``statement_timeout``, ``work_mem``)."""
+
+    def __init__(self) -> None:
+        self._conn: psycopg.Connection[Any] | None = None
+        self._schema = ""
+        self._dsn = ""
+        self._batch_rows = 10000
+        self._declared: dict[tuple[int, int], pa.DataType] = {}
+        self._cursor: psycopg.ServerCursor[Any] | None = None
+
+    @property
+    def conn(self) -> psycopg.Connection[Any]:
+        if self._conn is None:
+            raise RuntimeError("postgres adapter: not open")
+        return self._conn
+
+    def open(self, workspace: str, settings: dict[str, Any]) -> None:
+        """Connect, refuse a privileged role, create the private schema.
+
+        Raises EngineError (one line naming the DSN) when no DSN is set, the server is not
+        reachable, or the role may read or write server files.
+        """
+        settings = dict(settings)
+        self._dsn = str(settings.pop("dsn", "") or "")
+        if not self._dsn:
+            raise EngineError("engine postgres: no dsn in the engine's settings")
+        default_schema = "qsim_" + hashlib.sha256(workspace.encode()).hexdigest()[:16]
+        self._schema = str(settings.pop("schema", "") or default_schema)
+        self._batch_rows = int(settings.pop("batch_rows", self._batch_rows))
+        try:
+            self._conn = psycopg.connect(self._dsn, connect_timeout=10)
+        except psycopg.Error as err:
+            reason = " ".join(str(err).split())
+            raise EngineError(
+                f"engine postgres: cannot connect to {redact(self._dsn)!r}: {reason}"
+            ) from None
+        self._check_role()
+        conn = self.conn
+        conn.execute("SELECT set_config('TimeZone', 'UTC', false)")
+        for key, value in settings.items():
+            conn.execute("SELECT set_config(%s, %s, false)", (key, str(value)))
+        conn.execute(pgsql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(_quote(self._schema)))
+        conn.execute("SELECT set_config('search_path', %s, false)", (self._schema,))
+        conn.commit()
+
+    def _check_role(self) -> None:
+        row = self.conn.execute(
+            "SELECT current_user, rolsuper, rolcreaterole, "
+            + ", ".join(f"pg_has_role(current_user, '{role}', 'MEMBER')" for role in FILE_ROLES)
+            + " FROM pg_roles WHERE rolname = current_user"
+        ).fetchone()
+        self.conn.commit()
+        user, *flags = row
+        powers = [
+            name
+            for name, held in zip(("superuser", "createrole", *FILE_ROLES), flags, strict=True)
+            if held
+        ]
+        if powers:
+            self.conn.close()
+            self._conn = None
+            raise EngineError(
+                f"engine postgres: role {user!r} at {redact(self._dsn)!r} has {', '.join(powers)}; "
+                "qsim replays untrusted SQL only as an unprivileged role"
+            )
+
+    def load_tables(self, tables: list[TableSpec]) -> None:
+        """Create each table in the private schema and COPY its rows in from Arrow."""
+        conn = self.conn
+        present = set(self.list_tables())
+        for spec in tables:
+            declared = [pg_type(field.type) for field in spec.schema]
+            name = pgsql.Identifier(self._schema, spec.name)
+            if spec.name not in present:
+                self._copy_in(spec, name, declared)
+            attributes = conn.execute(
+                "SELECT attrelid::int, attnum, attname FROM pg_attribute "
+                "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
+                (name.as_string(conn),),
+            )
+            for relid, attnum, attname in attributes:
+                if attname in spec.schema.names:
+                    self._declared[(relid, attnum)] = spec.schema.field(attname).type
+            conn.commit()
+
+    def _copy_in(self, spec: TableSpec, name: pgsql.Identifier, declared: list[str]) -> None:
+        # CREATE and COPY share one transaction: a worker killed mid-load leaves no table.
+        conn = self.conn
+        columns = pgsql.SQL(", ").join(
+            pgsql.SQL("{} {}").format(_quote(field.name), pgsql.SQL(kind))
+            for field, kind in zip(spec.schema, declared, strict=True)
+        )
+        conn.execute(pgsql.SQL("CREATE TABLE {} ({})").format(name, columns))
+        with (
+            conn.cursor() as cursor,
+            cursor.copy(pgsql.SQL("COPY {} FROM STDIN").format(name)) as copy,
+        ):
+            for batch in read_batches(spec, self._batch_rows):
+                columns_values = [
+                    _copy_values(column, kind)
+                    for column, kind in zip(batch.columns, declared, strict=True)
+                ]
+                for row in zip(*columns_values, strict=True):
+                    copy.write_row(row)
+
+    def seal(self) -> None:
+        """Check again that the session's role is unprivileged (the sandbox is the role)."""
+        self._check_role()
+
+    def version(self) -> str:
+        """The server's ``version()`` string, e.g. ``PostgreSQL 15.14 (Debian ...) on ...``."""
+        value = self.conn.execute("SELECT version()").fetchone()[0]
+        self.conn.commit()
+        return str(value)
+
+    def _finish_previous(self) -> None:
+        if self._cursor is not None:
+            cursor, self._cursor = self._cursor, None
+            if not cursor.closed:
+                cursor.close()
+            self.conn.commit()
+
+    def execute(self, sql: str) -> StatementResult:
+        """Run one statement in its own transaction (committed when done, rolled back on
+        error). Row statements stream through a server-side cursor."""
+        self._finish_previous()
+        conn = self.conn
+        if ROW_STATEMENT.match(sql):
+            cursor = conn.cursor(name="qsim_rows")
+            try:
+                cursor.execute(sql)
+            except psycopg.errors.FeatureNotSupported:
+                # DECLARE refuses data-modifying WITH clauses: run those as plain statements.
+                conn.rollback()
+            except psycopg.Error as err:
+                conn.rollback()
+                raise _primary(err) from None
+            else:
+                self._cursor = cursor
+                return self._rows(cursor, cursor.fetchmany)
+        try:
+            plain = conn.execute(sql)
+            if plain.description is not None:
+                # The rows are already in the client (INSERT ... RETURNING and the like).
+                result = self._rows(plain, plain.fetchmany)
+                conn.commit()
+                return result
+            count = plain.rowcount
+            conn.commit()
+        except psycopg.Error as err:
+            conn.rollback()
+            raise _primary(err) from None
+        return StatementResult(None, iter(()), rows_affected=count if count >= 0 else None)
+
+    def _rows(self, cursor: Any, fetch: Callable[[int], list[tuple[Any, ...]]]) -> StatementResult:
+        first = fetch(self._batch_rows)
+        description = cursor.description or []
+        result = cursor.pgresult
+        columns = list(zip(*first, strict=True)) if first else [()] * len(description)
+        fields = []
+        for i, (column, values) in enumerate(zip(description, columns, strict=True)):
+            source = (result.ftable(i), result.ftablecol(i)) if result is not None else (0, 0)
+            declared = self._declared.get(source)
+            arrow_type = declared or _arrow_type(
+                column.type_code, column.precision, column.scale, list(values)
+            )
+            fields.append(pa.field(column.name, arrow_type))
+        schema = pa.schema(fields)
+        converters = [_converter(field.type) for field in schema]
+
+        def batch(rows: list[tuple[Any, ...]]) -> pa.RecordBatch:
+            values = list(zip(*rows, strict=True)) if rows else [()] * len(schema)
+            arrays = [
+                convert(list(column)) for convert, column in zip(converters, values, strict=True)
+            ]
+            return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            rows = first
+            try:
+                while rows:
+                    yield batch(rows)
+                    rows = fetch(self._batch_rows)
+            finally:
+                self._finish_previous()
+
+        return StatementResult(schema, batches())
+
+    def _check_table(self, name: str) -> None:
+        if name not in self.list_tables():
+            raise ValueError(f"postgres adapter: no table {name!r} in schema {self._schema!r}")
+
+    def read_table(self, name: str) -> StatementResult:
+        """Stream all rows of table ``name``; refuses (ValueError) an unknown table."""
+        self._check_table(name)
+        query = pgsql.SQL("SELECT * FROM {}").format(pgsql.Identifier(self._schema, name))
+        return self.execute(query.as_string(self.conn))
+
+    def table_row_count(self, name: str) -> int:
+        """``count(*)`` of table ``name``."""
+        self._check_table(name)
+        query = pgsql.SQL("SELECT count(*) FROM {}").format(pgsql.Identifier(self._schema, name))
+        value = self.conn.execute(query).fetchone()[0]
+        self.conn.commit()
+        return int(value)
+
+    def list_tables(self) -> list[str]:
+        """Tables and views of the private schema."""
+        self._finish_previous()
+        rows = self.conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
+            "ORDER BY table_name",
+            (self._schema,),
+        ).fetchall()
+        self.conn.commit()
+        return [row[0] for row in rows]
+
+    def close(self) -> None:
+        """Disconnect (the schema stays, see the module docstring); safe to call twice."""
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            conn.close()
