@@ -1,0 +1,1 @@
+"""A minimal qsim engine adapter plugin (stdlib sqlite3)."""
