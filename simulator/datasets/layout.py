@@ -46,6 +46,18 @@ def open_output(path: Path) -> BinaryIO:
     return open(path, "wb")
 
 
+def write_bytes(output: OpenOutput, path: Path, payload: bytes | memoryview) -> None:
+    """Write ``payload`` to ``path`` through ``output``; an OSError always names the path
+    (a failed write or flush, such as a full disk, does not by itself)."""
+    try:
+        with output(path) as handle:
+            handle.write(payload)
+    except OSError as err:
+        if err.filename is None:
+            raise OSError(err.errno, err.strerror or str(err), str(path)) from err
+        raise
+
+
 def file_hash(path: Path) -> tuple[str, int]:
     """Return (xxh3_128 hex, byte count) of the file at ``path``, read in chunks."""
     hasher = xxhash.xxh3_128()
@@ -116,8 +128,7 @@ def write_table(
         sink = pa.BufferOutputStream()
         pq.write_table(rows, sink, **WRITER_OPTIONS)
         payload = sink.getvalue()
-        with output(target) as handle:
-            handle.write(memoryview(payload))
+        write_bytes(output, target, memoryview(payload))
         files.append(
             {
                 "path": target.relative_to(relative_to).as_posix(),

@@ -26,7 +26,7 @@ import pyarrow.fs as pafs
 from simulator.config import NAME_RE
 from simulator.datasets import synthetic
 from simulator.datasets.importer import import_tables
-from simulator.datasets.layout import OpenOutput, open_output, write_table
+from simulator.datasets.layout import OpenOutput, open_output, write_bytes, write_table
 from simulator.datasets.manifest import (
     FORMAT_VERSION,
     MANIFEST_FILE,
@@ -279,8 +279,7 @@ class GenerationStore:
             }
             manifest["id"] = manifest_id(manifest)
             manifest["created_at"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-            with self._output(tmp / MANIFEST_FILE) as handle:
-                handle.write(canonical_json(manifest))
+            write_bytes(self._output, tmp / MANIFEST_FILE, canonical_json(manifest))
             _make_read_only(tmp)
             target = self.root / manifest["id"]
             if (target / MANIFEST_FILE).is_file():
