@@ -1,0 +1,216 @@
+"""Classification of one SQL statement with sqlglot: kind, tables read and written, the
+top-level ORDER BY and LIMIT, and the static reasons its result may not be deterministic."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+
+KINDS = ("select", "ctas", "insert", "delete", "update", "merge", "ddl", "other", "unparseable")
+WRITE_KINDS = frozenset({"ctas", "insert", "delete", "update", "merge", "ddl"})
+_DDL = (exp.Create, exp.Drop, exp.Alter, exp.TruncateTable)
+_NONDETERMINISTIC_NAMES = frozenset({"rand", "random", "uuid", "now", "shuffle", "localtime"})
+_UNORDERED_AGGREGATES = (exp.ArrayAgg, exp.GroupConcat)
+_PARSE_ERROR_CHARS = 300
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@dataclass(frozen=True)
+class Classification:
+    """What qsim needs to know about a statement before replaying it.
+
+    ``order_keys`` are the output column names the top-level ORDER BY sorts by, as far as
+    they resolve: a prefix of the sort keys, empty when the first key does not resolve.
+    """
+
+    kind: str
+    tables_read: tuple[str, ...] = ()
+    tables_written: tuple[str, ...] = ()
+    order_by: bool = False
+    order_keys: tuple[str, ...] = ()
+    limit: int | None = None
+    nondeterministic: tuple[str, ...] = ()
+    parse_error: str = ""
+
+
+def parse_statement(sql: str, dialect: str) -> exp.Expression:
+    """Parse exactly one statement. Raises ValueError with sqlglot's one-line message."""
+    try:
+        statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
+    except SqlglotError as err:
+        message = " ".join(_ANSI.sub("", str(err)).split())
+        raise ValueError(message[:_PARSE_ERROR_CHARS] or type(err).__name__) from None
+    except RecursionError:
+        raise ValueError("statement nests too deeply to parse") from None
+    if not statements:
+        raise ValueError("no statement in the text")
+    if len(statements) > 1:
+        raise ValueError(f"{len(statements)} statements in one query; qsim replays one")
+    return statements[0]
+
+
+def unparseable(message: str) -> Classification:
+    """The classification of a text sqlglot could not parse."""
+    return Classification(kind="unparseable", parse_error=message)
+
+
+def classify(tree: exp.Expression) -> Classification:
+    """Return the classification of a parsed statement (the tree is not modified)."""
+    kind = _kind(tree)
+    targets = _target_tables(tree, kind)
+    target_ids = {id(t) for t in targets}
+    ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    read: dict[str, None] = {}
+    for table in tree.find_all(exp.Table):
+        name = _table_name(table)
+        if id(table) in target_ids or not name or name in ctes:
+            continue
+        read[name] = None
+    written = tuple(dict.fromkeys(_table_name(t) for t in targets if _table_name(t)))
+    query = tree if kind == "select" else None
+    order_by, order_keys, limit = _top_level_order(query)
+    return Classification(
+        kind=kind,
+        tables_read=tuple(sorted(read)),
+        tables_written=written,
+        order_by=order_by,
+        order_keys=order_keys,
+        limit=limit,
+        nondeterministic=_nondeterministic(tree),
+    )
+
+
+def _kind(tree: exp.Expression) -> str:
+    if isinstance(tree, exp.Query):
+        return "select"
+    if isinstance(tree, exp.Create):
+        if tree.kind and tree.kind.upper() == "TABLE" and isinstance(tree.expression, exp.Query):
+            return "ctas"
+        return "ddl"
+    if isinstance(tree, exp.Insert):
+        return "insert"
+    if isinstance(tree, exp.Delete):
+        return "delete"
+    if isinstance(tree, exp.Update):
+        return "update"
+    if isinstance(tree, exp.Merge):
+        return "merge"
+    if isinstance(tree, _DDL):
+        return "ddl"
+    return "other"
+
+
+def _target_tables(tree: exp.Expression, kind: str) -> list[exp.Table]:
+    if kind == "select" or kind == "other":
+        return []
+    if isinstance(tree, exp.Drop):
+        return [t for t in tree.args.get("tables") or [tree.this] if isinstance(t, exp.Table)]
+    target = tree.this
+    if isinstance(target, exp.Schema):
+        target = target.this
+    if isinstance(target, exp.Table):
+        return [target]
+    return []
+
+
+def _table_name(table: exp.Table) -> str:
+    """Lower-cased, dot-qualified name as written (``events``, ``t01.events``)."""
+    parts = [p.name for p in table.parts if isinstance(p, exp.Identifier | exp.Var)]
+    return ".".join(parts).lower()
+
+
+def _top_level_order(query: exp.Expression | None) -> tuple[bool, tuple[str, ...], int | None]:
+    if query is None:
+        return False, (), None
+    order = query.args.get("order")
+    limit = _limit_value(query)
+    if not isinstance(order, exp.Order):
+        return False, (), limit
+    return True, _order_keys(query, order), limit
+
+
+def _limit_value(query: exp.Expression) -> int | None:
+    node = query.args.get("limit")
+    if isinstance(node, exp.Limit):
+        value = node.expression
+    elif isinstance(node, exp.Fetch):
+        value = node.args.get("count")
+    else:
+        return None
+    if isinstance(value, exp.Literal) and value.is_int:
+        return int(value.name)
+    return None
+
+
+def _order_keys(query: exp.Expression, order: exp.Order) -> tuple[str, ...]:
+    select = query if isinstance(query, exp.Select) else query.selects and query
+    projections = list(select.selects) if select else []
+    has_star = any(isinstance(p, exp.Star) or p.is_star for p in projections)
+    aliases = {p.alias_or_name.lower(): p.alias_or_name for p in projections if p.alias_or_name}
+    by_sql = {p.unalias().sql(): p.alias_or_name for p in projections if p.alias_or_name}
+    keys: list[str] = []
+    for ordered in order.expressions:
+        key = ordered.this
+        name = ""
+        if isinstance(key, exp.Literal) and key.is_int:
+            position = int(key.name) - 1
+            if 0 <= position < len(projections) and not has_star:
+                name = projections[position].alias_or_name
+        elif isinstance(key, exp.Column):
+            name = aliases.get(key.name.lower(), "")
+            if not name and has_star:
+                name = key.name
+            if not name:
+                name = by_sql.get(key.sql(), "")
+        else:
+            name = by_sql.get(key.sql(), "")
+        if not name:
+            break
+        keys.append(name)
+    return tuple(keys)
+
+
+def _nondeterministic(tree: exp.Expression) -> tuple[str, ...]:
+    reasons: dict[str, None] = {}
+    for node in tree.walk():
+        if isinstance(node, exp.TableSample):
+            reasons["tablesample"] = None
+        elif isinstance(node, _UNORDERED_AGGREGATES):
+            if not isinstance(node.this, exp.Order) and not isinstance(
+                node.parent, exp.WithinGroup
+            ):
+                reasons[f"{_function_name(node)}_without_order_by"] = None
+        elif isinstance(node, exp.Func):
+            name = _function_name(node)
+            if (
+                name in _NONDETERMINISTIC_NAMES
+                or name.startswith(("current_", "approx_", "localtimestamp"))
+                or isinstance(node, exp.Rand | exp.Uuid | exp.CurrentTimestamp)
+            ):
+                reasons[name] = None
+        elif isinstance(node, exp.Select) and node.args.get("limit") and not node.args.get("order"):
+            reasons["limit_without_order_by"] = None
+    parent_limits = _set_operation_limits(tree)
+    if parent_limits:
+        reasons["limit_without_order_by"] = None
+    return tuple(reasons)
+
+
+def _set_operation_limits(tree: exp.Expression) -> bool:
+    """A LIMIT on a UNION without ORDER BY picks arbitrary rows too."""
+    return any(
+        node.args.get("limit") and not node.args.get("order")
+        for node in tree.find_all(exp.SetOperation)
+    )
+
+
+def _function_name(node: exp.Expression) -> str:
+    if isinstance(node, exp.GroupConcat):
+        return "string_agg"
+    if isinstance(node, exp.Anonymous):
+        return str(node.this).lower()
+    return node.sql_name().lower() if isinstance(node, exp.Func) else node.key

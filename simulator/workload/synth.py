@@ -1,0 +1,536 @@
+"""Synthetic multi-tenant query logs (Trino dialect) for the demo world of the dataset
+generations: tables ``events`` (partitioned by ``day``), ``customers``, ``products`` and
+``orders`` in every tenant's own namespace, referenced unqualified.
+
+Per tenant the mix is: dashboards (a refresh runs the same few panels with the same date
+literals, every few minutes), ad-hoc exploration (joins, CTEs, window frames, UNNEST,
+lambdas, JSON, regexp, string and date functions, decimal casts, integer division,
+approx_distinct, TABLESAMPLE, now(), rand(), LIMIT with and without ORDER BY, ORDER BY
+with ties) and ETL pipelines (DROP IF EXISTS + CTAS of a staging table, INSERT of a day
+partition or UPDATE, DELETE, then a SELECT on the result), each pipeline's statements
+tagged with one ``pipeline`` id and issued in order. Arrival times follow a daily cycle
+with bursts; tenant volumes are skewed (tenant i gets weight i**-1.3).
+
+The log is JSON Lines in the fields ``qsim workload ingest`` reads by default. The same
+(world, rows, seed) gives byte-identical output.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import re
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from simulator.errors import WorkloadError
+from simulator.progress import progress
+from simulator.workload.timestamps import iso_utc
+
+DEFAULT_FIRST_DAY = "2024-03-01"
+DEFAULT_DAYS = 31
+TENANT_SKEW = 1.3
+_DAY_PARTITION = re.compile(r"^day=(\d{4}-\d{2}-\d{2})$")
+WORLD_TABLES = ("events", "customers", "products", "orders")
+
+EVENT_TYPES = ["page_view", "click", "search", "add_to_cart", "purchase", "signup", "logout"]
+STATUSES = ["placed", "shipped", "delivered", "cancelled", "returned"]
+COUNTRIES = ["US", "DE", "JP", "BR", "IN", "FR", "GB", "NG", "CN", "MX", "SE", "PL"]
+CATEGORIES = ["books", "electronics", "garden", "toys", "food"]
+NAME_PATTERNS = ["^A", "^[JL]", "ü", "^\\w+ \\w+$", "[0-9]", "e$", "^.{3,5} ", "(?i)sm"]
+LETTERS = ["A", "B", "J", "L", "M", "S", "Z", "É", "И"]
+
+
+@dataclass(frozen=True)
+class SynthResult:
+    """What ``synthesize_log`` wrote."""
+
+    path: Path
+    rows: int
+    tenants: list[str]
+    days: list[str]
+    pipelines: int
+
+
+@dataclass(frozen=True)
+class _World:
+    tenants: list[str]
+    tables: dict[str, set[str]]
+    days: list[str]
+
+
+Params = dict[str, Any]
+_Draw = Callable[[random.Random, list[str]], Params]
+
+
+def _window(rng: random.Random, days: list[str], longest: int = 7) -> tuple[str, str]:
+    start = rng.randrange(len(days))
+    end = min(len(days) - 1, start + rng.randrange(longest))
+    return days[start], days[end]
+
+
+def _in_list(rng: random.Random, values: list[str], most: int = 4) -> str:
+    chosen = rng.sample(values, rng.randint(1, min(most, len(values))))
+    return ", ".join(f"'{v}'" for v in chosen)
+
+
+# Dashboards: (name, panels). One refresh draws the literals once for all panels.
+DASHBOARDS: list[tuple[str, set[str], list[str]]] = [
+    (
+        "traffic",
+        {"events"},
+        [
+            "SELECT event_type, count(*) AS events, sum(amount) AS revenue FROM events "
+            "WHERE day = '{day}' GROUP BY event_type ORDER BY events DESC, event_type",
+            "SELECT date_trunc('hour', time) AS hour, count(*) AS events, "
+            "approx_distinct(user_id) AS users FROM events "
+            "WHERE day BETWEEN '{d0}' AND '{d1}' GROUP BY 1 ORDER BY 1",
+            "SELECT day, count(*) / 24 AS per_hour, count(DISTINCT user_id) AS users "
+            "FROM events WHERE day >= '{d0}' GROUP BY day ORDER BY day",
+            "SELECT is_mobile, round(avg(amount), 2) AS avg_amount, max(amount) AS max_amount "
+            "FROM events WHERE day = '{day}' AND event_type IN ({types}) "
+            "GROUP BY is_mobile ORDER BY is_mobile NULLS FIRST",
+        ],
+    ),
+    (
+        "sales",
+        {"orders", "customers", "products"},
+        [
+            "SELECT c.country, sum(o.total) AS revenue, count(*) AS orders FROM orders o "
+            "JOIN customers c ON o.customer_id = c.customer_id "
+            "WHERE o.ordered_at >= TIMESTAMP '{d0} 00:00:00' "
+            "AND o.ordered_at < TIMESTAMP '{d1} 00:00:00' "
+            "GROUP BY c.country ORDER BY revenue DESC LIMIT 10",
+            "SELECT status, count(*) AS n, CAST(avg(total) AS decimal(18,2)) AS avg_total "
+            "FROM orders WHERE status IN ({statuses}) GROUP BY status ORDER BY n DESC, status",
+            "SELECT p.category, sum(o.qty) AS units, sum(o.total) AS revenue FROM orders o "
+            "JOIN products p ON o.product_id = p.product_id WHERE o.status = '{status}' "
+            "GROUP BY p.category ORDER BY revenue DESC NULLS LAST, p.category",
+        ],
+    ),
+]
+
+
+def _dashboard_params(rng: random.Random, days: list[str]) -> Params:
+    d0, d1 = _window(rng, days, 3)
+    return {
+        "day": rng.choice(days),
+        "d0": d0,
+        "d1": d1,
+        "types": _in_list(rng, EVENT_TYPES[:3], 2),
+        "statuses": _in_list(rng, STATUSES[:3], 2),
+        "status": rng.choice(STATUSES[:3]),
+    }
+
+
+# Ad-hoc exploration: (template, tables, parameter draw).
+ADHOC: list[tuple[str, set[str], _Draw]] = [
+    (
+        "SELECT user_id, time, amount, sum(amount) OVER (PARTITION BY user_id ORDER BY time "
+        "ROWS BETWEEN {k} PRECEDING AND CURRENT ROW) AS rolling FROM events "
+        "WHERE day = '{day}' AND user_id % {m} = {r} "
+        "ORDER BY user_id, time, event_id LIMIT {limit}",
+        {"events"},
+        lambda rng, days: {
+            "day": rng.choice(days),
+            "k": rng.randint(1, 3),
+            "m": 7,
+            "r": rng.randrange(7),
+            "limit": rng.choice([50, 100]),
+        },
+    ),
+    (
+        "WITH spend AS (SELECT customer_id, sum(total) AS spent FROM orders "
+        "WHERE status <> '{status}' GROUP BY customer_id) "
+        "SELECT c.segment, s.customer_id, s.spent, rank() OVER (PARTITION BY c.segment "
+        "ORDER BY s.spent DESC) AS r FROM spend s JOIN customers c "
+        "ON c.customer_id = s.customer_id ORDER BY c.segment, r, s.customer_id LIMIT {limit}",
+        {"orders", "customers"},
+        lambda rng, days: {"status": rng.choice(STATUSES), "limit": rng.choice([20, 50, 100])},
+    ),
+    (
+        "SELECT t.tag, count(*) AS n FROM products CROSS JOIN UNNEST(tags) AS t(tag) "
+        "WHERE price > {price} GROUP BY t.tag ORDER BY n DESC, t.tag",
+        {"products"},
+        lambda rng, days: {"price": rng.randrange(0, 50000, 500)},
+    ),
+    (
+        "SELECT product_id, transform(tags, x -> upper(x)) AS upper_tags, "
+        "filter(tags, x -> length(x) > {k}) AS long_tags, cardinality(tags) AS n_tags "
+        "FROM products WHERE category = '{category}' ORDER BY product_id LIMIT {limit}",
+        {"products"},
+        lambda rng, days: {
+            "k": rng.randint(1, 5),
+            "category": rng.choice(CATEGORIES),
+            "limit": rng.choice([10, 25, 50, 100]),
+        },
+    ),
+    (
+        "SELECT json_extract_scalar(payload, '$.v') AS v, count(*) AS n, "
+        "max(CAST(json_extract_scalar(payload, '$.k') AS bigint)) AS max_k FROM events "
+        "WHERE day = '{day}' AND event_type = '{etype}' AND payload LIKE '{{%' "
+        "GROUP BY 1 ORDER BY n DESC, v LIMIT 20",
+        {"events"},
+        lambda rng, days: {"day": rng.choice(days), "etype": rng.choice(EVENT_TYPES)},
+    ),
+    (
+        "SELECT regexp_extract(name, '^(\\w+)', 1) AS first_word, count(*) AS n "
+        "FROM customers WHERE regexp_like(name, '{pattern}') "
+        "GROUP BY 1 ORDER BY n DESC, first_word NULLS FIRST LIMIT 20",
+        {"customers"},
+        lambda rng, days: {"pattern": rng.choice(NAME_PATTERNS)},
+    ),
+    (
+        "SELECT customer_id, lower(country) AS country, substr(name, 1, {k}) AS prefix, "
+        "length(name) AS len, concat(name, ' / ', segment) AS label, upper(segment) AS seg "
+        "FROM customers WHERE name LIKE '{letter}%' ORDER BY customer_id LIMIT {limit}",
+        {"customers"},
+        lambda rng, days: {
+            "k": rng.randint(1, 6),
+            "letter": rng.choice(LETTERS),
+            "limit": rng.choice([20, 50]),
+        },
+    ),
+    (
+        "SELECT customer_id, date_trunc('month', created_at) AS month, "
+        "date_add('day', {k}, created_at) AS later, "
+        "date_diff('day', created_at, TIMESTAMP '{day} 00:00:00') AS age_days FROM customers "
+        "WHERE created_at < TIMESTAMP '{day} 00:00:00' ORDER BY customer_id LIMIT {limit}",
+        {"customers"},
+        lambda rng, days: {
+            "k": rng.randint(1, 30),
+            "day": rng.choice(days),
+            "limit": rng.choice([50, 100]),
+        },
+    ),
+    (
+        "SELECT order_id, status, total FROM orders WHERE status = '{status}' LIMIT {limit}",
+        {"orders"},
+        lambda rng, days: {"status": rng.choice(STATUSES), "limit": rng.choice([5, 10, 20])},
+    ),
+    (
+        "SELECT product_id, CAST(price AS decimal(14,1)) AS p1, "
+        "CAST(price * 1.1 AS decimal(18,4)) AS p2, CAST(price AS double) / 3 AS third "
+        "FROM products WHERE product_id <= {n} ORDER BY product_id",
+        {"products"},
+        lambda rng, days: {"n": rng.randrange(10, 400, 10)},
+    ),
+    (
+        "SELECT customer_id, array_agg(product_id) AS products, count(*) AS n FROM orders "
+        "WHERE qty > {k} GROUP BY customer_id ORDER BY n DESC, customer_id LIMIT {limit}",
+        {"orders"},
+        lambda rng, days: {"k": rng.randint(0, 8), "limit": rng.choice([10, 20])},
+    ),
+    (
+        "SELECT country, segment, balance FROM customers WHERE balance > {amount} "
+        "ORDER BY country LIMIT {limit}",
+        {"customers"},
+        lambda rng, days: {
+            "amount": rng.randrange(-50000, 50000, 1000),
+            "limit": rng.choice([10, 25]),
+        },
+    ),
+    (
+        "SELECT count(*) AS n, avg(amount) AS avg_amount FROM events "
+        "TABLESAMPLE BERNOULLI ({pct}) WHERE day = '{day}'",
+        {"events"},
+        lambda rng, days: {"pct": rng.choice([1, 5, 10, 20]), "day": rng.choice(days)},
+    ),
+    (
+        "SELECT count(*) AS recent FROM orders WHERE ordered_at > now() - INTERVAL '{k}' DAY",
+        {"orders"},
+        lambda rng, days: {"k": rng.randint(1, 90)},
+    ),
+    (
+        "SELECT qty / {k} AS bucket, qty % {k} AS rest, count(*) AS n FROM orders "
+        "WHERE qty BETWEEN 0 AND 100 GROUP BY 1, 2 ORDER BY 1, 2",
+        {"orders"},
+        lambda rng, days: {"k": rng.randint(2, 5)},
+    ),
+    (
+        "SELECT day, sum(amount) AS total, avg(sum(amount)) OVER (ORDER BY day "
+        "ROWS BETWEEN {k} PRECEDING AND CURRENT ROW) AS moving_avg FROM events "
+        "WHERE day BETWEEN '{d0}' AND '{d1}' GROUP BY day ORDER BY day",
+        {"events"},
+        lambda rng, days: (
+            dict(zip(("d0", "d1"), _window(rng, days, 14), strict=True)) | {"k": rng.randint(2, 6)}
+        ),
+    ),
+    (
+        "SELECT order_id, ordered_at, total, lag(total) OVER (PARTITION BY customer_id "
+        "ORDER BY ordered_at, order_id) AS previous_total FROM orders "
+        "WHERE customer_id = {cid} ORDER BY ordered_at, order_id",
+        {"orders"},
+        lambda rng, days: {"cid": rng.randint(1, 60)},
+    ),
+    (
+        "SELECT category, count(*) AS n, array_join(array_sort(array_agg(name)), '|') AS names "
+        "FROM products WHERE price < {price} GROUP BY category ORDER BY category",
+        {"products"},
+        lambda rng, days: {"price": rng.randrange(1000, 100000, 1000)},
+    ),
+    (
+        "SELECT c.customer_id, c.name FROM customers c WHERE EXISTS (SELECT 1 FROM orders o "
+        "WHERE o.customer_id = c.customer_id AND o.status = '{status}') "
+        "AND c.country = '{country}' ORDER BY c.customer_id LIMIT {limit}",
+        {"customers", "orders"},
+        lambda rng, days: {
+            "status": rng.choice(STATUSES),
+            "country": rng.choice(COUNTRIES),
+            "limit": rng.choice([10, 50]),
+        },
+    ),
+    (
+        "SELECT 'orders' AS source, count(*) AS n FROM orders WHERE status = '{status}' "
+        "UNION ALL SELECT 'events', count(*) FROM events WHERE day = '{day}' ORDER BY source",
+        {"orders", "events"},
+        lambda rng, days: {"status": rng.choice(STATUSES), "day": rng.choice(days)},
+    ),
+    (
+        "SELECT customer_id, name FROM customers ORDER BY rand() LIMIT {limit}",
+        {"customers"},
+        lambda rng, days: {"limit": rng.choice([5, 10])},
+    ),
+    (
+        "SELECT CASE WHEN amount IS NULL THEN 'null' WHEN amount < 0 THEN 'refund' "
+        "WHEN amount > {k} THEN 'big' ELSE 'small' END AS bucket, count(*) AS n "
+        "FROM events WHERE day = '{day}' GROUP BY 1 ORDER BY 1",
+        {"events"},
+        lambda rng, days: {"k": rng.choice([10, 50, 100, 500]), "day": rng.choice(days)},
+    ),
+    (
+        "SELECT split_part(name, ' ', 1) AS first, strpos(name, '{ch}') AS pos, count(*) AS n "
+        "FROM customers GROUP BY 1, 2 ORDER BY n DESC, first, pos LIMIT 30",
+        {"customers"},
+        lambda rng, days: {"ch": rng.choice(["a", "e", "ö", " ", "'"]).replace("'", "''")},
+    ),
+]
+
+
+# ETL pipelines: statement templates in order; one parameter draw per instance.
+PIPELINES: list[tuple[str, set[str], list[str], _Draw]] = [
+    (
+        "daily_activity",
+        {"events"},
+        [
+            "DROP TABLE IF EXISTS stage_daily_activity",
+            "CREATE TABLE stage_daily_activity AS SELECT day, user_id, event_type, "
+            "count(*) AS events, sum(amount) AS amount FROM events "
+            "WHERE day BETWEEN '{d0}' AND '{d1}' GROUP BY day, user_id, event_type",
+            "INSERT INTO stage_daily_activity SELECT day, user_id, event_type, count(*), "
+            "sum(amount) FROM events WHERE day = '{d2}' GROUP BY day, user_id, event_type",
+            "DELETE FROM stage_daily_activity WHERE day < '{d1}'",
+            "SELECT day, count(DISTINCT user_id) AS users, sum(events) AS events "
+            "FROM stage_daily_activity GROUP BY day ORDER BY day",
+        ],
+        lambda rng, days: _pipeline_days(rng, days),
+    ),
+    (
+        "order_rollup",
+        {"orders"},
+        [
+            "DROP TABLE IF EXISTS stage_order_rollup",
+            "CREATE TABLE stage_order_rollup AS SELECT CAST(ordered_at AS date) AS order_day, "
+            "status, count(*) AS orders, sum(total) AS revenue FROM orders "
+            "WHERE ordered_at < TIMESTAMP '{d1} 00:00:00' GROUP BY 1, 2",
+            "UPDATE stage_order_rollup SET status = 'closed' WHERE status IN ({statuses})",
+            "DELETE FROM stage_order_rollup WHERE orders < {k}",
+            "SELECT status, sum(orders) AS orders, sum(revenue) AS revenue "
+            "FROM stage_order_rollup GROUP BY status ORDER BY status",
+        ],
+        lambda rng, days: (
+            _pipeline_days(rng, days)
+            | {"statuses": _in_list(rng, STATUSES, 2), "k": rng.randint(1, 3)}
+        ),
+    ),
+]
+
+
+def _pipeline_days(rng: random.Random, days: list[str]) -> Params:
+    d0, d1 = _window(rng, days[:-1] or days, 5)
+    d2 = days[min(len(days) - 1, days.index(d1) + 1)]
+    return {"d0": d0, "d1": d1, "d2": d2}
+
+
+# Activity mix: share of log rows (pipelines and dashboards emit several statements).
+_MIX = (("dashboard", 0.17), ("adhoc", 0.30), ("pipeline", 0.03))
+_DURATION_MS = {"dashboard": (4.0, 0.8), "adhoc": (5.5, 1.2), "pipeline": (6.5, 1.0)}
+
+
+def world_from_generation(generation: Any) -> tuple[list[str], dict[str, set[str]], list[str]]:
+    """Tenants, tables per tenant and ``day`` partitions of a dataset generation (anything
+    with ``tenants()``, ``tables(tenant)`` and a ``manifest`` dict in the datasets layout)."""
+    tenants = list(generation.tenants())
+    tables = {t: set(generation.tables(t)) for t in tenants}
+    found: set[str] = set()
+    for tenant_tables in generation.manifest.get("tenants", {}).values():
+        for key in tenant_tables.get("events", {}).get("partitions", {}):
+            match = _DAY_PARTITION.match(key)
+            if match:
+                found.add(match.group(1))
+    return tenants, tables, sorted(found)
+
+
+def default_days(first_day: str = DEFAULT_FIRST_DAY, count: int = DEFAULT_DAYS) -> list[str]:
+    """``count`` consecutive ``YYYY-MM-DD`` days starting at ``first_day``."""
+    start = date.fromisoformat(first_day)
+    return [(start + timedelta(days=i)).isoformat() for i in range(count)]
+
+
+def synthesize_log(
+    generation: Any | None,
+    rows: int,
+    seed: int,
+    out: str | Path,
+    tenants: int | list[str] | None = None,
+    days: list[str] | None = None,
+) -> SynthResult:
+    """Write a synthetic Trino-dialect JSONL query log of exactly ``rows`` rows to ``out``.
+
+    The world (tenants, tables, days) comes from ``generation`` when given, else from
+    ``tenants`` (a count or ids) and ``days`` (default: 31 days from 2024-03-01). Raises
+    WorkloadError for a non-positive row count, no tenants or no days.
+    """
+    if rows < 1:
+        raise WorkloadError(f"synth rows must be at least 1, got {rows}")
+    world = _world(generation, tenants, days)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(seed)
+    minute_counts, start = _arrivals(world.days, rows, seed)
+    weights = [(i + 1) ** -TENANT_SKEW for i in range(len(world.tenants))]
+    cumulative = list(np.cumsum(weights) / sum(weights))
+    queues: dict[str, deque[tuple[str, str, str]]] = {t: deque() for t in world.tenants}
+    pipelines = 0
+    written = 0
+    tmp = out.with_name(f".{out.name}.tmp")
+    with tmp.open("w", encoding="utf-8") as handle, progress(rows, "synth") as bar:
+        for minute, count in enumerate(minute_counts.tolist()):
+            if not count:
+                continue
+            offsets = sorted(rng.random() * 60 for _ in range(count))
+            for offset in offsets:
+                tenant = world.tenants[_bisect(cumulative, rng.random())]
+                queue = queues[tenant]
+                if not queue:
+                    pipelines += _plan(rng, world, tenant, queue, pipelines)
+                activity, sql, pipeline = queue.popleft()
+                mu, sigma = _DURATION_MS[activity]
+                record = {
+                    "query_id": f"q{written + 1:09d}",
+                    "tenant": tenant,
+                    "submitted_at": iso_utc(start + minute * 60 + offset),
+                    "sql": sql,
+                    "dialect": "trino",
+                    "duration_ms": round(rng.lognormvariate(mu, sigma), 3),
+                    "user": f"{tenant}-{activity}",
+                    "source": _SOURCES[activity],
+                    "status": "FINISHED",
+                    "pipeline": pipeline,
+                }
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+                written += 1
+            bar.update(count)
+    tmp.replace(out)
+    return SynthResult(out, written, world.tenants, world.days, pipelines)
+
+
+_SOURCES = {"dashboard": "superset", "adhoc": "trino-cli", "pipeline": "airflow"}
+
+
+def _world(
+    generation: Any | None, tenants: int | list[str] | None, days: list[str] | None
+) -> _World:
+    if generation is not None:
+        ids, tables, found_days = world_from_generation(generation)
+        days = days or found_days or default_days()
+    else:
+        if tenants is None:
+            tenants = 8
+        ids = [f"t{i:02d}" for i in range(1, tenants + 1)] if isinstance(tenants, int) else tenants
+        tables = {t: set(WORLD_TABLES) for t in ids}
+        days = days or default_days()
+    if not ids:
+        raise WorkloadError("synth: the world has no tenants")
+    if not days:
+        raise WorkloadError("synth: the world has no days")
+    for day in days:
+        try:
+            date.fromisoformat(day)
+        except ValueError:
+            raise WorkloadError(f"synth: day {day!r} is not YYYY-MM-DD") from None
+    return _World(list(ids), tables, sorted(days))
+
+
+def _arrivals(days: list[str], rows: int, seed: int) -> tuple[np.ndarray, float]:
+    """Queries per minute over the log period: a daily cycle peaking at 14:00 UTC, with
+    random burst minutes, drawn as one multinomial so the total is exactly ``rows``."""
+    first = datetime.fromisoformat(days[0]).replace(tzinfo=UTC).timestamp()
+    last = datetime.fromisoformat(days[-1]).replace(tzinfo=UTC).timestamp() + 86400
+    minutes = int((last - first) // 60)
+    np_rng = np.random.default_rng(seed)
+    hour = (np.arange(minutes) % 1440) / 60.0
+    cycle = 0.15 + np.exp(-(((hour - 14.0) / 4.0) ** 2))
+    bursts = np.where(np_rng.random(minutes) < 0.01, 8.0, 1.0)
+    weights = cycle * bursts
+    return np_rng.multinomial(rows, weights / weights.sum()), first
+
+
+def _bisect(cumulative: list[float], value: float) -> int:
+    lo, hi = 0, len(cumulative) - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if cumulative[mid] < value:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+def _plan(
+    rng: random.Random,
+    world: _World,
+    tenant: str,
+    queue: deque[tuple[str, str, str]],
+    pipelines: int,
+) -> int:
+    """Queue the tenant's next activity; returns 1 if it is a pipeline, else 0."""
+    tables = world.tables[tenant]
+    pick = rng.random() * sum(share for _, share in _MIX)
+    activity = "adhoc"
+    for name, share in _MIX:
+        if pick < share:
+            activity = name
+            break
+        pick -= share
+    if activity == "pipeline":
+        options = [p for p in PIPELINES if p[1] <= tables]
+        if options:
+            name, _, statements, draw = rng.choice(options)
+            params = draw(rng, world.days)
+            pipeline = f"{name}-{pipelines + 1:06d}"
+            for statement in statements:
+                queue.append(("pipeline", statement.format(**params), pipeline))
+            return 1
+        activity = "adhoc"
+    if activity == "dashboard":
+        options_d = [d for d in DASHBOARDS if d[1] <= tables]
+        if options_d:
+            _, _, panels = rng.choice(options_d)
+            params = _dashboard_params(rng, world.days)
+            for panel in panels:
+                queue.append(("dashboard", panel.format(**params), ""))
+            return 0
+    options_a = [a for a in ADHOC if a[1] <= tables]
+    if not options_a:
+        raise WorkloadError(f"synth: tenant {tenant} has none of the tables {WORLD_TABLES}")
+    template, _, draw = options_a[math.floor(rng.random() * len(options_a))]
+    queue.append(("adhoc", template.format(**draw(rng, world.days)), ""))
+    return 0

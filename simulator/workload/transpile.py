@@ -1,0 +1,87 @@
+"""Transpilation of logged SQL to an engine's dialect, version-aware where sqlglot is
+(DuckDB: ``duckdb, version=1.1`` keeps ``x -> x * 2`` lambdas, 1.3+ writes ``LAMBDA x : ...``).
+
+Table references naming the tenant's own schema (``t01.events``, ``hive.t01.events``) are
+rewritten to the unqualified names the tenant's workspace holds. What cannot be rendered
+faithfully gets a skip reason (it becomes a ``skipped`` verdict), never an exception.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlglot import ErrorLevel, exp
+from sqlglot.dialects.dialect import Dialect
+from sqlglot.errors import SqlglotError
+
+from simulator.config import EngineSpec
+from simulator.workload.classify import parse_statement
+
+_VERSION = re.compile(r"^(\d+)(?:\.(\d+))?(?:\.(\d+))?")
+
+
+@dataclass(frozen=True)
+class Transpiled:
+    """The SQL to send to an engine, or None with the reason it cannot be sent."""
+
+    sql: str | None
+    skip_reason: str = ""
+
+
+def target_dialect(engine: EngineSpec) -> str:
+    """The sqlglot dialect string for an engine: its dialect plus ``version=X.Y.Z`` when the
+    engine declares a version (only numeric leading parts are used)."""
+    dialect = engine.dialect or engine.adapter
+    match = _VERSION.match(engine.version or "")
+    if not match:
+        return dialect
+    version = ".".join(p for p in match.groups() if p is not None)
+    return f"{dialect}, version={version}"
+
+
+def transpile(
+    query_sql: str, read_dialect: str, engine: EngineSpec, tenant: str = ""
+) -> Transpiled:
+    """Render ``query_sql`` (written in ``read_dialect``) for ``engine``.
+
+    Qualifiers naming ``tenant`` are stripped; a reference to another schema, SQL sqlglot
+    cannot parse, an unknown dialect or a construct the target cannot express give a skip
+    reason instead of raising.
+    """
+    write = target_dialect(engine)
+    try:
+        writer = Dialect.get_or_raise(write)
+        Dialect.get_or_raise(read_dialect)
+    except ValueError as err:
+        return Transpiled(None, f"unsupported dialect: {err}")
+    try:
+        tree = parse_statement(query_sql, read_dialect)
+    except ValueError as err:
+        return Transpiled(None, f"unparseable in {read_dialect}: {err}")
+    if tenant:
+        foreign = _strip_tenant(tree, tenant.lower())
+        if foreign:
+            return Transpiled(None, f"references {foreign}, outside tenant {tenant}'s namespace")
+    try:
+        sql = writer.generate(tree, unsupported_level=ErrorLevel.RAISE)
+    except (SqlglotError, RecursionError) as err:
+        message = " ".join(str(err).split())[:300]
+        return Transpiled(None, f"cannot transpile to {write}: {message}")
+    return Transpiled(sql)
+
+
+def _strip_tenant(tree: exp.Expression, tenant: str) -> str:
+    """Drop ``tenant`` (and any catalog before it) from table qualifiers; return the first
+    qualified name that names another schema, or ""."""
+    ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    for table in tree.find_all(exp.Table):
+        schema = table.args.get("db")
+        if schema is None:
+            continue
+        if schema.name.lower() == tenant:
+            table.set("db", None)
+            table.set("catalog", None)
+        elif table.name.lower() not in ctes:
+            return ".".join(p.name for p in table.parts)
+    return ""
