@@ -84,12 +84,35 @@ class SampleSection:
 
 
 @dataclass(frozen=True)
+class IngestSection:
+    """``[workload.ingest]``: which source field holds each normalized column ("" = none).
+
+    Nested JSON keys are dotted paths (``context.user``). ``format = "trino"`` uses the
+    event listener's keys unless a field is set here.
+    """
+
+    query_id: str = "query_id"
+    tenant: str = "tenant"
+    submitted_at: str = "submitted_at"
+    sql: str = "sql"
+    dialect: str = "dialect"
+    duration_ms: str = "duration_ms"
+    user: str = "user"
+    source: str = "source"
+    status: str = "status"
+    pipeline: str = "pipeline"
+    default_dialect: str = "trino"
+    max_sql_bytes: int = 1048576
+
+
+@dataclass(frozen=True)
 class WorkloadSection:
     name: str = "demo"
     dir: str = "workloads"
     log: str = ""
     synth: SynthSection = field(default_factory=SynthSection)
     sample: SampleSection = field(default_factory=SampleSection)
+    ingest: IngestSection = field(default_factory=IngestSection)
 
 
 @dataclass(frozen=True)
