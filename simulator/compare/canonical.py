@@ -65,6 +65,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import xxhash
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
 
 from simulator.errors import QsimError
 
@@ -149,28 +152,29 @@ def _rotl(x, r):
     return (x << np.uint64(r)) | (x >> np.uint64(64 - r))
 
 
-@_jit
-def _read64(data, p):
-    return (
-        np.uint64(data[p])
-        | (np.uint64(data[p + 1]) << np.uint64(8))
-        | (np.uint64(data[p + 2]) << np.uint64(16))
-        | (np.uint64(data[p + 3]) << np.uint64(24))
-        | (np.uint64(data[p + 4]) << np.uint64(32))
-        | (np.uint64(data[p + 5]) << np.uint64(40))
-        | (np.uint64(data[p + 6]) << np.uint64(48))
-        | (np.uint64(data[p + 7]) << np.uint64(56))
-    )
+@intrinsic
+def _read64(typingctx, data, pos):
+    """Unaligned little-endian 64-bit load of data[pos:pos + 8] (one instruction)."""
+
+    def codegen(context, builder, signature, args):
+        array = context.make_array(signature.args[0])(context, builder, args[0])
+        pointer = builder.gep(array.data, [args[1]])
+        return builder.load(builder.bitcast(pointer, ir.IntType(64).as_pointer()), align=1)
+
+    return types.uint64(data, types.intp), codegen
 
 
-@_jit
-def _read32(data, p):
-    return (
-        np.uint64(data[p])
-        | (np.uint64(data[p + 1]) << np.uint64(8))
-        | (np.uint64(data[p + 2]) << np.uint64(16))
-        | (np.uint64(data[p + 3]) << np.uint64(24))
-    )
+@intrinsic
+def _read32(typingctx, data, pos):
+    """Unaligned little-endian 32-bit load of data[pos:pos + 4], zero-extended."""
+
+    def codegen(context, builder, signature, args):
+        array = context.make_array(signature.args[0])(context, builder, args[0])
+        pointer = builder.gep(array.data, [args[1]])
+        word = builder.load(builder.bitcast(pointer, ir.IntType(32).as_pointer()), align=1)
+        return builder.zext(word, ir.IntType(64))
+
+    return types.uint64(data, types.intp), codegen
 
 
 @_jit
@@ -457,7 +461,7 @@ def value_hashes(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
     if len(array) == 0:
         return out
     _hash_into(array, out)
-    if array.null_count and array.type.id != pa.null().id:
+    if array.null_count and not _delegates_nulls(array.type):
         validity = array.buffers()[0]
         if validity is not None:
             _k_apply_nulls(out, np.frombuffer(validity, np.uint8), array.offset)
@@ -465,6 +469,17 @@ def value_hashes(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
             # Types without a validity bitmap of their own (dictionary, run-end encoded).
             out[np.asarray(array.is_null(), dtype=bool)] = NULL_HASH
     return out
+
+
+def _delegates_nulls(t: pa.DataType) -> bool:
+    """Types whose NULLs are already in the hashes `_hash_into` wrote."""
+    return (
+        pa.types.is_null(t)
+        or pa.types.is_run_end_encoded(t)
+        or isinstance(t, pa.BaseExtensionType)
+        or pa.types.is_string_view(t)
+        or pa.types.is_binary_view(t)
+    )
 
 
 def _hash_into(arr: pa.Array, out: np.ndarray) -> None:
@@ -490,9 +505,9 @@ def _hash_into(arr: pa.Array, out: np.ndarray) -> None:
     elif pa.types.is_binary(t) or pa.types.is_large_binary(t):
         _hash_segments(arr, np.int32 if pa.types.is_binary(t) else np.int64, _T_BINARY, out)
     elif pa.types.is_string_view(t):
-        _hash_into(arr.cast(pa.string()), out)
+        out[:] = value_hashes(arr.cast(pa.string()))
     elif pa.types.is_binary_view(t):
-        _hash_into(arr.cast(pa.binary()), out)
+        out[:] = value_hashes(arr.cast(pa.binary()))
     elif pa.types.is_fixed_size_binary(t):
         width = t.byte_width
         _k_xxh64_fixed(_bytes(arr, 1), arr.offset * width, width, _T_BINARY, out)
@@ -554,9 +569,10 @@ def _hash_into(arr: pa.Array, out: np.ndarray) -> None:
             stacked[j] = value_hashes(field)
         _k_chain(stacked, np.uint64(_fmix(np.uint64(len(fields)) ^ _T_STRUCT)), out)
     elif pa.types.is_run_end_encoded(t):
-        _hash_into(pc.run_end_decode(arr), out)
-    elif isinstance(t, pa.ExtensionType):
-        _hash_into(arr.storage, out)
+        # Run-end encoded arrays carry their NULLs in the values, not in a bitmap of their own.
+        out[:] = value_hashes(pc.run_end_decode(arr))
+    elif isinstance(t, pa.BaseExtensionType):
+        out[:] = value_hashes(arr.storage)
     else:
         raise ChecksumInputError(f"cannot checksum Arrow type {t}: it has no canonical form")
 
@@ -647,7 +663,7 @@ def canonical_type(data_type: pa.DataType) -> str:
         return f"struct<{fields}>"
     if pa.types.is_run_end_encoded(t):
         return canonical_type(t.value_type)
-    if isinstance(t, pa.ExtensionType):
+    if isinstance(t, pa.BaseExtensionType):
         return canonical_type(t.storage_type)
     raise ChecksumInputError(f"cannot checksum Arrow type {t}: it has no canonical form")
 
@@ -843,8 +859,15 @@ def _partition_texts(column: pa.Array) -> tuple[np.ndarray, list[str]]:
         if pa.types.is_timestamp(column.type) and column.type.tz is not None:
             column = column.cast(pa.timestamp(column.type.unit))
         column = pc.cast(column, pa.string())
+        temporal = True
+    else:
+        temporal = False
     encoded = pc.dictionary_encode(column, null_encoding="encode")
     texts = [_canonical_text(v) for v in encoded.dictionary.to_pylist()]
+    if temporal:
+        # The cast prints as many fraction digits as the unit has; trim them so that
+        # equal instants in different units give the same text.
+        texts = [t.rstrip("0").rstrip(".") if "." in t else t for t in texts]
     codes = np.asarray(encoded.indices, dtype=np.int64)
     return codes, texts
 

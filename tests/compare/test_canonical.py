@@ -11,6 +11,7 @@ import sys
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 import xxhash
 from hypothesis import HealthCheck, given, settings
@@ -316,6 +317,21 @@ def test_nested_list_of_structs_with_nulls():
     assert h(values, type_) == h(values, type_)
 
 
+def test_run_end_encoded_and_extension_arrays_hash_as_their_values():
+    values = [1, 1, None, None, 7]
+    encoded = pc.run_end_encode(pa.array(values, pa.int64()))
+    assert [int(x) for x in value_hashes(encoded)] == h(values, pa.int64())
+    assert canonical_type(encoded.type) == "int"
+    uuid = pa.ExtensionArray.from_storage(pa.uuid(), pa.array([b"u" * 16, None], pa.binary(16)))
+    assert [int(x) for x in value_hashes(uuid)] == h([b"u" * 16, None], pa.binary())
+
+
+def test_sliced_maps_and_struct_children_use_their_offsets():
+    type_ = pa.map_(pa.string(), pa.int64())
+    values = [[("a", 1)], None, [("b", 2), ("c", 3)], []]
+    assert [int(x) for x in value_hashes(pa.array(values, type_).slice(1))] == h(values[1:], type_)
+
+
 def test_unsupported_type_is_refused_with_one_line():
     union = pa.UnionArray.from_sparse(
         pa.array([0, 1], pa.int8()), [pa.array([1, 2]), pa.array(["a", "b"])]
@@ -570,6 +586,13 @@ def test_partition_key_text_is_canonical():
     )
     dictionary = table.set_column(5, "s", table["s"].dictionary_encode())
     assert partition_checksums(dictionary, ["s"]) == partition_checksums(table, ["s"])
+
+
+def test_partition_key_text_of_equal_instants_is_unit_independent():
+    seconds = pa.table({"ts": pa.array([1_700_000_000], pa.timestamp("s")), "v": [1]})
+    nanos = pa.table({"ts": pa.array([1_700_000_000 * 10**9], pa.timestamp("ns")), "v": [1]})
+    assert partition_checksums(seconds, ["ts"]) == partition_checksums(nanos, ["ts"])
+    assert list(partition_checksums(seconds, ["ts"])) == ["ts=2023-11-14 22:13:20"]
 
 
 def test_partition_checksums_refuse_a_missing_column():
