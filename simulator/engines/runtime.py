@@ -128,7 +128,7 @@ def _uv() -> str:
 
 def _uv_failure(engine: str, requirements: tuple[str, ...], stderr: str) -> EngineError:
     """One line naming the engine and the requirement uv could not install."""
-    lines = [re.sub(r"^[\s×╰─▶|:]+", "", line).strip() for line in stderr.splitlines()]
+    lines = [re.sub(r"^[\s×╰─▶|:]+(cause:)?", "", line).strip() for line in stderr.splitlines()]
     lines = [line for line in lines if line and not line.startswith("Using ")]
     lowered = stderr.lower()
     culprit = ""
@@ -179,7 +179,11 @@ def _probe(runtime: Runtime, engine: str) -> str:
     code = (
         "import sys, pyarrow\n"
         "from simulator.engines.registry import load_factory\n"
-        "load_factory(sys.argv[1], sys.argv[2])\n"
+        "try:\n"
+        "    load_factory(sys.argv[1], sys.argv[2])\n"
+        "except Exception as err:\n"
+        "    sys.stderr.write(str(err))\n"
+        "    sys.exit(3)\n"
     )
     try:
         probe = subprocess.run(
@@ -193,6 +197,8 @@ def _probe(runtime: Runtime, engine: str) -> str:
         return f"its Python does not run ({err})"
     if probe.returncode == 0:
         return ""
+    if probe.returncode == 3:
+        return f"{probe.stderr.strip()} (runtime {runtime.spec_hash})"
     lines = probe.stderr.strip().splitlines()
     return lines[-1] if lines else f"probe exited with code {probe.returncode}"
 
@@ -234,6 +240,8 @@ def ensure_runtime(spec: EngineSpec, root: Path | None = None) -> Runtime:
         if problem and not fresh:
             _build(folder, spec, content)
             problem = _probe(runtime, spec.name)
+        if problem.startswith(f"engine {spec.name}: "):
+            raise EngineError(problem)
         if problem:
             raise EngineError(f"engine {spec.name}: runtime {digest} is unusable: {problem}")
         (folder / LAST_USED).touch()

@@ -58,7 +58,7 @@ def test_plugin_that_does_not_import_is_one_line_naming_engine_and_module(tmp_pa
         ensure_runtime(spec, tmp_path)
     message = str(err.value)
     assert "\n" not in message
-    assert message.startswith("engine thirdparty: runtime ")
+    assert message.startswith("engine thirdparty: adapter ")
     assert "adapter 'no_such_vendor.engine:Factory' does not import" in message
     assert "No module named 'no_such_vendor'" in message
 
