@@ -52,6 +52,10 @@ class RunSection:
     candidates: tuple[str, ...] = ("candidate",)
     seed: int = 7
     ray_address: str = ""
+    # Baseline bank: reuse baseline executions across runs (see simulator/runner/bank.py).
+    bank: bool = True
+    bank_refresh: float = 0.1
+    bank_dir: str = ""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,123 @@
+"""The Ray lifecycle of one run: start (or join) Ray quietly, and always shut it down.
+
+Local by default: ``ray.init`` starts a private Ray instance whose temporary files live
+under the run folder (``<run>/ray``), with the dashboard, log forwarding and usage stats
+off. Ray puts Unix sockets under its temp dir and Linux limits a socket path to 107 bytes,
+so when the run folder path is too long the temp dir moves to a short ``/tmp/qsim-ray-*``
+folder instead (recorded in ``run.json`` under ``ray.temp_dir``). With an address (``--ray-
+address`` or ``run.ray_address``) the driver joins that cluster instead and starts nothing.
+
+Every process of the run (Ray's own and the engine workers the actors start) carries
+``QSIM_RUN_ID`` in its environment, so leftovers can be found and tests can assert there
+are none.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from simulator.errors import RunError
+
+# "/session_2026-01-01_00-00-00_000000_1234567/sockets/plasma_store" plus slack.
+_SOCKET_SUFFIX = 72
+_SOCKET_PATH_MAX = 107
+RUN_ENV = "QSIM_RUN_ID"
+
+
+def ray_temp_dir(run_dir: Path) -> tuple[Path, bool]:
+    """The temp dir for a local Ray: ``run_dir/ray`` if short enough, else a short one.
+
+    Returns (path, moved) where ``moved`` says the short fallback was used.
+    """
+    preferred = Path(run_dir).resolve() / "ray"
+    if len(str(preferred)) + _SOCKET_SUFFIX <= _SOCKET_PATH_MAX:
+        return preferred, False
+    return Path(tempfile.mkdtemp(prefix="qsim-ray-", dir="/tmp")), True
+
+
+class RayCluster:
+    """Context manager around ``ray.init``/``ray.shutdown`` for one run."""
+
+    def __init__(self, run_dir: Path, run_id: str, address: str = "") -> None:
+        self.run_dir = Path(run_dir)
+        self.run_id = run_id
+        self.address = address
+        self.temp_dir: Path | None = None
+        self.moved = False
+        self._previous_env: str | None = None
+
+    def describe(self) -> dict[str, Any]:
+        """What run.json records about Ray."""
+        info: dict[str, Any] = {"address": self.address or "local"}
+        if self.temp_dir is not None:
+            info["temp_dir"] = str(self.temp_dir)
+            if self.moved:
+                info["temp_dir_note"] = (
+                    "run folder path too long for Ray's socket paths; temp dir moved to /tmp"
+                )
+        return info
+
+    def __enter__(self) -> RayCluster:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+    def start(self) -> None:
+        """Start a local Ray (or join ``address``); RunError in one line when it fails."""
+        import ray
+
+        self._previous_env = os.environ.get(RUN_ENV)
+        os.environ[RUN_ENV] = self.run_id
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+        kwargs: dict[str, Any] = {
+            "include_dashboard": False,
+            "log_to_driver": False,
+            "logging_level": logging.ERROR,
+            "configure_logging": True,
+            "runtime_env": {"env_vars": {RUN_ENV: self.run_id}},
+        }
+        try:
+            if self.address:
+                ray.init(address=self.address, **kwargs)
+            else:
+                self.temp_dir, self.moved = ray_temp_dir(self.run_dir)
+                self.temp_dir.mkdir(parents=True, exist_ok=True)
+                ray.init(_temp_dir=str(self.temp_dir), num_cpus=os.cpu_count() or 1, **kwargs)
+        except Exception as err:  # Ray raises many types; any of them means "no cluster"
+            self._restore_env()
+            where = self.address or "a local Ray instance"
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise RunError(f"cannot start or join {where}: {first}") from None
+
+    def shutdown(self) -> None:
+        """Disconnect (and stop a local Ray); remove a moved temp dir. Safe to call twice."""
+        import ray
+
+        if ray.is_initialized():
+            ray.shutdown()
+        if self.moved and self.temp_dir is not None:
+            shutil.rmtree(self.temp_dir, ignore_errors=True)
+        elif self.temp_dir is not None:
+            # Ray's session logs are not results; keep the run folder small.
+            shutil.rmtree(self.temp_dir, ignore_errors=True)
+        self._restore_env()
+
+    def _restore_env(self) -> None:
+        if self._previous_env is None:
+            os.environ.pop(RUN_ENV, None)
+        else:
+            os.environ[RUN_ENV] = self._previous_env
+
+    def nodes(self) -> list[str]:
+        """Ids of the alive nodes of the cluster."""
+        import ray
+
+        return [n["NodeID"] for n in ray.nodes() if n.get("Alive")]

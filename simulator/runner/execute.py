@@ -1,0 +1,225 @@
+"""Run one statement on one engine worker and build its :class:`Execution` record.
+
+Checksums are computed here, from the batches as they stream out of the worker
+(``ChecksumAccumulator`` is the sink), never by the engine. A result with float or decimal
+columns and at most ``compare.keep_result_rows`` rows is also kept as Arrow IPC bytes, so
+the comparison can confirm a float-only mismatch tolerantly. For a write statement the row
+count of every written table is taken before, and its full post-state is read back after
+and checksummed per partition.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from simulator.compare.canonical import ChecksumAccumulator
+from simulator.compare.tables import TableStateBuilder
+from simulator.engines.execution import Execution, TableState
+from simulator.engines.worker import EngineWorker, WorkerOutcome
+from simulator.errors import EngineError
+
+WRITE_KINDS = ("ctas", "insert", "delete", "update", "merge")
+AUTO_PARTITION = ("day",)
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One statement of a tenant's lane as an engine receives it.
+
+    ``sql`` is the text transpiled for the engine (None when it could not be, with
+    ``skip_reason``). ``partition_columns`` names, for each table the statement writes,
+    the columns its post-state is checksummed by.
+    """
+
+    index: int
+    query_id: str
+    kind: str
+    sql: str | None
+    skip_reason: str = ""
+    tables_written: tuple[str, ...] = ()
+    partition_columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def is_write(self) -> bool:
+        return self.kind in WRITE_KINDS and bool(self.tables_written)
+
+
+def keeps_result(schema: pa.Schema) -> bool:
+    """Whether a result of this schema is kept for tolerant float comparison."""
+    return any(pa.types.is_floating(f.type) or pa.types.is_decimal(f.type) for f in schema)
+
+
+class _ResultSink:
+    """Checksums batches as they stream and keeps them while the result stays small."""
+
+    def __init__(self, keep_rows: int) -> None:
+        self.keep_rows = keep_rows
+        self.accumulator: ChecksumAccumulator | None = None
+        self.kept: list[pa.RecordBatch] | None = None
+        self.rows = 0
+
+    def __call__(self, batch: pa.RecordBatch) -> None:
+        if self.accumulator is None:
+            self.accumulator = ChecksumAccumulator(batch.schema)
+            self.kept = [] if keeps_result(batch.schema) else None
+        self.accumulator.update(batch)
+        self.rows += batch.num_rows
+        if self.kept is not None:
+            if self.rows <= self.keep_rows:
+                self.kept.append(batch)
+            else:
+                self.kept = None
+
+    def finish(self, schema: list[list[str]]) -> tuple[dict[str, Any] | None, bytes | None]:
+        if self.accumulator is None:
+            if not schema:
+                return None, None
+            arrow = pa.schema([pa.field(name, _arrow_type(text)) for name, text in schema])
+            self.accumulator = ChecksumAccumulator(arrow)
+            self.kept = [] if keeps_result(arrow) else None
+        checksum = self.accumulator.finish().to_dict()
+        if self.kept is None:
+            return checksum, None
+        sink = pa.BufferOutputStream()
+        schema_arrow = self.kept[0].schema if self.kept else None
+        if schema_arrow is None:
+            return checksum, None
+        with pa.ipc.new_file(sink, schema_arrow) as writer:
+            for batch in self.kept:
+                writer.write_batch(batch)
+        return checksum, sink.getvalue().to_pybytes()
+
+
+def _arrow_type(text: str) -> pa.DataType:
+    try:
+        return pa.type_for_alias(text)
+    except ValueError:
+        return pa.null()
+
+
+def _crash(err: Exception) -> WorkerOutcome:
+    return WorkerOutcome(status="crash", error_class="WorkerCrash", error_message=str(err))
+
+
+def execute_statement(
+    worker: EngineWorker,
+    statement: Statement,
+    *,
+    run_id: str,
+    engine: str,
+    tenant: str,
+    phase: str = "load",
+    repetition: int = 0,
+    timeout_s: float = 60.0,
+    keep_result_rows: int = 0,
+    in_flight: int = 1,
+    node: str = "",
+    checksum: bool = True,
+) -> tuple[Execution, bytes | None]:
+    """Execute ``statement`` on ``worker`` and return its record and kept result bytes.
+
+    Never raises for engine errors, timeouts or crashes: they are the record's status.
+    With ``checksum=False`` (performance repetitions) rows are only counted.
+    """
+    record = Execution(
+        execution_id=Execution.make_id(phase, engine, tenant, statement.query_id, repetition),
+        run_id=run_id,
+        engine=engine,
+        tenant=tenant,
+        query_id=statement.query_id,
+        phase=phase,
+        repetition=repetition,
+        engine_version=worker.version,
+        in_flight_at_start=in_flight,
+        node=node,
+    )
+    if statement.sql is None:
+        record.status = "skipped"
+        record.error_message = statement.skip_reason
+        return record, None
+    writes = statement.tables_written if statement.is_write and checksum else ()
+    rows_before: dict[str, int | None] = {}
+    record.started_at = time.time()
+    try:
+        if writes:
+            existing = {name.lower() for name in worker.list_tables()}
+            for table in writes:
+                rows_before[table] = (
+                    worker.table_row_count(table) if table.lower() in existing else None
+                )
+    except EngineError as err:
+        _apply(record, _crash(err))
+        record.finished_at = time.time()
+        return record, None
+    sink: Callable[[pa.RecordBatch], Any]
+    result_sink = _ResultSink(keep_result_rows) if checksum else None
+    sink = result_sink if result_sink is not None else _count_rows
+    outcome = worker.execute(statement.sql, timeout_s, sink)
+    _apply(record, outcome)
+    kept: bytes | None = None
+    if outcome.status == "ok" and result_sink is not None:
+        record.result, kept = result_sink.finish(outcome.schema)
+        if outcome.schema == [] and result_sink.accumulator is None:
+            record.result = None
+    if outcome.status == "ok" and writes:
+        try:
+            record.writes = _post_state(worker, writes, statement, rows_before, timeout_s)
+        except EngineError as err:
+            _apply(record, _crash(err))
+    record.finished_at = time.time()
+    return record, kept
+
+
+def _count_rows(batch: pa.RecordBatch) -> None:
+    del batch  # performance runs only time the engine; the worker already counts rows
+
+
+def _apply(record: Execution, outcome: WorkerOutcome) -> None:
+    record.status = outcome.status
+    record.error_class = outcome.error_class
+    record.error_message = outcome.error_message
+    record.wall_ms = outcome.wall_ms
+    record.rows_returned = outcome.rows_returned
+    record.rows_affected = outcome.rows_affected
+    record.result_schema = [list(pair) for pair in outcome.schema]
+    record.signal = outcome.signal
+    record.fault = getattr(outcome, "fault", "") or ""
+
+
+def _post_state(
+    worker: EngineWorker,
+    writes: tuple[str, ...],
+    statement: Statement,
+    rows_before: dict[str, int | None],
+    timeout_s: float,
+) -> dict[str, TableState]:
+    """Read back every written table and checksum it per partition."""
+    existing = {name.lower() for name in worker.list_tables()}
+    states: dict[str, TableState] = {}
+    for table in writes:
+        # A new table nobody configured is split by ``day`` when it has one (the builder
+        # falls back to a whole-table state when it does not).
+        columns = list(statement.partition_columns.get(table, AUTO_PARTITION))
+        if table.lower() not in existing:
+            states[table] = TableState(
+                table=table,
+                row_count=0,
+                checksum="",
+                partition_columns=columns,
+                rows_before=rows_before.get(table),
+                exists=False,
+            )
+            continue
+        builder = TableStateBuilder(table, columns, rows_before=rows_before.get(table))
+        outcome = worker.read_table(table, builder.update, timeout_s=max(timeout_s, 60.0))
+        if outcome.status != "ok":
+            raise EngineError(
+                f"reading back {table} failed: {outcome.error_class}: {outcome.error_message}"
+            )
+        states[table] = builder.finish()
+    return states

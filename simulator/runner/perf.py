@@ -1,0 +1,196 @@
+"""The isolated performance phase: paired, interleaved repetitions per sampled pattern.
+
+Runs after the load phase, one pattern at a time with nothing else in flight. A *round*
+runs the pattern's representative statement once on the baseline and once on each
+candidate, in ABBA order across rounds (``A B C``, then ``C B A``), so drift hits both sides
+alike; the baseline's runs are shared by every candidate. ``perf.repetitions`` screening
+rounds decide what they can (:func:`assess_pattern`); a candidate whose pattern
+``needs_more`` gets ``confirmation_pairs`` fresh rounds and is decided on those alone.
+Benjamini-Hochberg then runs across all patterns of each candidate.
+
+Repetition numbers: screening rounds are ``0..R-1``, confirmation rounds ``1000 + i``. Each
+round's records are appended in one write, so on resume a round is either complete (reused)
+or dropped and run again.
+
+Only SELECTs that ran fine on every engine under load and read no table the tenant's
+workload writes are measured: their result does not depend on how far the workspace got,
+so a resumed run can time them on fresh workspaces.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from simulator.compare.perf import (
+    PatternAssessment,
+    PatternKey,
+    assess_pattern,
+    confirmation_pairs,
+    decide_patterns,
+)
+from simulator.compare.verdicts import PerfVerdict
+from simulator.config import PerfSection
+from simulator.engines.execution import Execution
+from simulator.runner.execute import WRITE_KINDS
+from simulator.workload.store import WorkloadQuery
+
+CONFIRMATION_OFFSET = 1000
+
+# (tenant, statement index, engine order, repetition) -> records of that round
+RoundRunner = Callable[[str, int, list[str], int], list[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class PerfTarget:
+    """One pattern of one tenant to time, by its representative statement."""
+
+    tenant: str
+    index: int
+    query: WorkloadQuery
+
+
+def choose_targets(
+    queries: dict[str, list[WorkloadQuery]],
+    load_status: Callable[[str, int], bool],
+    baseline_ms: Callable[[str, int], float],
+    cfg: PerfSection,
+) -> list[PerfTarget]:
+    """The patterns the phase times: first eligible statement of each (tenant, pattern),
+    heaviest weight first, at most ``perf.max_patterns`` (0 = all)."""
+    targets: list[PerfTarget] = []
+    for tenant, tenant_queries in queries.items():
+        written = {t for q in tenant_queries if q.kind in WRITE_KINDS for t in q.tables_written}
+        seen: set[str] = set()
+        for index, query in enumerate(tenant_queries):
+            if query.kind != "select" or query.pattern_id in seen:
+                continue
+            if set(query.tables_read) & written or not load_status(tenant, index):
+                continue
+            if baseline_ms(tenant, index) < cfg.min_ms:
+                continue
+            seen.add(query.pattern_id)
+            targets.append(PerfTarget(tenant, index, query))
+    targets.sort(key=lambda t: (-t.query.weight, t.tenant, t.query.pattern_id))
+    return targets[: cfg.max_patterns] if cfg.max_patterns > 0 else targets
+
+
+def round_order(baseline: str, candidates: list[str], repetition: int) -> list[str]:
+    """Engines of one round: baseline first on even rounds, last on odd ones (ABBA)."""
+    order = [baseline, *candidates]
+    return order if repetition % 2 == 0 else order[::-1]
+
+
+class PerfPhase:
+    """Runs the rounds of every target and returns the PerfVerdicts of every candidate."""
+
+    def __init__(
+        self,
+        cfg: PerfSection,
+        *,
+        run_id: str,
+        baseline: str,
+        candidates: list[str],
+        run_round: RoundRunner,
+        existing: dict[str, dict[str, Any]],
+        drop: Callable[[set[str]], None],
+        on_round: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.cfg = cfg
+        self.run_id = run_id
+        self.baseline = baseline
+        self.candidates = candidates
+        self.run_round = run_round
+        self.existing = existing
+        self.drop = drop
+        self.on_round = on_round
+        self.executed_rounds = 0
+        self.reused_rounds = 0
+
+    def rounds_needed(self, targets: int) -> int:
+        """Screening rounds of ``targets`` patterns (for the progress bar)."""
+        return targets * self.cfg.repetitions
+
+    def run(self, targets: list[PerfTarget]) -> list[PerfVerdict]:
+        """Time every target; BH per candidate across its patterns."""
+        decided: dict[str, list[tuple[PatternKey, PatternAssessment]]] = {
+            c: [] for c in self.candidates
+        }
+        for target in targets:
+            for candidate, assessment in self._assess(target).items():
+                key = PatternKey(
+                    target.tenant, target.query.pattern_id, target.query.kind, target.query.weight
+                )
+                decided[candidate].append((key, assessment))
+        verdicts: list[PerfVerdict] = []
+        for candidate, assessments in decided.items():
+            if assessments:
+                verdicts.extend(
+                    decide_patterns(assessments, self.cfg, run_id=self.run_id, candidate=candidate)
+                )
+        return verdicts
+
+    def _assess(self, target: PerfTarget) -> dict[str, PatternAssessment]:
+        screen = self._rounds(target, self.candidates, 0, self.cfg.repetitions)
+        if screen is None:
+            return {}
+        final: dict[str, PatternAssessment] = {}
+        escalate = []
+        for candidate in self.candidates:
+            assessment = assess_pattern(
+                screen[self.baseline],
+                screen[candidate],
+                self.cfg,
+                seed=self._seed(target, candidate),
+            )
+            if assessment.needs_more:
+                escalate.append(candidate)
+            else:
+                final[candidate] = assessment
+        if escalate:
+            confirm = self._rounds(
+                target, escalate, CONFIRMATION_OFFSET, confirmation_pairs(self.cfg)
+            )
+            if confirm is not None:
+                for candidate in escalate:
+                    final[candidate] = assess_pattern(
+                        confirm[self.baseline],
+                        confirm[candidate],
+                        self.cfg,
+                        confirmation=True,
+                        seed=self._seed(target, candidate),
+                    )
+        return final
+
+    def _seed(self, target: PerfTarget, candidate: str) -> int:
+        return zlib.crc32(f"{target.tenant}|{target.query.pattern_id}|{candidate}".encode())
+
+    def _rounds(
+        self, target: PerfTarget, candidates: list[str], offset: int, count: int
+    ) -> dict[str, list[float]] | None:
+        """Engine -> wall times of ``count`` rounds; None when an execution failed."""
+        times: dict[str, list[float]] = {e: [] for e in (self.baseline, *candidates)}
+        for r in range(count):
+            repetition = offset + r
+            ids = {
+                e: Execution.make_id("perf", e, target.tenant, target.query.query_id, repetition)
+                for e in times
+            }
+            records = [self.existing[i] for i in ids.values() if i in self.existing]
+            if len(records) == len(ids):
+                self.reused_rounds += 1
+            else:
+                if records:
+                    self.drop({r["execution_id"] for r in records})
+                order = round_order(self.baseline, candidates, repetition)
+                records = self.run_round(target.tenant, target.index, order, repetition)
+                self.executed_rounds += 1
+            self.on_round()
+            by_engine = {rec["engine"]: rec for rec in records}
+            if any(by_engine.get(e, {}).get("status") != "ok" for e in times):
+                return None
+            for engine in times:
+                times[engine].append(float(by_engine[engine]["wall_ms"]))
+        return times

@@ -1,0 +1,250 @@
+"""The tenant session: one Ray actor per tenant owning that tenant's engine workers.
+
+A session holds, for each engine of the run (baseline and candidates), a workspace (a
+copy-on-write view of the generation for this tenant) and an :class:`EngineWorker` over it.
+It runs the statements it is told to, one lane (tenant x engine) at a time in log order;
+lanes of different engines may run concurrently (threaded actor).
+
+Faults of the harness are absorbed here where possible:
+- an engine worker that crashes is replaced (over the workspace as it is on disk) and the
+  statement retried once, the record marked ``retried``;
+- when the whole session is lost (actor killed, node gone), the driver starts a new one and
+  calls :meth:`TenantSession.restore`; the new session rebuilds each lane's state in a fresh
+  workspace by re-running the lane's earlier successful writes (not recorded again) before
+  the retried statement.
+
+The class is plain Python (tests can drive it without Ray); the driver wraps it with
+``ray.remote``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+from simulator.config import EngineSpec
+from simulator.datasets.store import GenerationStore
+from simulator.datasets.workspace import make_workspace
+from simulator.engines.execution import Execution
+from simulator.engines.faults import wrap as wrap_faults
+from simulator.engines.runtime import ensure_runtime
+from simulator.engines.worker import EngineWorker
+from simulator.runner.execute import Statement, execute_statement
+from simulator.runner.inflight import InFlightView
+
+ExecutionResult = tuple[dict[str, Any], bytes | None]
+
+
+def node_id() -> str:
+    """The Ray node id of this process ("" outside Ray)."""
+    try:
+        import ray
+
+        if ray.is_initialized():
+            return str(ray.get_runtime_context().get_node_id())
+    except ImportError:
+        pass
+    return ""
+
+
+def _remove_if_empty(folder: Path) -> None:
+    # The last session to close removes the run's workspaces folder.
+    with contextlib.suppress(OSError):
+        folder.rmdir()
+
+
+class _Lane:
+    """One engine of this tenant: its workspace, worker and replay position."""
+
+    def __init__(self, worker: Any, workspace: Path) -> None:
+        self.worker = worker
+        self.workspace = workspace
+        self.applied = 0  # statements of the log already reflected in the workspace
+        self.ok_writes: list[int] = []
+        self.lock = threading.Lock()
+
+
+class TenantSession:
+    """All engines of one tenant; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        tenant: str,
+        workspace_root: str,
+        generation_store: str,
+        generation_id: str,
+        engines: list[EngineSpec],
+        baseline: str,
+        runtimes_root: str,
+        statements: dict[str, list[Statement]],
+        writable: list[str],
+        timeout_s: float,
+        keep_result_rows: int,
+        determinism_runs: int,
+        incarnation: int = 0,
+    ) -> None:
+        self.run_id = run_id
+        self.tenant = tenant
+        self.workspace_root = Path(workspace_root) / tenant
+        self.generation = GenerationStore(generation_store).get(generation_id)
+        self.engines = {spec.name: spec for spec in engines}
+        self.baseline = baseline
+        self.runtimes_root = Path(runtimes_root) if runtimes_root else None
+        self.statements = statements
+        self.writable = set(writable)
+        self.timeout_s = timeout_s
+        self.keep_result_rows = keep_result_rows
+        self.determinism_runs = determinism_runs
+        self.incarnation = incarnation
+        self.in_flight = InFlightView()
+        self.node = node_id()
+        self.lanes: dict[str, _Lane] = {}
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def start(self) -> dict[str, Any]:
+        """Build or reuse runtimes, make workspaces, start every engine worker.
+
+        Returns {"versions": {engine: version}, "node": node id, "pid": pid}. Raises
+        EngineError (one line naming the engine) when an engine cannot start.
+        """
+        versions = {}
+        for name, spec in self.engines.items():
+            runtime = ensure_runtime(spec, self.runtimes_root)
+            workspace = self.workspace_root / f"{name}-{self.incarnation}"
+            if workspace.exists():
+                shutil.rmtree(workspace)
+            workspace.mkdir(parents=True)
+            tables = make_workspace(self.generation, self.tenant, workspace, self.writable)
+            worker = wrap_faults(
+                EngineWorker(spec, runtime, workspace / "engine", tables),
+                spec,
+                self.in_flight,
+                tables,
+            )
+            self.lanes[name] = _Lane(worker, workspace)
+            versions[name] = worker.start()
+        return {"versions": versions, "node": self.node, "pid": os.getpid()}
+
+    def restore(self, ok_writes: dict[str, list[int]]) -> None:
+        """Tell a fresh session which earlier writes each lane must re-run before going on."""
+        for name, indices in ok_writes.items():
+            self.lanes[name].ok_writes = sorted(indices)
+
+    def pid(self) -> int:
+        """This actor's process id (tests kill it to simulate a lost session)."""
+        return os.getpid()
+
+    def worker_pids(self) -> dict[str, int | None]:
+        """Engine worker process ids by engine (tests kill them to simulate a dead worker)."""
+        return {name: lane.worker.pid for name, lane in self.lanes.items()}
+
+    def abort(self) -> None:
+        """Kill every engine worker now (even mid-statement) and remove the workspaces.
+
+        Used on Ctrl-C and on failure: a statement still running must not outlive the run.
+        """
+        for lane in self.lanes.values():
+            pid = lane.worker.pid
+            if pid:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pid, signal.SIGKILL)
+        self.lanes.clear()
+        shutil.rmtree(self.workspace_root, ignore_errors=True)
+        _remove_if_empty(self.workspace_root.parent)
+
+    def close(self) -> None:
+        """Close every worker and remove the workspaces (safe to call twice)."""
+        for lane in self.lanes.values():
+            lane.worker.close()
+        self.lanes.clear()
+        shutil.rmtree(self.workspace_root, ignore_errors=True)
+        _remove_if_empty(self.workspace_root.parent)
+
+    # -- load phase -----------------------------------------------------------------------
+    def run(
+        self, engine: str, index: int, in_flight: int, retried: bool = False
+    ) -> list[ExecutionResult]:
+        """Run statement ``index`` of this tenant on ``engine`` and return its records.
+
+        A baseline SELECT is run ``determinism_runs`` times in a row (phase ``repeat`` for
+        the extra runs) so the comparison can tell nondeterminism from regression.
+        """
+        lane = self.lanes[engine]
+        with lane.lock:
+            self.in_flight.set(in_flight)
+            self._catch_up(engine, lane, index)
+            statement = self.statements[engine][index]
+            record, kept = self._execute(engine, lane, statement, "load", 0, in_flight)
+            if record.status == "crash":
+                # The worker died: EngineWorker replaces it over the workspace on disk.
+                record, kept = self._execute(engine, lane, statement, "load", 0, in_flight)
+                record.retried = True
+            record.retried = record.retried or retried
+            results: list[ExecutionResult] = [(record.to_dict(), kept)]
+            if statement.is_write and record.status == "ok":
+                lane.ok_writes.append(index)
+            repeats = self.determinism_runs - 1 if engine == self.baseline else 0
+            if statement.kind == "select" and record.status == "ok":
+                for repetition in range(1, repeats + 1):
+                    again, again_kept = self._execute(
+                        engine, lane, statement, "repeat", repetition, in_flight
+                    )
+                    results.append((again.to_dict(), again_kept))
+            lane.applied = index + 1
+            return results
+
+    def _execute(
+        self,
+        engine: str,
+        lane: _Lane,
+        statement: Statement,
+        phase: str,
+        repetition: int,
+        in_flight: int,
+        checksum: bool = True,
+    ) -> tuple[Execution, bytes | None]:
+        return execute_statement(
+            lane.worker,
+            statement,
+            run_id=self.run_id,
+            engine=engine,
+            tenant=self.tenant,
+            phase=phase,
+            repetition=repetition,
+            timeout_s=self.timeout_s,
+            keep_result_rows=self.keep_result_rows,
+            in_flight=in_flight,
+            node=self.node,
+            checksum=checksum,
+        )
+
+    def _catch_up(self, engine: str, lane: _Lane, index: int) -> None:
+        """Re-run the lane's successful writes between its workspace state and ``index``."""
+        for earlier in lane.ok_writes:
+            if lane.applied <= earlier < index:
+                statement = self.statements[engine][earlier]
+                lane.worker.execute(statement.sql or "", self.timeout_s, None)
+        lane.applied = max(lane.applied, index)
+
+    # -- performance phase ----------------------------------------------------------------
+    def perf_round(self, index: int, order: list[str], repetition: int) -> list[dict[str, Any]]:
+        """One interleaved round of statement ``index``: each engine of ``order`` once, in
+        that order, with nothing else running. Returns the records (phase ``perf``)."""
+        records = []
+        for engine in order:
+            lane = self.lanes[engine]
+            with lane.lock:
+                self.in_flight.set(1)
+                statement = self.statements[engine][index]
+                record, _ = self._execute(
+                    engine, lane, statement, "perf", repetition, 1, checksum=False
+                )
+                records.append(record.to_dict())
+        return records

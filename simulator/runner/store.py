@@ -1,0 +1,244 @@
+"""The run folder: ``run.json`` plus append-only JSONL record files, written durably.
+
+Every record is appended as one JSON line and the file is fsync'd before the runner counts
+the record as done, so a driver killed at any instant leaves at most one torn last line,
+which :meth:`RunStore.load` drops (and :meth:`RunStore.repair` truncates). ``run.json`` is
+replaced atomically (write a temporary file, fsync, rename). The driver is the only writer;
+a lock file refuses a second driver on the same run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from simulator.errors import RunError
+
+FORMAT_VERSION = 1
+RECORD_FILES = ("executions", "verdicts", "perf")
+DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+
+
+def record_key(kind: str, record: dict[str, Any]) -> str:
+    """The identity of a record: a resumed run keeps exactly one record per key."""
+    if kind == "executions":
+        return str(record["execution_id"])
+    if kind == "verdicts":
+        return f"{record['candidate']}|{record['query_id']}"
+    if kind == "perf":
+        return f"{record['candidate']}|{record['tenant']}|{record['pattern_id']}"
+    raise ValueError(f"unknown record file {kind!r}")
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """Write every byte of ``data`` to ``fd`` (the single point where records hit the disk)."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _disk_full(path: Path, err: OSError, kept: int, run_id: str) -> RunError:
+    return RunError(
+        f"{path}: disk full ({errno.errorcode.get(err.errno or 0, err.errno)}) while recording; "
+        f"{kept} records kept intact, free space and resume with --resume {run_id}"
+    )
+
+
+class RunStore:
+    """One run folder under ``results/``: metadata, record files, kept result files."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = Path(run_dir)
+        self.run_id = self.run_dir.name
+        self._fds: dict[str, int] = {}
+        self._counts: dict[str, int] = {}
+        self._lock_fd: int | None = None
+
+    # -- creation and locking -------------------------------------------------------------
+    @classmethod
+    def create(cls, results_dir: Path, run_id: str, meta: dict[str, Any]) -> RunStore:
+        """Create ``results_dir/run_id`` with ``run.json``; refuse an existing folder."""
+        run_dir = Path(results_dir) / run_id
+        try:
+            run_dir.mkdir(parents=True, exist_ok=False)
+        except FileExistsError:
+            raise RunError(f"{run_dir}: run folder already exists; use --resume {run_id}") from None
+        except OSError as err:
+            raise RunError(f"{run_dir}: cannot create run folder ({err.strerror})") from None
+        store = cls(run_dir)
+        store.lock()
+        store.write_meta({"format_version": FORMAT_VERSION, "run_id": run_id, **meta})
+        return store
+
+    @classmethod
+    def open_existing(cls, results_dir: Path, run_id: str) -> RunStore:
+        """Open a run folder to resume it; refuse a missing or unreadable one."""
+        run_dir = Path(results_dir) / run_id
+        if not (run_dir / "run.json").is_file():
+            known = sorted(p.name for p in Path(results_dir).glob("*/run.json"))
+            hint = f" (runs there: {', '.join(known[-3:])})" if known else ""
+            raise RunError(f"{run_dir}: no such run to resume{hint}")
+        store = cls(run_dir)
+        store.lock()
+        store.read_meta()
+        return store
+
+    def lock(self) -> None:
+        """Take the run's lock file; a second driver on the same run gets a RunError."""
+        fd = os.open(self.run_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise RunError(f"{self.run_dir}: another qsim process is running this run") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._lock_fd = fd
+
+    def close(self) -> None:
+        """Close record files and release the lock (safe to call twice)."""
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds.clear()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    # -- run.json ---------------------------------------------------------------------------
+    @property
+    def meta_path(self) -> Path:
+        return self.run_dir / "run.json"
+
+    def read_meta(self) -> dict[str, Any]:
+        """The parsed ``run.json``; RunError naming the file when it is damaged."""
+        try:
+            return json.loads(self.meta_path.read_text())
+        except (OSError, ValueError) as err:
+            raise RunError(f"{self.meta_path}: unreadable run metadata ({err})") from None
+
+    def write_meta(self, meta: dict[str, Any]) -> None:
+        """Replace ``run.json`` atomically."""
+        self.write_json_atomic(self.meta_path, meta)
+
+    def update_meta(self, **fields: Any) -> dict[str, Any]:
+        """Merge ``fields`` into ``run.json`` and return the new content."""
+        meta = self.read_meta()
+        meta.update(fields)
+        self.write_meta(meta)
+        return meta
+
+    def write_json_atomic(self, path: Path, data: Any) -> None:
+        """Write JSON to ``path`` via a fsync'd temporary file and a rename."""
+        self.write_bytes_atomic(path, json.dumps(data, indent=2, default=str).encode() + b"\n")
+
+    def write_bytes_atomic(self, path: Path, data: bytes) -> None:
+        """Write ``data`` to ``path`` via a fsync'd temporary file and a rename."""
+        tmp = path.with_name(f".{path.name}.tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                _write_all(fd, data)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
+        except OSError as err:
+            tmp.unlink(missing_ok=True)
+            if err.errno in DISK_FULL_ERRNOS:
+                raise _disk_full(
+                    path, err, self._counts.get("executions", 0), self.run_id
+                ) from None
+            raise RunError(f"{path}: cannot write ({err.strerror})") from None
+
+    # -- records ----------------------------------------------------------------------------
+    def path(self, kind: str) -> Path:
+        return self.run_dir / f"{kind}.jsonl"
+
+    def append(self, kind: str, records: Iterable[dict[str, Any]]) -> None:
+        """Append records as JSON lines with one write and one fsync.
+
+        On a full disk the file is cut back to its last complete line and a RunError says
+        how many records are kept; nothing already recorded is lost.
+        """
+        data = b"".join(json.dumps(r, default=str).encode() + b"\n" for r in records)
+        if not data:
+            return
+        fd = self._fd(kind)
+        size = os.fstat(fd).st_size
+        try:
+            _write_all(fd, data)
+            os.fsync(fd)
+        except OSError as err:
+            # Cut back to the last complete line; if even that fails, load() drops the tail.
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, size)
+            if err.errno in DISK_FULL_ERRNOS:
+                raise _disk_full(
+                    self.path(kind), err, self._counts.get(kind, 0), self.run_id
+                ) from None
+            raise RunError(f"{self.path(kind)}: cannot append ({err.strerror})") from None
+        self._counts[kind] = self._counts.get(kind, 0) + data.count(b"\n")
+
+    def _fd(self, kind: str) -> int:
+        if kind not in RECORD_FILES:
+            raise ValueError(f"unknown record file {kind!r}")
+        if kind not in self._fds:
+            self._fds[kind] = os.open(
+                self.path(kind), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644
+            )
+        return self._fds[kind]
+
+    def load(self, kind: str) -> list[dict[str, Any]]:
+        """All complete records of ``kind``, deduplicated by key (the last one wins).
+
+        A torn last line (driver killed mid-write) is ignored.
+        """
+        path = self.path(kind)
+        if not path.exists():
+            return []
+        by_key: dict[str, dict[str, Any]] = {}
+        for line in path.read_bytes().split(b"\n"):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            by_key[record_key(kind, record)] = record
+        return list(by_key.values())
+
+    def rewrite(self, kind: str, records: list[dict[str, Any]]) -> None:
+        """Atomically replace a record file with ``records`` (resume compaction)."""
+        if kind in self._fds:
+            os.close(self._fds.pop(kind))
+        data = b"".join(json.dumps(r, default=str).encode() + b"\n" for r in records)
+        self.write_bytes_atomic(self.path(kind), data)
+        self._counts[kind] = len(records)
+
+    def keep_records(
+        self, kind: str, keep: Callable[[dict[str, Any]], bool]
+    ) -> list[dict[str, Any]]:
+        """Load, deduplicate, drop the records ``keep`` refuses, rewrite; return the kept ones."""
+        records = [r for r in self.load(kind) if keep(r)]
+        self.rewrite(kind, records)
+        return records
+
+    def count(self, kind: str) -> int:
+        """Records appended or rewritten by this store object."""
+        return self._counts.get(kind, 0)
+
+    # -- kept result files ------------------------------------------------------------------
+    def write_result_file(self, execution_id: str, data: bytes) -> str:
+        """Keep an Arrow IPC result under ``results/``; returns the path relative to the run."""
+        folder = self.run_dir / "results"
+        folder.mkdir(exist_ok=True)
+        name = execution_id.replace(":", "_").replace("/", "_") + ".arrow"
+        self.write_bytes_atomic(folder / name, data)
+        return f"results/{name}"

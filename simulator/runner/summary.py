@@ -1,0 +1,107 @@
+"""The one-screen summary printed at the end of a run, and the run's exit code.
+
+Exit codes: 0 nothing regressed, 1 a correctness regression (or, with
+``report.gate_perf``, a confirmed performance regression), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from simulator.compare.verdicts import PERF_VERDICTS, QUERY_VERDICTS, REGRESSION_VERDICTS
+
+TOP_FINDINGS = 8
+
+
+def verdict_counts(
+    verdicts: list[dict[str, Any]], candidates: list[str]
+) -> dict[str, dict[str, int]]:
+    """candidate -> verdict -> count (every candidate present, zero counts left out)."""
+    counts: dict[str, Counter[str]] = {c: Counter() for c in candidates}
+    for v in verdicts:
+        counts.setdefault(v["candidate"], Counter())[v["verdict"]] += 1
+    return {c: {k: n[k] for k in QUERY_VERDICTS if n[k]} for c, n in counts.items()}
+
+
+def perf_counts(perf: list[dict[str, Any]], candidates: list[str]) -> dict[str, dict[str, int]]:
+    """candidate -> performance verdict -> count."""
+    counts: dict[str, Counter[str]] = {c: Counter() for c in candidates}
+    for v in perf:
+        counts.setdefault(v["candidate"], Counter())[v["verdict"]] += 1
+    return {c: {k: n[k] for k in PERF_VERDICTS if n[k]} for c, n in counts.items()}
+
+
+def exit_code(verdicts: list[dict[str, Any]], perf: list[dict[str, Any]], gate_perf: bool) -> int:
+    """1 when any candidate regressed (correctness, or performance when gated), else 0."""
+    if any(v["verdict"] in REGRESSION_VERDICTS for v in verdicts):
+        return 1
+    if gate_perf and any(v["verdict"] == "regressed" for v in perf):
+        return 1
+    return 0
+
+
+def _finding_line(v: dict[str, Any]) -> str:
+    reason = " ".join(str(v.get("reason", "")).split())
+    if len(reason) > 70:
+        reason = reason[:67] + "..."
+    return (
+        f"  {v['candidate']:<12} {v['verdict']:<16} {v['tenant']:<5} {v['kind']:<7} "
+        f"pattern {str(v['pattern_id'])[:10]} query {v['query_id']}: {reason}"
+    )
+
+
+def render(
+    meta: dict[str, Any],
+    verdicts: list[dict[str, Any]],
+    perf: list[dict[str, Any]],
+    run_dir: Path,
+    *,
+    status: str,
+    code: int,
+    wall_s: float,
+    notes: list[str],
+) -> str:
+    """The summary text; its last line is the run folder."""
+    candidates = list(meta.get("candidates", []))
+    engines = meta.get("engines", {})
+    baseline = meta.get("baseline", "")
+
+    def engine(name: str) -> str:
+        info = engines.get(name, {})
+        return f"{name} ({info.get('adapter', '?')} {info.get('version') or '?'})"
+
+    lines = [
+        f"qsim run {meta.get('run_id')}: {status} in {wall_s:.1f} s; generation "
+        f"{str(meta.get('generation_id', ''))[:12]}, workload {meta.get('workload_name')} "
+        f"({meta.get('queries', 0)} queries, {len(meta.get('tenants', []))} tenants), "
+        f"baseline {engine(baseline)}",
+    ]
+    vcounts = verdict_counts(verdicts, candidates)
+    pcounts = perf_counts(perf, candidates)
+    for candidate in candidates:
+        correctness = ", ".join(f"{k} {n}" for k, n in vcounts.get(candidate, {}).items()) or "none"
+        speed = (
+            ", ".join(f"{k} {n}" for k, n in pcounts.get(candidate, {}).items()) or "not measured"
+        )
+        lines.append(f"candidate {engine(candidate)}")
+        lines.append(f"  correctness: {correctness}")
+        lines.append(f"  performance: {speed}")
+    findings = [v for v in verdicts if v["verdict"] in REGRESSION_VERDICTS]
+    findings.sort(key=lambda v: (-float(v.get("weight", 1.0)), v["candidate"], v["query_id"]))
+    regressed = [p for p in perf if p["verdict"] == "regressed"]
+    if findings or regressed:
+        lines.append(f"top findings ({len(findings)} correctness, {len(regressed)} performance):")
+        lines.extend(_finding_line(v) for v in findings[:TOP_FINDINGS])
+        for p in sorted(regressed, key=lambda p: -float(p["ratio"]))[:3]:
+            lines.append(
+                f"  {p['candidate']:<12} {'slower':<16} {p['tenant']:<5} pattern "
+                f"{str(p['pattern_id'])[:10]}: x{p['ratio']:.2f} "
+                f"(CI {p['ci_low']:.2f}-{p['ci_high']:.2f}, {p['pairs']} pairs)"
+            )
+    lines.extend(notes)
+    verdict_word = {0: "no regressions", 1: "REGRESSIONS FOUND"}.get(code, status)
+    lines.append(f"exit {code}: {verdict_word}")
+    lines.append(str(run_dir))
+    return "\n".join(lines)
