@@ -1,0 +1,117 @@
+"""DuckDB adapter across releases (0.10, 1.1, 2.0) in real workers: tables, settings,
+counts, and the sandbox holding on each release."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from engine_fixtures import DUCKDB_NEW, DUCKDB_OLD, ROWS_PER_DAY, duckdb_spec, write_events
+
+from simulator.engines.contract import TableSpec
+from simulator.engines.worker import EngineWorker
+
+RELEASES = ("0.10.3", DUCKDB_OLD, DUCKDB_NEW)
+
+
+def digest(folder: Path) -> str:
+    h = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            h.update(str(path).encode() + path.read_bytes())
+    return h.hexdigest()
+
+
+def rows(worker: EngineWorker, sql: str) -> list[dict]:
+    batches: list[pa.RecordBatch] = []
+    outcome = worker.execute(sql, 30, batches.append)
+    assert outcome.status == "ok", outcome
+    return pa.Table.from_batches(batches).to_pylist() if batches else []
+
+
+@pytest.fixture(scope="module")
+def shared_world(tmp_path_factory):
+    """One generation for the module's workers (the escape tests only read it)."""
+    root = tmp_path_factory.mktemp("duckdb-world")
+    events = write_events(root / "generation")
+    return {"tables": [events], "generation": root / "generation", "root": root}
+
+
+@pytest.fixture(scope="module", params=RELEASES)
+def worker(request, runtime_for, shared_world):
+    spec = duckdb_spec(request.param, threads=2, memory_limit="512MB")
+    workspace = shared_world["root"] / f"ws-{request.param}"
+    with EngineWorker(spec, runtime_for(spec), workspace, shared_world["tables"]) as started:
+        yield started
+
+
+def test_tables_settings_and_version(worker):
+    assert worker.version.startswith("v")
+    assert "events" in worker.list_tables()
+    settings = rows(worker, "SELECT current_setting('threads') AS t")
+    assert settings == [{"t": 2}]
+    got = rows(worker, "SELECT day, count(*) AS n FROM events GROUP BY day ORDER BY day")
+    assert [r["n"] for r in got] == [ROWS_PER_DAY] * 3
+    assert worker.table_row_count("events") == 3 * ROWS_PER_DAY
+
+
+ESCAPES = [
+    "SELECT * FROM read_csv('/etc/passwd')",
+    "SELECT * FROM read_csv_auto('/etc/passwd')",
+    "SELECT * FROM read_json_auto('/etc/passwd')",
+    "SELECT * FROM read_parquet('{generation}/events/*/*.parquet')",
+    "SELECT * FROM '/etc/passwd'",
+    "COPY events TO '{generation}/events/day=2024-01-01/part-0.parquet' (FORMAT parquet)",
+    "COPY (SELECT 1) TO '{generation}/events/day=2024-01-01/part-0.parquet' "
+    "(FORMAT parquet, USE_TMP_FILE false)",
+    "COPY (SELECT 1) TO '/tmp/qsim-escape.csv'",
+    "EXPORT DATABASE '/tmp/qsim-escape-export'",
+    "ATTACH '/tmp/qsim-escape.duckdb' AS other",
+    "INSTALL httpfs",
+    "LOAD httpfs",
+    "SET enable_external_access = true",
+    "SET allowed_paths = ['/etc/passwd']",
+]
+
+
+@pytest.mark.parametrize("escape", ESCAPES)
+def test_sandbox_refuses_escapes_and_generation_stays_intact(worker, shared_world, escape):
+    generation = shared_world["generation"]
+    before = digest(generation)
+    outcome = worker.execute(escape.format(generation=generation), 30)
+    assert outcome.status == "error", (escape, outcome)
+    assert digest(generation) == before
+    assert not Path("/tmp/qsim-escape.csv").exists()
+    # The views over the generation still work once the escape is refused.
+    assert worker.execute("SELECT count(*) FROM events", 30).status == "ok"
+
+
+def test_partition_column_types_and_empty_tables(runtime_for, tmp_path):
+    files = []
+    for bucket in (1, 2):
+        path = tmp_path / "gen" / "t" / f"bucket={bucket}" / "part-0.parquet"
+        path.parent.mkdir(parents=True)
+        pq.write_table(pa.table({"x": pa.array([bucket * 10], pa.int64())}), path)
+        files.append(str(path))
+    typed = TableSpec(
+        "t", tuple(files), pa.schema([("x", pa.int64()), ("bucket", pa.int32())]), ("bucket",)
+    )
+    empty = TableSpec("e", (), pa.schema([("a", pa.string())]), (), True)
+    spec = duckdb_spec(DUCKDB_NEW)
+    with EngineWorker(spec, runtime_for(spec), tmp_path / "ws", [typed, empty]) as worker:
+        outcome = worker.execute("SELECT bucket, x FROM t ORDER BY bucket", 30)
+        assert outcome.schema == [["bucket", "int32"], ["x", "int64"]]
+        assert worker.table_row_count("e") == 0
+        assert worker.execute("INSERT INTO e VALUES ('a'), ('b')", 30).rows_affected == 2
+
+
+def test_multi_statement_sql_returns_the_last_result(runtime_for, world):
+    spec = duckdb_spec(DUCKDB_NEW)
+    with EngineWorker(spec, runtime_for(spec), world["workspace"], world["tables"]) as worker:
+        got = rows(worker, "CREATE TABLE a AS SELECT 1 AS v; SELECT v + 1 AS w FROM a")
+        assert got == [{"w": 2}]
+        failed = worker.execute("SELECT * FROM no_such_table", 30)
+        assert (failed.status, failed.error_class) == ("error", "CatalogException")
