@@ -1,0 +1,63 @@
+"""What the comparison needs to know about a query: the ``QueryFacts`` protocol.
+
+The workload's ``WorkloadQuery`` satisfies it; so does any object with these attributes,
+which keeps the comparison testable without the workload stage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+WRITE_KINDS = ("ctas", "insert", "delete", "update", "merge")
+# Kinds whose affected row count equals the change in the written table's row count.
+COUNTED_KINDS = ("ctas", "insert", "delete")
+# Static reason the workload gives for a LIMIT that does not fix which rows come back.
+LIMIT_REASON_MARKERS = ("limit",)
+
+
+@runtime_checkable
+class QueryFacts(Protocol):
+    """The attributes of a workload query that the comparison reads."""
+
+    query_id: str
+    tenant: str
+    pattern_id: str
+    kind: str
+    order_by: bool
+    order_keys: Sequence[str]
+    limit: int | None
+    nondeterministic: Sequence[str]
+    tables_written: Sequence[str]
+    weight: float
+
+
+def order_is_total(query: QueryFacts, column_names: Sequence[str]) -> bool:
+    """True when the top-level ORDER BY sorts by every output column.
+
+    Then rows tying on every key are identical rows, so the order-sensitive digest is
+    meaningful. Name matching is case-insensitive (SQL identifiers usually are).
+    """
+    if not query.order_by or not query.order_keys:
+        return False
+    keys = {k.casefold() for k in query.order_keys}
+    return all(name.casefold() in keys for name in column_names)
+
+
+def limit_without_total_order(query: QueryFacts, column_names: Sequence[str]) -> bool:
+    """True when a LIMIT may return a different subset of rows on a correct engine."""
+    return query.limit is not None and not order_is_total(query, column_names)
+
+
+def static_reasons(query: QueryFacts) -> list[str]:
+    """The workload's static nondeterminism reasons other than the LIMIT one.
+
+    LIMIT without a total ORDER BY is handled structurally (compare count and schema), so
+    it is left out here; what remains (rand, now, approx_*, TABLESAMPLE ...) can legitimately
+    change values between runs.
+    """
+    return [
+        reason
+        for reason in query.nondeterministic
+        if not any(marker in reason.lower() for marker in LIMIT_REASON_MARKERS)
+    ]

@@ -1,0 +1,140 @@
+"""Performance statistics: the test and interval themselves, escalation, Benjamini-Hochberg,
+and an A/A simulation (no false alarms beyond the configured rate) with one injected 1.3x
+slowdown that must be found."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from simulator.compare.perf import (
+    PatternKey,
+    assess_pattern,
+    baseline_spread,
+    benjamini_hochberg,
+    confirmation_pairs,
+    decide_patterns,
+    latency_percentiles,
+    sign_flip_p_value,
+)
+from simulator.config import PerfSection
+
+CFG = PerfSection()
+
+
+def test_sign_flip_is_exact_for_small_samples():
+    # All 5 log-ratios positive: only the all-plus and all-minus patterns are as extreme.
+    assert sign_flip_p_value(np.log(np.full(5, 1.3))) == pytest.approx(2 / 32)
+    assert sign_flip_p_value(np.log(np.full(15, 1.3))) == pytest.approx(2 / 2**15)
+    assert sign_flip_p_value(np.zeros(6)) == 1.0
+
+
+def test_monte_carlo_sign_flip_beyond_sixteen_pairs():
+    p = sign_flip_p_value(np.log(np.full(20, 1.3)), seed=1)
+    assert p == pytest.approx(1 / 20001)
+
+
+def test_assessment_is_seeded_and_reports_the_geometric_mean_ratio():
+    base = [100, 110, 90, 105, 95, 100, 102, 98]
+    cand = [b * 1.5 for b in base]
+    a = assess_pattern(base, cand, CFG, confirmation=True)
+    assert a == assess_pattern(base, cand, CFG, confirmation=True)
+    assert a.ratio == pytest.approx(1.5)
+    assert a.ci_low == pytest.approx(1.5) and a.ci_high == pytest.approx(1.5)
+    assert a.verdict == "regressed" and a.p_value == pytest.approx(2 / 256)
+
+
+def test_screening_only_decides_unchanged_and_escalates_the_rest():
+    rng = np.random.default_rng(0)
+    base = 100 * np.exp(rng.normal(0, 0.01, CFG.repetitions))
+    same = assess_pattern(base, base * np.exp(rng.normal(0, 0.01, base.size)), CFG)
+    assert (same.verdict, same.needs_more) == ("unchanged", False)
+    slower = assess_pattern(base, base * 1.5, CFG)
+    assert (slower.verdict, slower.needs_more) == ("inconclusive", True)
+    assert confirmation_pairs(CFG) == CFG.max_repetitions
+
+
+def test_noisy_baseline_is_unstable():
+    base = [100, 160, 70, 130, 90, 150, 60, 120]
+    assert baseline_spread(base) > CFG.threshold
+    assert assess_pattern(base, base, CFG, confirmation=True).verdict == "unstable"
+
+
+def test_bad_samples_are_refused():
+    with pytest.raises(ValueError, match="equal lengths"):
+        assess_pattern([1, 2, 3], [1, 2], CFG)
+    with pytest.raises(ValueError, match="at least 2 pairs"):
+        assess_pattern([1], [1], CFG)
+    with pytest.raises(ValueError, match="negative"):
+        assess_pattern([1, -2], [1, 2], CFG)
+    with pytest.raises(ValueError, match="finite"):
+        assess_pattern([1, math.nan], [1, 2], CFG)
+
+
+def test_benjamini_hochberg_matches_the_textbook_example():
+    p = [0.01, 0.04, 0.03, 0.005]
+    assert benjamini_hochberg(p) == pytest.approx([0.02, 0.04, 0.04, 0.02])
+    assert benjamini_hochberg([]) == []
+
+
+def test_decide_refuses_unconfirmed_patterns():
+    pending = assess_pattern([100] * 5, [150] * 5, CFG)
+    with pytest.raises(ValueError, match="still needs confirmation"):
+        decide_patterns([(PatternKey("t01", "p1"), pending)], CFG, run_id="r", candidate="c")
+
+
+def test_latency_percentiles():
+    stats = latency_percentiles(list(range(1, 101)))
+    assert (stats["count"], stats["p50"], stats["p95"], stats["p99"]) == (100, 50.5, 95.05, 99.01)
+    assert latency_percentiles([])["count"] == 0
+
+
+def _pairs(rng, n: int, median_ms: float, sigma: float, factor: float):
+    """ABBA pairs: a drift shared by both sides of a pair, own noise and GC-like outliers."""
+    drift = rng.normal(0, 0.05, n)
+    noise = rng.normal(0, sigma, (2, n))
+    outliers = np.where(rng.random((2, n)) < 0.02, rng.uniform(1.5, 3.0, (2, n)), 1.0)
+    base = median_ms * np.exp(drift + noise[0]) * outliers[0]
+    cand = factor * median_ms * np.exp(drift + noise[1]) * outliers[1]
+    return base, cand
+
+
+def _simulate(seed: int, patterns: int, slow: dict[int, float]):
+    rng = np.random.default_rng(seed)
+    final = []
+    for i in range(patterns):
+        median_ms = float(rng.lognormal(math.log(40), 1.0))
+        sigma = 0.25 if rng.random() < 0.1 else float(rng.uniform(0.01, 0.05))
+        factor = slow.get(i, 1.0)
+        base, cand = _pairs(rng, CFG.repetitions, median_ms, sigma, factor)
+        assessment = assess_pattern(base, cand, CFG, seed=i)
+        if assessment.needs_more:
+            base, cand = _pairs(rng, confirmation_pairs(CFG), median_ms, sigma, factor)
+            assessment = assess_pattern(base, cand, CFG, confirmation=True, seed=i)
+        final.append((PatternKey("t01", f"p{i}"), assessment))
+    return decide_patterns(final, CFG, run_id="aa", candidate="same")
+
+
+@pytest.mark.slow
+def test_a_a_runs_stay_under_the_false_alarm_rate_and_a_1_3x_slowdown_is_found():
+    patterns, runs = 200, 4
+    false_alarms = 0
+    verdict_counts: dict[str, int] = {}
+    for run in range(runs):
+        verdicts = _simulate(seed=run, patterns=patterns, slow={})
+        false_alarms += sum(v.verdict in ("regressed", "improved") for v in verdicts)
+        for v in verdicts:
+            verdict_counts[v.verdict] = verdict_counts.get(v.verdict, 0) + 1
+    assert false_alarms / (patterns * runs) <= CFG.false_alarm_rate
+    # Noisy patterns and GC-like outliers leave about a quarter "unstable", never "regressed".
+    assert verdict_counts["unchanged"] > 0.65 * patterns * runs
+    verdicts = _simulate(seed=99, patterns=patterns, slow={17: 1.3})
+    flagged = {v.pattern_id: v for v in verdicts if v.verdict == "regressed"}
+    assert "p17" in flagged
+    assert set(flagged) == {"p17"}
+    found = flagged["p17"]
+    assert found.escalated and found.pairs == CFG.max_repetitions
+    assert found.ci_low > 1 + CFG.threshold and found.q_value <= CFG.alpha
+    assert found.ratio == pytest.approx(1.3, rel=0.05)
