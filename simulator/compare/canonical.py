@@ -135,9 +135,11 @@ _I64_MIN = -(2**63)
 _I64_MAX = 2**63 - 1
 
 _jit = numba.njit(cache=True, nogil=True)
+# Helpers called per value: inlined into the kernels (LLVM would leave _xxh64 as a call).
+_inline = numba.njit(cache=True, nogil=True, inline="always")
 
 
-@_jit
+@_inline
 def _fmix(k):
     k ^= k >> _S33
     k *= _M1
@@ -147,7 +149,7 @@ def _fmix(k):
     return k
 
 
-@_jit
+@_inline
 def _rotl(x, r):
     return (x << np.uint64(r)) | (x >> np.uint64(64 - r))
 
@@ -177,14 +179,14 @@ def _read32(typingctx, data, pos):
     return types.uint64(data, types.intp), codegen
 
 
-@_jit
+@_inline
 def _xxh_round(acc, lane):
     acc += lane * _P2
     acc = _rotl(acc, 31)
     return acc * _P1
 
 
-@_jit
+@_inline
 def _xxh64(data, start, end, seed):
     """XXH64 of data[start:end], bit-identical to ``xxhash.xxh64_intdigest``."""
     p = start
@@ -286,7 +288,7 @@ def _k_float(bits, out):
         out[i] = _fmix(b ^ _T_FLOAT)
 
 
-@_jit
+@_inline
 def _decimal_small(v, scale):
     if v == 0:
         scale = 0
@@ -318,7 +320,7 @@ def _k_decimal_narrow(values, scale, out):
         out[i] = _decimal_small(np.int64(values[i]), scale)
 
 
-@_jit
+@_inline
 def _big_ns(sec, sub):
     return _fmix(_fmix(np.uint64(sec) ^ _T_BIG_NS) + np.uint64(sub))
 
