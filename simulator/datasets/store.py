@@ -10,6 +10,7 @@ the next generate or import.
 from __future__ import annotations
 
 import difflib
+import errno
 import os
 import secrets
 import shutil
@@ -282,11 +283,17 @@ class GenerationStore:
             write_bytes(self._output, tmp / MANIFEST_FILE, canonical_json(manifest))
             _make_read_only(tmp)
             target = self.root / manifest["id"]
-            if (target / MANIFEST_FILE).is_file():
-                # Same content already committed: keep the original, drop the copy.
+            try:
+                os.rename(tmp, target)
+            except OSError as err:
+                # Same content already committed (maybe by a concurrent writer that won the
+                # race): keep the original, drop this copy.
+                if (
+                    err.errno not in (errno.ENOTEMPTY, errno.EEXIST)
+                    or not (target / MANIFEST_FILE).is_file()
+                ):
+                    raise
                 shutil.rmtree(tmp)
-                return self.get(manifest["id"])
-            os.rename(tmp, target)
         except OSError as err:
             shutil.rmtree(tmp, ignore_errors=True)
             where = f" ({err.filename})" if err.filename else ""

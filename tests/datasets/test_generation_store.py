@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pyarrow as pa
@@ -198,3 +199,12 @@ def test_bad_parameters_are_refused_before_writing(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match=r"^tenants: must be between 1 and 99, got 100$"):
         store.generate("n", 0.1, 1, 100)
     assert not (tmp_path / "s").exists()
+
+
+def test_concurrent_identical_generates_commit_once(tmp_path: Path) -> None:
+    store = GenerationStore(tmp_path / "s")
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        ids = list(pool.map(lambda _: store.generate("same", 0.0005, 4, 2).id, range(3)))
+    assert len(set(ids)) == 1
+    assert [g.id for g in store.list()] == ids[:1]
+    assert not list(store.root.glob(".tmp-*"))
