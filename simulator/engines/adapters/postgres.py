@@ -273,7 +273,7 @@ class PostgresAdapter(EngineAdapter):
         self._schema = str(settings.pop("schema", "") or default_schema)
         self._batch_rows = int(settings.pop("batch_rows", self._batch_rows))
         try:
-            self._conn = psycopg.connect(self._dsn, connect_timeout=10)
+            self._conn = psycopg.connect(self._dsn, connect_timeout=10, autocommit=True)
         except psycopg.Error as err:
             reason = " ".join(str(err).split())
             raise EngineError(
@@ -286,7 +286,6 @@ class PostgresAdapter(EngineAdapter):
             conn.execute("SELECT set_config(%s, %s, false)", (key, str(value)))
         conn.execute(pgsql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(_quote(self._schema)))
         conn.execute("SELECT set_config('search_path', %s, false)", (self._schema,))
-        conn.commit()
 
     def _check_role(self) -> None:
         row = self.conn.execute(
@@ -294,7 +293,6 @@ class PostgresAdapter(EngineAdapter):
             + ", ".join(f"pg_has_role(current_user, '{role}', 'MEMBER')" for role in FILE_ROLES)
             + " FROM pg_roles WHERE rolname = current_user"
         ).fetchone()
-        self.conn.commit()
         user, *flags = row
         powers = [
             name
@@ -316,20 +314,20 @@ class PostgresAdapter(EngineAdapter):
         for spec in tables:
             declared = [pg_type(field.type) for field in spec.schema]
             name = pgsql.Identifier(self._schema, spec.name)
-            if spec.name not in present:
-                self._copy_in(spec, name, declared)
-            attributes = conn.execute(
-                "SELECT attrelid::int, attnum, attname FROM pg_attribute "
-                "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
-                (name.as_string(conn),),
-            )
+            # CREATE and COPY share one transaction: a worker killed mid-load leaves no table.
+            with conn.transaction():
+                if spec.name not in present:
+                    self._copy_in(spec, name, declared)
+                attributes = conn.execute(
+                    "SELECT attrelid::int, attnum, attname FROM pg_attribute "
+                    "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
+                    (name.as_string(conn),),
+                ).fetchall()
             for relid, attnum, attname in attributes:
                 if attname in spec.schema.names:
                     self._declared[(relid, attnum)] = spec.schema.field(attname).type
-            conn.commit()
 
     def _copy_in(self, spec: TableSpec, name: pgsql.Identifier, declared: list[str]) -> None:
-        # CREATE and COPY share one transaction: a worker killed mid-load leaves no table.
         conn = self.conn
         columns = pgsql.SQL(", ").join(
             pgsql.SQL("{} {}").format(_quote(field.name), pgsql.SQL(kind))
@@ -354,9 +352,7 @@ class PostgresAdapter(EngineAdapter):
 
     def version(self) -> str:
         """The server's ``version()`` string, e.g. ``PostgreSQL 15.14 (Debian ...) on ...``."""
-        value = self.conn.execute("SELECT version()").fetchone()[0]
-        self.conn.commit()
-        return str(value)
+        return str(self.conn.execute("SELECT version()").fetchone()[0])
 
     def _finish_previous(self) -> None:
         if self._cursor is not None:
@@ -364,37 +360,36 @@ class PostgresAdapter(EngineAdapter):
             if not cursor.closed:
                 cursor.close()
             self.conn.commit()
+            self.conn.autocommit = True
 
     def execute(self, sql: str) -> StatementResult:
-        """Run one statement in its own transaction (committed when done, rolled back on
-        error). Row statements stream through a server-side cursor."""
+        """Run one statement as the server would from a client in autocommit mode (so
+        VACUUM, ALTER SYSTEM and the like meet the server's own checks). Row statements
+        stream through a server-side cursor inside a transaction of their own."""
         self._finish_previous()
         conn = self.conn
         if ROW_STATEMENT.match(sql):
+            conn.autocommit = False
             cursor = conn.cursor(name="qsim_rows")
             try:
                 cursor.execute(sql)
-            except psycopg.errors.FeatureNotSupported:
-                # DECLARE refuses data-modifying WITH clauses: run those as plain statements.
-                conn.rollback()
             except psycopg.Error as err:
                 conn.rollback()
-                raise _primary(err) from None
+                conn.autocommit = True
+                # DECLARE refuses data-modifying WITH clauses: run those as plain statements.
+                if not isinstance(err, psycopg.errors.FeatureNotSupported):
+                    raise _primary(err) from None
             else:
                 self._cursor = cursor
                 return self._rows(cursor, cursor.fetchmany)
         try:
             plain = conn.execute(sql)
-            if plain.description is not None:
-                # The rows are already in the client (INSERT ... RETURNING and the like).
-                result = self._rows(plain, plain.fetchmany)
-                conn.commit()
-                return result
-            count = plain.rowcount
-            conn.commit()
         except psycopg.Error as err:
-            conn.rollback()
             raise _primary(err) from None
+        if plain.description is not None:
+            # The rows are already in the client (INSERT ... RETURNING and the like).
+            return self._rows(plain, plain.fetchmany)
+        count = plain.rowcount
         return StatementResult(None, iter(()), rows_affected=count if count >= 0 else None)
 
     def _rows(self, cursor: Any, fetch: Callable[[int], list[tuple[Any, ...]]]) -> StatementResult:
@@ -445,9 +440,7 @@ class PostgresAdapter(EngineAdapter):
         """``count(*)`` of table ``name``."""
         self._check_table(name)
         query = pgsql.SQL("SELECT count(*) FROM {}").format(pgsql.Identifier(self._schema, name))
-        value = self.conn.execute(query).fetchone()[0]
-        self.conn.commit()
-        return int(value)
+        return int(self.conn.execute(query).fetchone()[0])
 
     def list_tables(self) -> list[str]:
         """Tables and views of the private schema."""
@@ -457,7 +450,6 @@ class PostgresAdapter(EngineAdapter):
             "ORDER BY table_name",
             (self._schema,),
         ).fetchall()
-        self.conn.commit()
         return [row[0] for row in rows]
 
     def close(self) -> None:
