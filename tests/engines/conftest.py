@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from adapter_fixtures import adapter_worker, local_postgres  # noqa: F401  (fixtures)
 from engine_fixtures import write_events
 
 from simulator.config import EngineSpec
