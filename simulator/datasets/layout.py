@@ -76,9 +76,11 @@ def partition_key(columns: list[str], values: list[str]) -> str:
 
 def parse_partition_key(key: str) -> list[tuple[str, str]]:
     """Split ``col=value/col2=value2`` into (column, value) pairs."""
-    if not key:
-        return []
-    return [tuple(part.split("=", 1)) for part in key.split("/")]  # type: ignore[misc]
+    pairs = []
+    for part in key.split("/") if key else []:
+        column, _, value = part.partition("=")
+        pairs.append((column, value))
+    return pairs
 
 
 def _split_partitions(

@@ -38,6 +38,7 @@ from simulator.datasets.manifest import (
 )
 from simulator.engines.contract import TableSpec
 from simulator.errors import DatasetError
+from simulator.progress import progress
 
 DEFAULT_ROOT = "datasets/store"
 TMP_PREFIX = ".tmp-"
@@ -179,7 +180,8 @@ class GenerationStore:
         }
         check_generation_name(name)
         synthetic.check_params(scale, seed, tenants)  # refuse before touching the disk
-        return self._commit(name, parent, source, synthetic.world(scale, seed, tenants))
+        tables = synthetic.world(scale, seed, tenants)
+        return self._commit(name, parent, source, tables, tenants * len(synthetic.TABLES))
 
     def import_folder(self, source: str | Path, name: str, parent: str | None = None) -> Generation:
         """Import ``source/<tenant>/<table>/`` Parquet or CSV files (hive ``k=v`` folders
@@ -255,7 +257,12 @@ class GenerationStore:
         return found, broken
 
     def _commit(
-        self, name: str, parent: str | None, source: dict[str, Any], tables: TableStream
+        self,
+        name: str,
+        parent: str | None,
+        source: dict[str, Any],
+        tables: TableStream,
+        expected_tables: int | None = None,
     ) -> Generation:
         parent_id = self.resolve(parent).id if parent else None
         try:
@@ -267,10 +274,12 @@ class GenerationStore:
         try:
             tmp.mkdir()
             tenants: dict[str, dict[str, Any]] = {}
-            for tenant, table, rows, partition_columns in tables:
-                folder = tmp / "tables" / tenant / table
-                entry = write_table(rows, partition_columns, folder, tmp, self._output)
-                tenants.setdefault(tenant, {})[table] = entry
+            with progress(expected_tables, f"write {name}", unit="table") as bar:
+                for tenant, table, rows, partition_columns in tables:
+                    folder = tmp / "tables" / tenant / table
+                    entry = write_table(rows, partition_columns, folder, tmp, self._output)
+                    tenants.setdefault(tenant, {})[table] = entry
+                    bar.update(1)
             manifest: dict[str, Any] = {
                 "format_version": FORMAT_VERSION,
                 "name": name,

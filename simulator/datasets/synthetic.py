@@ -255,7 +255,7 @@ def _events(rng: np.random.Generator, sizes: dict[str, int]) -> pa.Table:
             "payload": _nulls(payload, _valid(rng, n, 0.02)),
             "day": day,
         },
-        schema=_schema("events"),
+        schema=SCHEMAS["events"],
     )
 
 
@@ -281,7 +281,7 @@ def _customers(rng: np.random.Generator, sizes: dict[str, int]) -> pa.Table:
             ),
             "balance": _decimal(cents, _valid(rng, n, 0.03), 18),
         },
-        schema=_schema("customers"),
+        schema=SCHEMAS["customers"],
     )
 
 
@@ -311,7 +311,7 @@ def _products(rng: np.random.Generator, sizes: dict[str, int]) -> pa.Table:
             "price": _decimal(cents, _valid(rng, n, 0.02), 12),
             "tags": tags,
         },
-        schema=_schema("products"),
+        schema=SCHEMAS["products"],
     )
 
 
@@ -343,12 +343,8 @@ def _orders(rng: np.random.Generator, sizes: dict[str, int]) -> pa.Table:
             ),
             "status": _pick(rng, STATUSES, n, _valid(rng, n, 0.02)),
         },
-        schema=_schema("orders"),
+        schema=SCHEMAS["orders"],
     )
-
-
-def _schema(table: str) -> pa.Schema:
-    return SCHEMAS[table]
 
 
 SCHEMAS = {

@@ -9,7 +9,7 @@ tables. Every problem is one line naming the file, table or partition.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,7 +89,7 @@ def _verify_table(
     table: str,
     entry: dict[str, Any],
     report: VerifyReport,
-    advance: Any,
+    advance: Callable[[int], object],
 ) -> None:
     where = f"{tenant}/{table}"
     try:
