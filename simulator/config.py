@@ -199,6 +199,10 @@ class ReportSection:
     mask_literals: bool = False
     diff_sample_rows: int = 0
     gate_perf: bool = True
+    # A confirmed perf regression fails the nightly gate only at or above this ratio.
+    gate_perf_ratio: float = 1.0
+    # Strict gate: known (seen before) but unaccepted correctness findings fail it too.
+    gate_known: bool = False
 
 
 @dataclass(frozen=True)

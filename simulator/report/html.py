@@ -1,0 +1,188 @@
+"""``report.html``: one self-contained page (inline CSS, inline script, inline SVG charts)
+rendered with jinja2 with autoescape on. A Content-Security-Policy allows only the page's
+own script (by hash) and no network fetch at all, a second guard behind escaping."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from simulator import __version__
+from simulator.compare.verdicts import QUERY_VERDICTS
+from simulator.config import ReportSection
+from simulator.report import charts
+from simulator.report.evidence import Evidence
+from simulator.report.findings import Changes, Finding
+from simulator.report.gate import GateResult, fails_gate
+from simulator.report.loader import RunData
+from simulator.report.rollup import PatternRow, TenantRow
+
+HTML_FILE = "report.html"
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["ms"] = lambda v: "—" if v is None else f"{v:,.2f}"
+    env.filters["ratio"] = lambda v: "—" if v is None else f"{v:.2f}×"
+    env.filters["num"] = lambda v: f"{v:,.0f}" if float(v).is_integer() else f"{v:,.2f}"
+    return env
+
+
+@cache
+def _static(name: str) -> str:
+    return (TEMPLATES / name).read_text(encoding="utf-8")
+
+
+def content_security_policy(script: str) -> str:
+    """The page's CSP: no fetches, inline styles, and only the exact script given."""
+    digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode()
+    return (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+        f"script-src 'sha256-{digest}'; base-uri 'none'; form-action 'none'"
+    )
+
+
+@dataclass
+class FindingView:
+    """A finding with its evidence and an anchor safe to use as an HTML id."""
+
+    anchor: str
+    finding: Finding
+    ev: Evidence
+    fails_gate: bool
+
+    def __getattr__(self, name: str) -> Any:
+        finding = self.__dict__["finding"]
+        if name in ("verdict", "pattern_id", "tenant", "candidate"):
+            return getattr(finding.key, name)
+        if name == "queries":
+            return len(finding.verdicts)
+        return getattr(finding, name)
+
+
+def render_html(
+    data: RunData,
+    changes: Changes,
+    gate: GateResult,
+    decisions: dict[str, bool],
+    settings: ReportSection,
+    patterns: list[PatternRow],
+    tenants: list[TenantRow],
+    evidence: dict[str, Evidence],
+) -> str:
+    """The report page as a string."""
+    views = [
+        FindingView(f"f{i}", f, evidence[f.id], fails_gate(f, settings))
+        for i, f in enumerate(changes.findings, start=1)
+    ]
+    by_pattern: dict[tuple[str, str, str], list[str]] = {}
+    for f in changes.findings:
+        labels = by_pattern.setdefault((f.key.candidate, f.key.tenant, f.key.pattern_id), [])
+        labels.append(f.status)
+        if f.accepted:
+            labels.append("accepted")
+    for key in changes.fixed:
+        by_pattern.setdefault((key.candidate, key.tenant, key.pattern_id), []).append("fixed")
+    candidate_lines = []
+    for c in data.candidates:
+        counts = {v: 0 for v in QUERY_VERDICTS}
+        perf: dict[str, int] = {}
+        for v in data.verdicts:
+            if v.candidate == c:
+                counts[v.verdict] += 1
+        for p in data.perf:
+            if p.candidate == c:
+                perf[p.verdict] = perf.get(p.verdict, 0) + 1
+        candidate_lines.append(
+            {
+                "name": c,
+                "version": data.engine_version(c),
+                "ship": decisions.get(c, False),
+                "counts": [(v, n) for v, n in counts.items() if n],
+                "perf": sorted(perf.items()),
+            }
+        )
+    engines = [
+        {
+            "name": name,
+            "role": str(info.get("role") or ""),
+            "version": data.engine_version(name),
+            "adapter": str(info.get("adapter") or ""),
+            "requirements": " ".join(str(r) for r in info.get("requirements") or []),
+            "faults_enabled": bool(info.get("faults_enabled")),
+        }
+        for name, info in data.engines.items()
+        if isinstance(info, dict)
+    ]
+    ratios = [p.ratio for p in patterns if p.ratio is not None]
+    scatter = [
+        (
+            p.baseline_ms,
+            p.candidate_ms,
+            f"{p.candidate} {p.tenant} {p.pattern_id}",
+            p.perf_verdict == "regressed",
+        )
+        for p in patterns
+        if p.baseline_ms is not None and p.candidate_ms is not None
+    ]
+    script = _static("report.js")
+    page = _environment().get_template("report.html.j2")
+    return page.render(
+        csp=content_security_policy(script),
+        css=_static("report.css"),
+        script=script,
+        qsim_version=__version__,
+        generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        run={
+            "run_id": data.run_id,
+            "pipeline": data.pipeline,
+            "status": data.status,
+            "generation_id": str(data.run.get("generation_id") or ""),
+            "workload_id": str(data.run.get("workload_id") or ""),
+            "workload_name": str(data.run.get("workload_name") or ""),
+            "started_at": str(data.run.get("started_at") or ""),
+            "finished_at": str(data.run.get("finished_at") or ""),
+            "baseline": data.baseline,
+            "baseline_version": data.engine_version(data.baseline),
+        },
+        complete=data.complete,
+        ship=bool(decisions) and all(decisions.values()),
+        candidate_lines=candidate_lines,
+        gate=gate,
+        faulty_engines=[e["name"] for e in engines if e["faults_enabled"]],
+        diff_sample_rows=settings.diff_sample_rows,
+        mask_literals=settings.mask_literals,
+        missing=data.missing,
+        previous_run_id=changes.previous_run_id,
+        new=[v for v in views if v.status == "new"],
+        known=[v for v in views if v.status == "known"],
+        fixed=changes.fixed,
+        engines=engines,
+        bank_count=sum(1 for e in data.executions if e.engine == data.baseline and e.from_bank),
+        charts={
+            "histogram": charts.ratio_histogram(ratios),
+            "scatter": charts.latency_scatter(scatter),
+            "concurrency": charts.concurrency_timeline(data.executions),
+        },
+        verdict_columns=QUERY_VERDICTS,
+        tenants=tenants,
+        patterns=[
+            {"row": p, "statuses": by_pattern.get((p.candidate, p.tenant, p.pattern_id), [])}
+            for p in patterns
+        ],
+        findings=views,
+        under_load_only=[v for v in views if v.under_load_only],
+    )

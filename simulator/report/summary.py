@@ -1,0 +1,132 @@
+"""``summary.json``: the machine-readable result of a run. The schema is documented in
+docs/summary-schema.md; bump SCHEMA_VERSION on any change that is not a pure addition."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from simulator import __version__
+from simulator.compare.verdicts import PERF_VERDICTS, QUERY_VERDICTS
+from simulator.config import ReportSection
+from simulator.report.findings import Changes, Finding
+from simulator.report.gate import GateResult, fails_gate
+from simulator.report.loader import RunData
+
+SCHEMA_VERSION = 1
+SUMMARY_FILE = "summary.json"
+
+
+def _finding(finding: Finding, settings: ReportSection) -> dict[str, Any]:
+    example = finding.example
+    accepted = finding.accepted
+    return {
+        "id": finding.id,
+        "candidate": finding.key.candidate,
+        "tenant": finding.key.tenant,
+        "pattern_id": finding.key.pattern_id,
+        "verdict": finding.key.verdict,
+        "category": finding.category,
+        "kind": finding.kind,
+        "status": finding.status,
+        "queries": len(finding.verdicts),
+        "weight": finding.weight,
+        "example_query_id": example.query_id if example else None,
+        "under_load_only": finding.under_load_only,
+        "baseline_from_bank": finding.baseline_from_bank,
+        "ratio": finding.perf.ratio if finding.perf else None,
+        "fails_gate": fails_gate(finding, settings),
+        "accepted": (
+            {
+                "id": accepted.id,
+                "by": accepted.accepted_by,
+                "at": accepted.accepted_at,
+                "reason": accepted.reason,
+                "until": accepted.until,
+            }
+            if accepted
+            else None
+        ),
+    }
+
+
+def build_summary(
+    data: RunData,
+    changes: Changes,
+    gate: GateResult,
+    decisions: dict[str, bool],
+    settings: ReportSection,
+) -> dict[str, Any]:
+    """The summary.json document for a loaded, classified run."""
+    verdict_counts = {c: dict.fromkeys(QUERY_VERDICTS, 0) for c in data.candidates}
+    weighted = {c: dict.fromkeys(QUERY_VERDICTS, 0.0) for c in data.candidates}
+    for v in data.verdicts:
+        verdict_counts[v.candidate][v.verdict] += 1
+        weighted[v.candidate][v.verdict] += v.weight
+    perf_counts = {c: dict.fromkeys(PERF_VERDICTS, 0) for c in data.candidates}
+    for p in data.perf:
+        perf_counts[p.candidate][p.verdict] += 1
+    candidates = [
+        {
+            "name": c,
+            "version": data.engine_version(c),
+            "decision": "ship" if decisions.get(c) else "do_not_ship",
+            "regressions": sum(1 for v in data.verdicts if v.candidate == c and v.is_regression),
+            "faults_enabled": bool(data.engines.get(c, {}).get("faults_enabled")),
+        }
+        for c in data.candidates
+    ]
+    runner_exit = data.run.get("exit_code")
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "run_id": data.run_id,
+        "pipeline": data.pipeline,
+        "run_status": data.status,
+        "started_at": str(data.run.get("started_at") or ""),
+        "finished_at": str(data.run.get("finished_at") or ""),
+        "generation_id": str(data.run.get("generation_id") or ""),
+        "workload_id": str(data.run.get("workload_id") or ""),
+        "workload_name": str(data.run.get("workload_name") or ""),
+        "config_path": str(data.run.get("config_path") or ""),
+        "qsim_version": __version__,
+        "exit_status": gate.exit_code,
+        "runner_exit_code": runner_exit if isinstance(runner_exit, int) else None,
+        "decision": "ship" if decisions and all(decisions.values()) else "do_not_ship",
+        "gate": {
+            "passed": gate.passed,
+            "reasons": gate.reasons,
+            "rules": {
+                "gate_perf": settings.gate_perf,
+                "gate_perf_ratio": settings.gate_perf_ratio,
+                "gate_known": settings.gate_known,
+            },
+        },
+        "baseline": {"name": data.baseline, "version": data.engine_version(data.baseline)},
+        "candidates": candidates,
+        "faults_enabled": data.faults_enabled,
+        "diff_sample_rows": settings.diff_sample_rows,
+        "verdict_counts": verdict_counts,
+        "weighted_verdict_counts": weighted,
+        "perf_counts": perf_counts,
+        "previous_run_id": changes.previous_run_id,
+        "findings": {
+            "new": [_finding(f, settings) for f in changes.with_status("new")],
+            "known": [_finding(f, settings) for f in changes.with_status("known")],
+            "fixed": [
+                {
+                    "id": k.id,
+                    "candidate": k.candidate,
+                    "tenant": k.tenant,
+                    "pattern_id": k.pattern_id,
+                    "verdict": k.verdict,
+                    "category": k.category,
+                }
+                for k in changes.fixed
+            ],
+        },
+        "baseline_from_bank": sum(
+            1 for e in data.executions if e.engine == data.baseline and e.from_bank
+        ),
+        "missing": list(data.missing),
+        "report": "report.html",
+        "junit": "junit.xml",
+    }
