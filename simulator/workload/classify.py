@@ -147,11 +147,13 @@ def _limit_value(query: exp.Expression) -> int | None:
 
 
 def _order_keys(query: exp.Expression, order: exp.Order) -> tuple[str, ...]:
-    select = query if isinstance(query, exp.Select) else query.selects and query
-    projections = list(select.selects) if select else []
-    has_star = any(isinstance(p, exp.Star) or p.is_star for p in projections)
-    aliases = {p.alias_or_name.lower(): p.alias_or_name for p in projections if p.alias_or_name}
-    by_sql = {p.unalias().sql(): p.alias_or_name for p in projections if p.alias_or_name}
+    projections = list(query.selects) if isinstance(query, exp.Query) else []
+    has_star = any(
+        isinstance(p, exp.Star) or (isinstance(p, exp.Column) and p.is_star) for p in projections
+    )
+    names = [_output_name(p) for p in projections]
+    by_name = {name.lower(): name for name in names if name}
+    by_sql = {p.unalias().sql(): name for p, name in zip(projections, names, strict=True) if name}
     keys: list[str] = []
     for ordered in order.expressions:
         key = ordered.this
@@ -159,19 +161,27 @@ def _order_keys(query: exp.Expression, order: exp.Order) -> tuple[str, ...]:
         if isinstance(key, exp.Literal) and key.is_int:
             position = int(key.name) - 1
             if 0 <= position < len(projections) and not has_star:
-                name = projections[position].alias_or_name
+                name = names[position]
         elif isinstance(key, exp.Column):
-            name = aliases.get(key.name.lower(), "")
+            name = by_name.get(key.name.lower(), "") or by_sql.get(key.sql(), "")
             if not name and has_star:
                 name = key.name
-            if not name:
-                name = by_sql.get(key.sql(), "")
         else:
             name = by_sql.get(key.sql(), "")
         if not name:
             break
         keys.append(name)
     return tuple(keys)
+
+
+def _output_name(projection: exp.Expression) -> str:
+    """The column name an engine reports for a projection, when it does not depend on the
+    engine (an alias or a plain column); else ""."""
+    if isinstance(projection, exp.Alias):
+        return projection.alias
+    if isinstance(projection, exp.Column) and not projection.is_star:
+        return projection.name
+    return ""
 
 
 def _nondeterministic(tree: exp.Expression) -> tuple[str, ...]:

@@ -41,14 +41,16 @@ _LITERAL_TOKENS = frozenset(
 # Numbers after these tokens change the classification (LIMIT) or the shape (ordinals).
 _KEEP_NUMBER_AFTER = frozenset(
     {TokenType.LIMIT, TokenType.OFFSET, TokenType.FETCH, TokenType.TOP, TokenType.ORDER_BY}
-    | {TokenType.GROUP_BY}
+    | {TokenType.GROUP_BY, TokenType.FIRST, TokenType.NEXT}
 )
 _ORDINAL_CLAUSES = frozenset({TokenType.ORDER_BY, TokenType.GROUP_BY})
 _CLAUSE_ENDS = frozenset(
     {TokenType.L_PAREN, TokenType.R_PAREN, TokenType.LIMIT, TokenType.HAVING, TokenType.OFFSET}
     | {TokenType.FETCH, TokenType.SEMICOLON, TokenType.WINDOW}
 )
-_LIST_RUN = re.compile(r"\?(?: , \?)+")
+# Only IN-lists collapse in the shape key: elsewhere (function arguments) the number of
+# literals is part of the AST shape.
+_IN_LIST_RUN = re.compile(r"(IN:IN L_PAREN:\( )\?(?: COMMA:, \?)+")
 
 
 @dataclass(frozen=True)
@@ -152,7 +154,7 @@ class Analyzer:
             else:
                 parts.append(f"{kind.name}:{token.text}")
             previous = kind
-        key = _LIST_RUN.sub("?", " ".join(parts))
+        key = _IN_LIST_RUN.sub(r"\1?", " ".join(parts))
         return xxhash.xxh3_64_intdigest(key.encode("utf-8", "surrogatepass"))
 
     def _parse(self, sql: str, dialect: str, shape: int) -> Analysis:

@@ -20,7 +20,7 @@ import xxhash
 from sqlglot.dialects.dialect import Dialect
 
 from simulator.config import NAME_RE, IngestSection, check_name
-from simulator.errors import WorkloadError
+from simulator.errors import ConfigError, WorkloadError
 from simulator.progress import progress
 from simulator.workload.hashing import file_hash
 from simulator.workload.normalized import (
@@ -62,7 +62,11 @@ class IngestResult:
 
 def log_dir(workloads_dir: Path, name: str) -> Path:
     """Folder of the normalized log ``name`` under the workloads folder."""
-    return Path(workloads_dir) / LOGS_DIR / check_name(name, "log name")
+    try:
+        check_name(name, "log name")
+    except ConfigError as err:
+        raise WorkloadError(str(err)) from None
+    return Path(workloads_dir) / LOGS_DIR / name
 
 
 def detect_format(path: Path) -> str:

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from simulator.config import check_name
-from simulator.errors import WorkloadError
+from simulator.errors import ConfigError, WorkloadError
 from simulator.workload.hashing import file_hash
 
 QUERIES_FILE = "queries.parquet"
@@ -91,7 +91,10 @@ class Workload:
 
 def workload_dir(workloads_dir: str | Path, name: str) -> Path:
     """Folder of workload ``name``; refuses unsafe or reserved names."""
-    check_name(name, "workload name")
+    try:
+        check_name(name, "workload name")
+    except ConfigError as err:
+        raise WorkloadError(str(err)) from None
     if name in RESERVED_NAMES:
         raise WorkloadError(f"workload name {name!r} is reserved (used for {name}/)")
     return Path(workloads_dir) / name

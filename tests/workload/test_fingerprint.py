@@ -1,0 +1,104 @@
+import subprocess
+import sys
+
+import pytest
+
+from simulator.workload.fingerprint import Analyzer
+
+SAME = [
+    (
+        "SELECT * FROM events WHERE day = '2024-01-01' AND amount > 10",
+        "select *\n  from EVENTS -- dashboard\n where DAY = '2024-02-01' and AMOUNT > 99.5",
+    ),
+    (
+        "SELECT a FROM t WHERE x IN (1, 2, 3)",
+        "SELECT a FROM t WHERE x IN (7)",
+    ),
+    (
+        "SELECT a FROM t WHERE s IN ('a', 'b') AND d = DATE '2024-01-01'",
+        "/* c */ SELECT a FROM t WHERE s IN ('z','y','x','w') AND d = DATE '1999-12-31'",
+    ),
+    ("SELECT a FROM t LIMIT 10", "SELECT a FROM t LIMIT 100"),
+    ("SELECT a FROM t WHERE b > -5", "SELECT a FROM t WHERE b > 3"),
+    (
+        "SELECT count(*) FROM orders WHERE ordered_at > now() - INTERVAL '30' DAY",
+        "SELECT count(*) FROM orders WHERE ordered_at > now() - INTERVAL '7' DAY",
+    ),
+    ('SELECT "A" FROM t', "SELECT a FROM T"),
+]
+DIFFERENT = [
+    ("SELECT a FROM t JOIN u ON t.id = u.id", "SELECT a FROM t LEFT JOIN u ON t.id = u.id"),
+    ("SELECT a FROM t WHERE b = 1", "SELECT a FROM t WHERE c = 1"),
+    ("SELECT sum(a) FROM t", "SELECT avg(a) FROM t"),
+    ("SELECT a FROM t ORDER BY 1", "SELECT a FROM t ORDER BY 2"),
+    ("SELECT a, b FROM t GROUP BY 1, 2", "SELECT a, b FROM t GROUP BY 2, 1"),
+    ("SELECT a FROM t WHERE b = 1", "SELECT a FROM t WHERE b = 1 AND c = 2"),
+    ("SELECT a FROM t WHERE b = 1", "SELECT a FROM t WHERE b < 1"),
+    ("SELECT substr(a, 1, 3) FROM t", "SELECT substr(a, 2) FROM t"),
+    ("SELECT a FROM t WHERE x IN (1, 2)", "SELECT a FROM t WHERE x IN (SELECT y FROM u)"),
+]
+
+
+@pytest.mark.parametrize(("left", "right"), SAME)
+def test_texts_differing_only_in_literals_share_a_pattern(left, right):
+    analyzer = Analyzer()
+    assert analyzer.analyze(left, "trino").pattern_id == analyzer.analyze(right, "trino").pattern_id
+
+
+@pytest.mark.parametrize(("left", "right"), DIFFERENT)
+def test_different_shapes_are_different_patterns(left, right):
+    analyzer = Analyzer()
+    assert analyzer.analyze(left, "trino").pattern_id != analyzer.analyze(right, "trino").pattern_id
+
+
+def test_pattern_id_is_16_hex_and_stable_across_processes():
+    sql = "SELECT a FROM t WHERE x IN (1, 2) ORDER BY a LIMIT 5"
+    here = Analyzer().analyze(sql, "trino").pattern_id
+    code = (
+        "from simulator.workload.fingerprint import Analyzer;"
+        f"print(Analyzer().analyze({sql!r}, 'trino').pattern_id)"
+    )
+    env = {"PYTHONHASHSEED": "12345"}
+    there = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    ).stdout.strip()
+    assert here == there
+    assert len(here) == 16 and int(here, 16) >= 0
+
+
+def test_limit_values_stay_exact_per_text_while_sharing_a_pattern():
+    analyzer = Analyzer()
+    ten = analyzer.analyze("SELECT a FROM t ORDER BY a LIMIT 10", "trino")
+    hundred = analyzer.analyze("SELECT a FROM t ORDER BY a LIMIT 100", "trino")
+    assert (ten.classification.limit, hundred.classification.limit) == (10, 100)
+    assert ten.pattern_id == hundred.pattern_id
+
+
+def test_ordinal_order_keys_are_exact_per_text():
+    analyzer = Analyzer()
+    first = analyzer.analyze("SELECT a, b FROM t ORDER BY 1", "trino")
+    second = analyzer.analyze("SELECT a, b FROM t ORDER BY 2", "trino")
+    assert first.classification.order_keys == ("a",)
+    assert second.classification.order_keys == ("b",)
+
+
+def test_each_distinct_text_is_tokenized_once_and_each_shape_parsed_once():
+    analyzer = Analyzer()
+    texts = [f"SELECT a FROM t WHERE day = '2024-03-{d:02d}' AND x IN (1, 2)" for d in range(1, 21)]
+    for _ in range(5):
+        for text in texts:
+            analyzer.analyze(text, "trino")
+    analyzer.analyze("SELECT a FROM t WHERE day = '2024-03-01' AND x IN (1, 2, 3, 4)", "trino")
+    assert analyzer.tokenized == 21
+    assert analyzer.parsed == 1
+    assert analyzer.shapes == 1
+
+
+def test_unparseable_text_gets_a_pattern_and_message():
+    analyzer = Analyzer()
+    bad = analyzer.analyze("SELECT FROM WHERE 1", "trino")
+    assert bad.classification.kind == "unparseable"
+    assert "Expected" in bad.classification.parse_error
+    assert len(bad.pattern_id) == 16
+    other = analyzer.analyze("SELECT FROM WHERE 2", "trino")
+    assert other.pattern_id == bad.pattern_id
