@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -281,3 +284,47 @@ def test_full_disk_on_a_small_tmpfs_is_exit_2_and_nothing_is_listed(
         assert code == 0 and out == f"no generations in {store}\n"
     finally:
         subprocess.run(["umount", str(mount)], check=False)
+
+
+def _start_generate(store: Path) -> subprocess.Popen[str]:
+    argv = ["dataset", "generate", "--name", "big", "--scale", "0.2", "--store", str(store)]
+    return subprocess.Popen(
+        [sys.executable, "-m", "simulator", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _wait_for_first_file(store: Path, proc: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 60
+    while not list(store.glob(".tmp-*/tables/*/*/*")):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "generate wrote nothing within 60 s"
+        time.sleep(0.05)
+
+
+@pytest.mark.slow
+def test_interrupted_or_killed_generate_is_never_listed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = tmp_path / "store"
+    proc = _start_generate(store)
+    _wait_for_first_file(store, proc)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and err == "qsim: interrupted\n"
+    assert list(store.iterdir()) == []  # Ctrl-C removes its own temporary folder
+
+    proc = _start_generate(store)
+    _wait_for_first_file(store, proc)
+    proc.kill()
+    proc.wait(timeout=60)
+    leftover = list(store.glob(".tmp-*"))
+    assert len(leftover) == 1
+    code, out, _ = _run(capsys, "list", "--store", str(store))
+    assert code == 0 and out == f"no generations in {store}\n"
+    code, out, _ = _run(capsys, "generate", "--name", "n", "--scale", SCALE, "--store", str(store))
+    assert code == 0
+    assert not leftover[0].exists()  # the killed writer's folder was cleaned up
+    assert [p.name for p in store.iterdir()] == [out.strip().splitlines()[-1]]
