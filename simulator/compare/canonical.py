@@ -404,11 +404,23 @@ def _k_chain(columns, seed, out):
 
 
 @_jit
-def _k_lanes(row_hashes):
+def _k_accumulate(columns, seed, rows, column_sums):
+    # Row hashes (as _k_chain), the per-column sums and both multiset lanes, column by
+    # column so each sum stays in a register.
+    n = rows.shape[0]
+    for i in range(n):
+        rows[i] = seed
+    for j in range(columns.shape[0]):
+        total = np.uint64(0)
+        for i in range(n):
+            v = columns[j, i]
+            total += v
+            rows[i] = _fmix(rows[i] + v)
+        column_sums[j] += total
     a = np.uint64(0)
     b = np.uint64(0)
-    for i in range(row_hashes.shape[0]):
-        h = row_hashes[i]
+    for i in range(n):
+        h = rows[i]
         a += h
         b += _fmix(h ^ _T_LANE2)
     return a, b
@@ -456,21 +468,28 @@ def value_hashes(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
     physical type, chunking, slicing or position. Refuses (``ChecksumInputError``) Arrow
     types without a canonical form (unions).
     """
-    if isinstance(array, pa.ChunkedArray):
-        parts = [value_hashes(chunk) for chunk in array.chunks]
-        return np.concatenate(parts) if parts else np.empty(0, np.uint64)
     out = np.empty(len(array), np.uint64)
+    _value_hashes_into(array, out)
+    return out
+
+
+def _value_hashes_into(array: pa.Array | pa.ChunkedArray, out: np.ndarray) -> None:
+    if isinstance(array, pa.ChunkedArray):
+        start = 0
+        for chunk in array.chunks:
+            _value_hashes_into(chunk, out[start : start + len(chunk)])
+            start += len(chunk)
+        return
     if len(array) == 0:
-        return out
+        return
     _hash_into(array, out)
     if array.null_count and not _delegates_nulls(array.type):
         validity = array.buffers()[0]
         if validity is not None:
             _k_apply_nulls(out, np.frombuffer(validity, np.uint8), array.offset)
         else:
-            # Types without a validity bitmap of their own (dictionary, run-end encoded).
+            # Types without a validity bitmap of their own (dictionary indices carry theirs).
             out[np.asarray(array.is_null(), dtype=bool)] = NULL_HASH
-    return out
 
 
 def _delegates_nulls(t: pa.DataType) -> bool:
@@ -670,10 +689,15 @@ def canonical_type(data_type: pa.DataType) -> str:
     raise ChecksumInputError(f"cannot checksum Arrow type {t}: it has no canonical form")
 
 
-def _column_matrix(batch: pa.RecordBatch | pa.Table) -> np.ndarray:
-    matrix = np.empty((batch.num_columns, batch.num_rows), np.uint64)
+def _column_matrix(
+    batch: pa.RecordBatch | pa.Table, buffer: np.ndarray | None = None
+) -> np.ndarray:
+    if buffer is None:
+        matrix = np.empty((batch.num_columns, batch.num_rows), np.uint64)
+    else:
+        matrix = buffer[:, : batch.num_rows]
     for j in range(batch.num_columns):
-        matrix[j] = value_hashes(batch.column(j))
+        _value_hashes_into(batch.column(j), matrix[j])
     return matrix
 
 
@@ -755,6 +779,9 @@ class ChecksumAccumulator:
         self._lane_b = 0
         self._columns = np.zeros(len(schema), np.uint64)
         self._ordered = xxhash.xxh3_128()
+        # Reused for every batch: fresh pages per batch cost more than hashing short strings.
+        self._matrix_buffer = np.empty((len(schema), BATCH_ROWS), np.uint64)
+        self._row_buffer = np.empty(BATCH_ROWS, np.uint64)
 
     def update(self, batch: pa.RecordBatch | pa.Table) -> None:
         """Add the rows of `batch`; refuses (``ChecksumInputError``) a batch whose column
@@ -782,13 +809,11 @@ class ChecksumAccumulator:
     def _update_batch(self, batch: pa.RecordBatch) -> None:
         if batch.num_rows == 0:
             return
-        matrix = _column_matrix(batch)
-        rows = np.empty(batch.num_rows, np.uint64)
-        _k_chain(matrix, self._seed, rows)
-        a, b = _k_lanes(rows)
+        rows = self._row_buffer[: batch.num_rows]
+        matrix = _column_matrix(batch, self._matrix_buffer)
+        a, b = _k_accumulate(matrix, self._seed, rows, self._columns)
         self._lane_a = (self._lane_a + int(a)) & 0xFFFFFFFFFFFFFFFF
         self._lane_b = (self._lane_b + int(b)) & 0xFFFFFFFFFFFFFFFF
-        self._columns += matrix.sum(axis=1, dtype=np.uint64)
         self._ordered.update(rows.astype("<u8", copy=False))
         self._rows += batch.num_rows
 
