@@ -23,7 +23,6 @@ from simulator.engines.execution import Execution, TableState
 from simulator.engines.worker import EngineWorker, WorkerOutcome
 from simulator.errors import EngineError
 
-WRITE_KINDS = ("ctas", "insert", "delete", "update", "merge")
 AUTO_PARTITION = ("day",)
 
 
@@ -46,7 +45,8 @@ class Statement:
 
     @property
     def is_write(self) -> bool:
-        return self.kind in WRITE_KINDS and bool(self.tables_written)
+        """Whether the statement changes tables (DML, CTAS, or DDL such as DROP TABLE)."""
+        return self.kind != "select" and bool(self.tables_written)
 
 
 def keeps_result(schema: pa.Schema) -> bool:

@@ -34,7 +34,6 @@ from simulator.compare.perf import (
 from simulator.compare.verdicts import PerfVerdict
 from simulator.config import PerfSection
 from simulator.engines.execution import Execution
-from simulator.runner.execute import WRITE_KINDS
 from simulator.workload.store import WorkloadQuery
 
 CONFIRMATION_OFFSET = 1000
@@ -62,7 +61,7 @@ def choose_targets(
     heaviest weight first, at most ``perf.max_patterns`` (0 = all)."""
     targets: list[PerfTarget] = []
     for tenant, tenant_queries in queries.items():
-        written = {t for q in tenant_queries if q.kind in WRITE_KINDS for t in q.tables_written}
+        written = {t for q in tenant_queries if q.kind != "select" for t in q.tables_written}
         seen: set[str] = set()
         for index, query in enumerate(tenant_queries):
             if query.kind != "select" or query.pattern_id in seen:

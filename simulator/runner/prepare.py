@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 from simulator.config import RunConfig
 from simulator.datasets.store import Generation
 from simulator.errors import RunError, WorkloadError
-from simulator.runner.execute import WRITE_KINDS, Statement
+from simulator.runner.execute import Statement
 from simulator.workload.store import QUERY_SCHEMA, Workload, WorkloadQuery
 from simulator.workload.transpile import transpile
 
@@ -85,7 +85,7 @@ def by_tenant(queries: list[WorkloadQuery]) -> dict[str, list[WorkloadQuery]]:
 def writable_tables(generation: Generation, tenant: str, queries: list[WorkloadQuery]) -> list[str]:
     """The generation tables of ``tenant`` that its statements write (copied per workspace)."""
     tables = set(generation.tables(tenant))
-    written = {t for q in queries if q.kind in WRITE_KINDS for t in q.tables_written}
+    written = {t for q in queries if q.kind != "select" for t in q.tables_written}
     return sorted(written & tables)
 
 

@@ -95,6 +95,14 @@ def new_run_id(name: str) -> str:
     return f"{name}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(2)}"
 
 
+def _display_path(path: Path) -> Path:
+    """``path`` relative to the current directory when it lies under it, else absolute."""
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
 def _now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -163,7 +171,8 @@ class _Driver:
         self.run_id = run_id or new_run_id(cfg.run.name)
         self.fresh_baseline = fresh_baseline
         self.ray_address = ray_address if ray_address is not None else cfg.run.ray_address
-        self.results_dir = Path(cfg.run.results_dir)
+        # Absolute: engine workers run with their workspace as current directory.
+        self.results_dir = Path(cfg.run.results_dir).resolve()
         self.baseline = cfg.run.baseline
         self.candidates = list(cfg.run.candidates)
         self.engines = [self.baseline, *self.candidates]
@@ -183,15 +192,17 @@ class _Driver:
         self.notes: list[str] = []
         self.harness = {"retried": 0, "sessions_replaced": 0}
         self.load_stats: dict[str, Any] = {}
+        self.timings: dict[str, float] = {}
 
     # -- top level --------------------------------------------------------------------------
     def execute(
         self, tenants: list[str] | None, query_ids: list[str] | None, pattern_ids: list[str] | None
     ) -> RunOutcome:
-        if self.resume:
-            self._open_for_resume()
-        else:
-            self._prepare_new(tenants, query_ids, pattern_ids)
+        with self._timed("prepare"):
+            if self.resume:
+                self._open_for_resume()
+            else:
+                self._prepare_new(tenants, query_ids, pattern_ids)
         assert self.store is not None
         status, code = "failed", 2
         try:
@@ -216,7 +227,9 @@ class _Driver:
             code = summary.exit_code(verdicts, self.perf, self.cfg.report.gate_perf)
         meta = self._finish_meta(status, code)
         if status == "complete":
-            self._write_reports()
+            with self._timed("report"):
+                self._write_reports()
+            self.store.update_meta(timings=self.timings)
         if status == "interrupted":
             self.notes.append(
                 f"interrupted: resume with qsim run {self.cfg.path} --resume {self.run_id}"
@@ -225,7 +238,7 @@ class _Driver:
             meta,
             verdicts,
             self.perf,
-            self.store.run_dir,
+            _display_path(self.store.run_dir),
             status=status,
             code=code,
             wall_s=time.monotonic() - self.started,
@@ -241,6 +254,14 @@ class _Driver:
             perf_counts=summary.perf_counts(self.perf, self.candidates),
             summary=text,
         )
+
+    @contextmanager
+    def _timed(self, phase: str) -> Iterator[None]:
+        began = time.monotonic()
+        try:
+            yield
+        finally:
+            self.timings[phase] = round(time.monotonic() - began, 3)
 
     # -- inputs -----------------------------------------------------------------------------
     def _prepare_new(
@@ -367,15 +388,19 @@ class _Driver:
             self.perf = self.store.load("perf")
             return
         self.cluster = RayCluster(self.store.run_dir, self.run_id, self.ray_address or "")
-        self.cluster.start()
+        with self._timed("ray_start"):
+            self.cluster.start()
         self.store.update_meta(ray=self.cluster.describe())
         needed = sorted({lane.tenant for lane, n in lengths.items() if start.get(lane, 0) < n})
         if perf_pending:
             needed = sorted(self.queries)
-        self._start_sessions(needed)
-        self._load_phase(schedule)
+        with self._timed("sessions_start"):
+            self._start_sessions(needed)
+        with self._timed("load"):
+            self._load_phase(schedule)
         if perf_pending:
-            self._perf_phase()
+            with self._timed("perf"):
+                self._perf_phase()
         else:
             self.perf = self.store.load("perf")
 
@@ -541,7 +566,7 @@ class _Driver:
             "run_id": self.run_id,
             "tenant": tenant,
             "workspace_root": str(self.store.run_dir / "workspaces"),
-            "generation_store": str(self.generation.path.parent),
+            "generation_store": str(self.generation.path.parent.resolve()),
             "generation_id": self.generation.id,
             "engines": [self.cfg.engines[name] for name in self.engines],
             "baseline": self.baseline,
@@ -651,24 +676,30 @@ class _Driver:
         began = time.monotonic()
         busy_ms = 0.0
         executions = 0
+
+        def fill() -> None:
+            """Start every lane the load model lets start now."""
+            now = time.monotonic() - began
+            while (picked := schedule.pick(now)) is not None:
+                lane, index = picked
+                served = self._serve_locally(lane, index)
+                if served is None:
+                    self._dispatch(pending, lane, index, 0)
+                    continue
+                self._remember(lane, index, served)
+                schedule.finish(lane)
+                self._persist([(lane, index, served, [None] * len(served))])
+                bar.update(1)
+
         try:
             while not schedule.done():
+                fill()
                 now = time.monotonic() - began
-                while (picked := schedule.pick(now)) is not None:
-                    lane, index = picked
-                    served = self._serve_locally(lane, index)
-                    if served is not None:
-                        self._record(lane, index, served, [None] * len(served))
-                        schedule.finish(lane)
-                        bar.update(1)
-                        continue
-                    self._dispatch(pending, lane, index, 0)
+                wake = schedule.next_release(now)
                 if not pending:
-                    wake = schedule.next_release(now)
                     if wake is not None:
                         time.sleep(max(0.0, wake - now))
                     continue
-                wake = schedule.next_release(now)
                 timeout = None if wake is None else max(0.0, wake - now)
                 ready, _ = ray.wait(list(pending), num_returns=1, timeout=timeout)
                 if ready:
@@ -693,23 +724,33 @@ class _Driver:
                             raise cause from None
                         raise
                     records = [Execution.from_dict(d) for d, _ in results]
+                    self._remember(lane, index, records)
+                    schedule.finish(lane)
                     batch.append((lane, index, records, [k for _, k in results]))
-                self._record_batch(batch)
-                for lane, _, records, _ in batch:
+                # Engines get their next statements before the driver spends time on fsync
+                # and comparison; a crash in between only loses work the resume rule redoes.
+                fill()
+                self._persist(batch)
+                for _, _, records, _ in batch:
                     busy_ms += sum(r.wall_ms for r in records)
                     executions += len(records)
-                    schedule.finish(lane)
                     bar.update(1)
+                if batch:
                     bar.set_postfix_str(self._postfix(), refresh=False)
         finally:
             bar.close()
             wall = time.monotonic() - began
+            slots = min(
+                self.cfg.load.concurrency,
+                len(self.queries) * self.cfg.load.per_tenant_concurrency,
+            )
             self.load_stats = {
                 "wall_s": round(wall, 3),
                 "executions": executions,
                 "engine_busy_ms": round(busy_ms, 1),
                 "peak_in_flight": self.in_flight.peak,
-                "efficiency": round(busy_ms / 1000 / (wall * self.cfg.load.concurrency), 3)
+                "slots": slots,
+                "efficiency": round(busy_ms / 1000 / (wall * slots), 3)
                 if wall > 0 and executions
                 else None,
             }
@@ -767,15 +808,9 @@ class _Driver:
             return self._from_bank(lane.tenant, index, self.bank_served[(lane.tenant, index)])
         return None
 
-    def _record(
-        self, lane: Lane, index: int, records: list[Execution], kept: list[bytes | None]
-    ) -> None:
-        self._record_batch([(lane, index, records, kept)])
-
-    def _record_batch(
-        self, batch: list[tuple[Lane, int, list[Execution], list[bytes | None]]]
-    ) -> None:
-        """Persist finished statements (one fsync), then judge what became judgeable."""
+    def _persist(self, batch: list[tuple[Lane, int, list[Execution], list[bytes | None]]]) -> None:
+        """Write finished statements (kept results, then one append + fsync), bank the
+        baseline's, then judge what became judgeable."""
         assert self.store is not None
         if not batch:
             return
@@ -785,7 +820,6 @@ class _Driver:
                     record.result_path = self.store.write_result_file(record.execution_id, data)
         self.store.append("executions", [r.to_dict() for _, _, recs, _ in batch for r in recs])
         for lane, index, records, kept in batch:
-            self._remember(lane, index, records)
             if lane.engine == self.baseline and not records[0].from_bank:
                 self._bank_store(lane.tenant, index, records, kept[0])
         for lane, index, _, _ in batch:
@@ -923,6 +957,7 @@ class _Driver:
             "finished_at": _now_iso(),
             "bank": self.bank_stats,
             "harness": self.harness,
+            "timings": self.timings,
         }
         try:
             meta = self.store.read_meta()

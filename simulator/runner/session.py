@@ -20,6 +20,8 @@ The class is plain Python (tests can drive it without Ray); the driver wraps it 
 from __future__ import annotations
 
 import contextlib
+import datetime
+import decimal
 import os
 import shutil
 import signal
@@ -27,17 +29,37 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
+from simulator.compare.canonical import ChecksumAccumulator
+from simulator.compare.tables import TableStateBuilder
 from simulator.config import EngineSpec
 from simulator.datasets.store import GenerationStore
 from simulator.datasets.workspace import make_workspace
 from simulator.engines.execution import Execution
 from simulator.engines.faults import wrap as wrap_faults
 from simulator.engines.runtime import ensure_runtime
+from simulator.engines.table_files import read_batches
 from simulator.engines.worker import EngineWorker
 from simulator.runner.execute import Statement, execute_statement
 from simulator.runner.inflight import InFlightView
 
 ExecutionResult = tuple[dict[str, Any], bytes | None]
+WARM_UP_SQL = "SELECT 1"
+_RESULT_TYPES_SAMPLE = pa.RecordBatch.from_pydict(
+    {
+        "i": pa.array([1], pa.int64()),
+        "i32": pa.array([1], pa.int32()),
+        "f": pa.array([1.5], pa.float64()),
+        "s": pa.array(["a"], pa.string()),
+        "d": pa.array([decimal.Decimal("1.25")], pa.decimal128(18, 2)),
+        "day": pa.array([datetime.date(2024, 3, 1)], pa.date32()),
+        "ts": pa.array([datetime.datetime(2024, 3, 1)], pa.timestamp("us")),
+        "tz": pa.array([datetime.datetime(2024, 3, 1)], pa.timestamp("us", tz="UTC")),
+        "b": pa.array([True], pa.bool_()),
+        "l": pa.array([[1]], pa.list_(pa.int64())),
+    }
+)
 
 
 def node_id() -> str:
@@ -130,7 +152,24 @@ class TenantSession:
             )
             self.lanes[name] = _Lane(worker, workspace)
             versions[name] = worker.start()
+            worker.execute(WARM_UP_SQL, self.timeout_s, None)
+        self._warm_up_checksums()
         return {"versions": versions, "node": self.node, "pid": os.getpid()}
+
+    def _warm_up_checksums(self) -> None:
+        """Load the checksum kernels for this tenant's column types (and common result
+        types) before the load phase, so no statement is timed with that one-off cost."""
+        samples = [_RESULT_TYPES_SAMPLE]
+        for spec in self.generation.table_specs(self.tenant):
+            if spec.files:
+                batch = next(read_batches(spec, 64), None)
+                if batch is not None:
+                    samples.append(batch)
+        for batch in samples:
+            ChecksumAccumulator(batch.schema).update(batch)
+            builder = TableStateBuilder("warm_up", list(batch.schema.names[:1]))
+            builder.update(batch)
+            builder.finish()
 
     def restore(self, ok_writes: dict[str, list[int]]) -> None:
         """Tell a fresh session which earlier writes each lane must re-run before going on."""
