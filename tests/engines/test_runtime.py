@@ -116,6 +116,7 @@ def test_corrupted_runtime_is_rebuilt(tmp_path, damage):
     assert probe.stdout.strip() == DUCKDB_NEW
 
 
+@pytest.mark.slow
 def test_two_processes_building_the_same_spec_wait_for_each_other(tmp_path):
     script = textwrap.dedent(
         f"""
@@ -148,6 +149,7 @@ def test_two_processes_building_the_same_spec_wait_for_each_other(tmp_path):
     assert len([p for p in tmp_path.iterdir() if not p.name.startswith(".")]) == 1
 
 
+@pytest.mark.slow
 def test_offline_site_installs_from_a_wheel_folder_only(tmp_path):
     from uv import find_uv_bin
 

@@ -157,6 +157,7 @@ class DuckDBAdapter(EngineAdapter):
 
     def execute(self, sql: str) -> StatementResult:
         """Run ``sql`` (one or more statements); the last one's rows or count is the result."""
+        self.relation = None  # let go of the previous result before new work
         statements = self.con.extract_statements(sql)
         if not statements:
             raise ValueError("no statement to execute")
