@@ -8,6 +8,7 @@ fixed writer options and no varying metadata, so the same rows give the same byt
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -47,11 +48,14 @@ def open_output(path: Path) -> BinaryIO:
 
 
 def write_bytes(output: OpenOutput, path: Path, payload: bytes | memoryview) -> None:
-    """Write ``payload`` to ``path`` through ``output``; an OSError always names the path
-    (a failed write or flush, such as a full disk, does not by itself)."""
+    """Write ``payload`` to ``path`` through ``output`` and fsync it, so a committed
+    generation survives a crash; an OSError always names the path (a failed write or
+    flush, such as a full disk, does not by itself)."""
     try:
         with output(path) as handle:
             handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
     except OSError as err:
         if err.filename is None:
             raise OSError(err.errno, err.strerror or str(err), str(path)) from err

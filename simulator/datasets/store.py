@@ -303,6 +303,7 @@ class GenerationStore:
                 ):
                     raise
                 shutil.rmtree(tmp)
+            _fsync_folder(self.root)
         except OSError as err:
             shutil.rmtree(tmp, ignore_errors=True)
             where = f" ({err.filename})" if err.filename else ""
@@ -321,6 +322,15 @@ class GenerationStore:
             if pid_text.isdigit() and int(pid_text) > 0 and _process_alive(int(pid_text)):
                 continue
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Persist a rename inside ``folder`` (the commit) before reporting success."""
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def _process_alive(pid: int) -> bool:
