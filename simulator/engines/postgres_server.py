@@ -159,7 +159,7 @@ class LocalPostgres:
             )
         self.bindir = bindir
         self.folder = Path(tempfile.mkdtemp(prefix="qsim-pg-", dir=self.parent))
-        self.socket_dir.mkdir()
+        self.socket_dir.mkdir(mode=0o700)
         if self._as_postgres:
             for path in (self.folder, self.socket_dir):
                 shutil.chown(path, "postgres", "postgres")

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -174,10 +175,14 @@ def adapter_params() -> list[object]:
     ]
 
 
-def adapter_spec(adapter: str, dsn: str = "") -> EngineSpec:
+def adapter_spec(adapter: str, dsn: str = "", settings: dict[str, Any] | None = None) -> EngineSpec:
     """The engine declaration the adapter tests run ``adapter`` with."""
     return EngineSpec(
-        name=f"{adapter}-suite", adapter=adapter, requirements=REQUIREMENTS[adapter], dsn=dsn
+        name=f"{adapter}-suite",
+        adapter=adapter,
+        requirements=REQUIREMENTS[adapter],
+        dsn=dsn,
+        settings=dict(settings or {}),
     )
 
 
@@ -196,17 +201,17 @@ def local_postgres() -> Iterator[LocalPostgres]:
 @pytest.fixture
 def adapter_worker(
     request: pytest.FixtureRequest, runtime_for: Callable[[EngineSpec], Runtime], tmp_path: Path
-) -> Iterator[Callable[[str], tuple[EngineWorker, World]]]:
-    """A function starting a real worker of an adapter over a fresh world; closed after."""
+) -> Iterator[Callable[..., tuple[EngineWorker, World]]]:
+    """A function starting a real worker of an adapter (with ``settings``; ``dsn`` defaults
+    to a fresh database of the local cluster for PostgreSQL) over a fresh world."""
     workers: list[EngineWorker] = []
 
-    def start(adapter: str) -> tuple[EngineWorker, World]:
-        world = write_world(tmp_path / adapter)
-        dsn = ""
-        if adapter == "postgres":
+    def start(adapter: str, dsn: str = "", **settings: Any) -> tuple[EngineWorker, World]:
+        world = write_world(tmp_path / f"{adapter}-{len(workers)}")
+        if adapter == "postgres" and not dsn:
             server = request.getfixturevalue("local_postgres")
             dsn = server.create_database(f"t{uuid.uuid4().hex[:12]}")
-        spec = adapter_spec(adapter, dsn)
+        spec = adapter_spec(adapter, dsn, settings)
         worker = EngineWorker(spec, runtime_for(spec), world.workspace, world.tables)
         workers.append(worker)
         worker.start()

@@ -10,6 +10,11 @@ post-state reads back as Arrow. Types are DataFusion's own Arrow types, so loadi
 faithful; only the column order of a listing (data columns, then partition columns) is
 put back into the declared order by the view.
 
+Restarts. In-memory tables die with the worker, so every write that succeeded is appended
+to a redo log in the workspace (``datafusion-redo.jsonl``); a worker started again over
+the same workspace loads the tables and replays the log, so earlier writes survive a
+timeout or crash as they do on the engines that keep files.
+
 Sandbox. Every statement is planned with ``SQLOptions`` that refuse DDL and ``SET``
 statements; a refused DDL is retried only when it is one of the in-memory kinds
 (``CreateMemoryTable`` = CREATE TABLE [AS], ``CreateView``, ``DropTable``, ``DropView``),
@@ -21,6 +26,7 @@ no file-reading table functions. Spill files go to ``<workspace>/spill``.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,6 +42,7 @@ from simulator.engines.table_files import read_batches
 # DDL kinds that only touch the session's in-memory catalog.
 IN_MEMORY_DDL = frozenset({"CreateMemoryTable", "CreateView", "DropTable", "DropView"})
 REFUSED_DDL = re.compile(r"DDL not supported: (\w+)")
+REDO_LOG = "datafusion-redo.jsonl"
 SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?\s*$", re.I)
 
 
@@ -86,6 +93,7 @@ class DataFusionAdapter(EngineAdapter):
     def __init__(self) -> None:
         self._ctx: SessionContext | None = None
         self._sealed = False
+        self._redo: Path | None = None
 
     def open(self, workspace: str, settings: dict[str, Any]) -> None:
         """Create the session; refuses an unknown setting (ValueError)."""
@@ -103,6 +111,7 @@ class DataFusionAdapter(EngineAdapter):
             else:
                 raise ValueError(f"datafusion adapter: unknown setting {key!r}")
         (Path(workspace) / "spill").mkdir(parents=True, exist_ok=True)
+        self._redo = Path(workspace) / REDO_LOG
         self._ctx = SessionContext(config, runtime)
 
     @property
@@ -112,7 +121,8 @@ class DataFusionAdapter(EngineAdapter):
         return self._ctx
 
     def load_tables(self, tables: list[TableSpec]) -> None:
-        """Register read-only tables as views and writable ones as in-memory tables."""
+        """Register read-only tables as views and writable ones as in-memory tables, then
+        replay the redo log of an earlier worker over this workspace, if any."""
         ctx = self.ctx
         for spec in tables:
             root = None if spec.writable else _listing_root(spec)
@@ -128,6 +138,13 @@ class DataFusionAdapter(EngineAdapter):
             else:
                 frame = ctx.create_dataframe([batches], schema=spec.schema)
                 ctx.register_view(spec.name, frame)
+        if self._redo is not None and self._redo.exists():
+            with open(self._redo, encoding="utf-8") as log:
+                statements = [json.loads(line)["sql"] for line in log if line.strip()]
+            self._sealed = True
+            for statement in statements:
+                self._run(statement)
+            self._sealed = False
 
     def seal(self) -> None:
         """From now on statements are planned under the sandbox's SQLOptions."""
@@ -153,18 +170,33 @@ class DataFusionAdapter(EngineAdapter):
 
     def execute(self, sql: str) -> StatementResult:
         """Run one statement: rows stream from DataFusion's record batch stream; INSERT,
-        UPDATE and DELETE report DataFusion's ``count``; DDL reports nothing."""
+        UPDATE and DELETE report DataFusion's ``count``; DDL reports nothing. A write that
+        succeeded is appended to the redo log."""
+        result, wrote = self._run(sql)
+        if wrote and self._redo is not None:
+            with open(self._redo, "a", encoding="utf-8") as log:
+                log.write(json.dumps({"sql": sql}) + "\n")
+        return result
+
+    def _run(self, sql: str) -> tuple[StatementResult, bool]:
+        """The statement's result and whether it changed a table (DML or DDL)."""
         frame, was_ddl = self._plan(sql)
         if was_ddl:
-            return StatementResult(None, iter(()))
+            return StatementResult(None, iter(())), True
         nodes = set(_plan_nodes(frame.logical_plan()))
         if "CopyTo" in nodes:
             raise PermissionError("COPY ... TO writes files: refused by qsim's sandbox")
         if type(frame.logical_plan().to_variant()).__name__ == "DmlStatement":
             counts = [batch.column(0) for batch in frame.collect()]
             affected = sum(int(value.as_py() or 0) for column in counts for value in column)
-            return StatementResult(None, iter(()), rows_affected=affected)
-        return self._stream(frame)
+            return StatementResult(None, iter(()), rows_affected=affected), True
+        if "DmlStatement" in nodes:
+            # EXPLAIN [ANALYZE] over a write: its (small) output is collected here so that a
+            # write it performs is done before it is logged.
+            schema = frame.schema()
+            batches = frame.collect()
+            return StatementResult(schema, iter(batches)), True
+        return self._stream(frame), False
 
     @staticmethod
     def _stream(frame: datafusion.DataFrame) -> StatementResult:

@@ -1,0 +1,108 @@
+"""PostgreSQL: the throwaway local cluster (socket only, unprivileged roles), DSN errors, and
+the adapter's streaming, type mapping and restart behaviour through real workers."""
+
+from __future__ import annotations
+
+import stat
+from decimal import Decimal
+
+import psycopg
+import pyarrow as pa
+import pytest
+from adapter_fixtures import EVENTS_PER_DAY, run
+
+from simulator.engines.postgres_server import LocalPostgres, check_reachable, redact_dsn
+from simulator.errors import EngineError
+
+pytestmark = pytest.mark.postgres
+FILE_ROLES = ("pg_read_server_files", "pg_write_server_files", "pg_execute_server_program")
+
+
+def test_cluster_listens_only_on_its_private_socket(local_postgres):
+    with psycopg.connect(local_postgres.admin_dsn) as conn:
+        assert conn.execute("SHOW listen_addresses").fetchone()[0] == ""
+        socket_dirs = conn.execute("SHOW unix_socket_directories").fetchone()[0]
+    assert socket_dirs == str(local_postgres.socket_dir)
+    for folder in (local_postgres.folder, local_postgres.socket_dir):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert local_postgres.version().startswith("PostgreSQL ")
+
+
+def test_engine_roles_are_unprivileged_and_confined_to_their_database(local_postgres):
+    dsn = local_postgres.create_database("roles_check")
+    checks = ", ".join(f"pg_has_role(current_user, '{role}', 'MEMBER')" for role in FILE_ROLES)
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(
+            f"SELECT rolsuper, rolcreaterole, rolcreatedb, {checks} FROM pg_roles "
+            "WHERE rolname = current_user"
+        ).fetchone()
+    assert row == (False,) * 6
+    with pytest.raises(psycopg.OperationalError, match="permission denied for database"):
+        psycopg.connect(local_postgres.dsn("postgres", user="qsim_r_roles_check"))
+    with pytest.raises(EngineError, match="not a valid database name"):
+        local_postgres.create_database("Bad-Name; DROP")
+
+
+def test_stop_removes_the_cluster_and_is_idempotent():
+    server = LocalPostgres().start()
+    folder = server.folder
+    assert (folder / "data" / "PG_VERSION").exists()
+    server.stop()
+    server.stop()
+    assert not folder.exists()
+
+
+def test_unreachable_server_is_one_line_naming_engine_and_dsn(adapter_worker):
+    dsn = "host=/nonexistent-qsim port=5432 dbname=x user=u password=secret"
+    with pytest.raises(EngineError) as caught:
+        adapter_worker("postgres", dsn=dsn)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "postgres-suite" in message and "/nonexistent-qsim" in message
+    assert "secret" not in message and "password=***" in message
+    with pytest.raises(EngineError, match=r"engine cand: PostgreSQL at .*nonexistent-qsim"):
+        check_reachable(dsn, "cand")
+    assert redact_dsn("postgresql://u:pw@h/db") == "postgresql://u:***@h/db"
+
+
+def test_a_privileged_role_is_refused(adapter_worker, local_postgres):
+    with pytest.raises(EngineError, match=r"superuser.*unprivileged role"):
+        adapter_worker("postgres", dsn=local_postgres.admin_dsn)
+
+
+def test_rows_stream_in_batches_from_a_server_side_cursor(adapter_worker):
+    worker, _ = adapter_worker("postgres", batch_rows=5)
+    batches: list[pa.RecordBatch] = []
+    outcome = worker.execute("SELECT * FROM events ORDER BY event_id", 30.0, batches.append)
+    assert outcome.status == "ok", outcome.error_message
+    assert [batch.num_rows for batch in batches] == [5, 5, 2]
+
+
+def test_computed_numerics_and_arrays_map_to_arrow(adapter_worker):
+    worker, _ = adapter_worker("postgres")
+    outcome, table = run(
+        worker,
+        "SELECT sum(amount) AS total, array_agg(note ORDER BY event_id) AS notes, "
+        "min(time) AS first FROM events WHERE day = '2024-01-01'",
+    )
+    assert outcome.status == "ok", outcome.error_message
+    assert table.schema.field("total").type == pa.decimal128(38, 2)
+    assert table.column("total").to_pylist() == [Decimal("10000000000000007.42")]
+    assert table.schema.field("notes").type == pa.list_(pa.string())
+    assert table.column("notes").to_pylist()[0][1] == "ünïcødé ✓"
+    assert table.schema.field("first").type == pa.timestamp("us", "UTC")
+
+
+def test_data_modifying_with_and_a_restart_keep_writes(adapter_worker):
+    worker, _ = adapter_worker("postgres")
+    outcome, table = run(
+        worker,
+        "WITH gone AS (DELETE FROM events WHERE day = '2024-01-01' RETURNING event_id) "
+        "SELECT count(*) AS n FROM gone",
+    )
+    assert outcome.status == "ok", outcome.error_message
+    assert table.column("n").to_pylist() == [EVENTS_PER_DAY]
+    worker.restart()
+    assert worker.table_row_count("events") == 2 * EVENTS_PER_DAY
+    vacuum, _ = run(worker, "VACUUM events")
+    assert vacuum.status == "ok", vacuum.error_message
