@@ -130,18 +130,27 @@ class EngineWorker:
             settings["dsn"] = self.spec.dsn
         return settings, max_memory_mb
 
+    def _popen(self, log: Any) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [str(self.runtime.python), "-m", "simulator.engines.worker_main"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            cwd=self.workspace,
+            env=self.runtime.env(),
+            start_new_session=True,
+        )
+
     def _spawn(self) -> str:
         self.workspace.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
-            self._proc = subprocess.Popen(
-                [str(self.runtime.python), "-m", "simulator.engines.worker_main"],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=log,
-                cwd=self.workspace,
-                env=self.runtime.env(),
-                start_new_session=True,
-            )
+            try:
+                self._proc = self._popen(log)
+            except OSError as err:
+                raise EngineError(
+                    f"engine {self.spec.name}: cannot start a worker with "
+                    f"{self.runtime.python}: {err.strerror or err}"
+                ) from None
         assert self._proc.stdin is not None and self._proc.stdout is not None
         self._writer = FrameWriter(self._proc.stdin.fileno())
         self._reader = FrameReader(self._proc.stdout.fileno())

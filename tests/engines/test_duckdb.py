@@ -115,3 +115,10 @@ def test_multi_statement_sql_returns_the_last_result(runtime_for, world):
         assert got == [{"w": 2}]
         failed = worker.execute("SELECT * FROM no_such_table", 30)
         assert (failed.status, failed.error_class) == ("error", "CatalogException")
+
+
+def test_enum_results_cross_the_protocol_as_strings(runtime_for, world):
+    spec = duckdb_spec(DUCKDB_NEW)
+    with EngineWorker(spec, runtime_for(spec), world["workspace"], world["tables"]) as worker:
+        got = rows(worker, "CREATE TYPE mood AS ENUM ('sad', 'ok'); SELECT 'ok'::mood AS m")
+        assert got == [{"m": "ok"}]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+from dataclasses import replace
 from pathlib import Path
 
 import pyarrow as pa
@@ -156,3 +157,24 @@ def test_workspace_holds_the_log(tmp_path: Path, runtime_for):
     with EngineWorker(spec, runtime_for(spec), tmp_path / "ws", []) as worker:
         assert worker.list_tables() == []
     assert (tmp_path / "ws" / "worker.log").exists()
+
+
+def test_sink_failure_propagates_and_the_worker_is_replaced(runtime_for, world):
+    spec = duckdb_spec(DUCKDB_NEW)
+    with EngineWorker(spec, runtime_for(spec), world["workspace"], world["tables"]) as worker:
+
+        def full_disk_sink(batch: pa.RecordBatch) -> None:
+            raise OSError("FakeFullDisk: no space left for result files")
+
+        with pytest.raises(OSError, match="FakeFullDisk"):
+            worker.execute("SELECT * FROM range(1000000)", 30, full_disk_sink)
+        assert worker.pid is None
+        assert worker.execute("SELECT 1", 10).status == "ok"
+
+
+def test_missing_runtime_python_is_one_engine_error_line(runtime_for, tmp_path):
+    spec = fake_spec("FakeEngineAdapter", name="gone")
+    runtime = runtime_for(spec)
+    moved = replace(runtime, python=tmp_path / "no-such-python")
+    with pytest.raises(EngineError, match=r"^engine gone: cannot start a worker with "):
+        EngineWorker(spec, moved, tmp_path, []).start()
