@@ -82,12 +82,18 @@ def _batch_hashes(table: pa.Table, columns: Sequence[int] | None = None) -> np.n
 
 
 def tie_groups_match(
-    baseline: pa.Table, candidate: pa.Table, key_columns: Sequence[int], *, last_partial: bool
+    baseline: pa.Table,
+    candidate: pa.Table,
+    key_columns: Sequence[int],
+    *,
+    last_partial: bool,
+    row_columns: Sequence[int] | None = None,
 ) -> tuple[bool, int | None]:
     """Compare two ordered results group by group, where a group is a run of rows tying on
     the ORDER BY keys: the key sequence must match and each group must hold the same multiset
-    of rows. With ``last_partial`` (a LIMIT cut inside the last group) only that group's key
-    and size must match.
+    of rows (of ``row_columns`` only, when given: float columns already confirmed within
+    tolerance are left out). With ``last_partial`` (a LIMIT cut inside the last group) only
+    that group's key and size must match.
 
     Returns (match, index of the first differing group or None). Refuses (ValueError) tables
     with different row counts.
@@ -99,7 +105,7 @@ def tie_groups_match(
     sides = []
     for table in (baseline, candidate):
         keys = _batch_hashes(table, key_columns)
-        rows = _batch_hashes(table)
+        rows = _batch_hashes(table, row_columns)
         change = np.concatenate(([True], keys[1:] != keys[:-1]))
         sides.append((keys, rows, np.flatnonzero(change), np.cumsum(change) - 1))
     (bkeys, brows, bstarts, bgroup), (ckeys, crows, cstarts, cgroup) = sides
@@ -155,11 +161,13 @@ def _check_order(
 ) -> Outcome:
     """Order check after the multiset matched (exactly, or within float tolerance)."""
     names = list(bsum.column_names)
+    if values_exact and bsum.ordered == csum.ordered:
+        # Same rows in the same order: whatever the keys, the order agrees.
+        evidence["order_check"] = "ordered_digest"
+        return Outcome("match", "", evidence)
     if order_is_total(query, names) and values_exact:
         evidence["order_check"] = "ordered_digest"
-        if bsum.ordered != csum.ordered:
-            return Outcome("result_mismatch", "order_mismatch", evidence)
-        return Outcome("match", "", evidence)
+        return Outcome("result_mismatch", "order_mismatch", evidence)
     keys = _key_positions(names, query.order_keys)
     if keys is None:
         evidence["order_check"] = "not_verified: ORDER BY keys are not output columns"
@@ -170,11 +178,15 @@ def _check_order(
     if not (baseline.result_path and candidate.result_path):
         evidence["order_check"] = "not_verified: ties possible and no result rows kept"
         return Outcome("match", "", evidence)
+    exact_columns = None
+    if not values_exact:
+        exact_columns = [i for i, t in enumerate(bsum.column_types) if not is_float_type(t)]
     ok, group = tie_groups_match(
         read_result(baseline.result_path),
         read_result(candidate.result_path),
         keys,
         last_partial=query.limit is not None,
+        row_columns=exact_columns,
     )
     evidence["order_check"] = "tie_groups"
     if not ok:
@@ -232,7 +244,7 @@ def compare_results(
     positions = differing_positions(bsum, csum)
     evidence["differing_columns"] = [names[i] for i in positions]
     if limit_without_total_order(query, names):
-        return _limited_partial_order(query, baseline, candidate, bsum, csum, evidence)
+        return _limited_partial_order(query, baseline, candidate, bsum, csum, evidence, cfg)
     if not floats_only((bsum, csum), positions):
         return Outcome("result_mismatch", "values_differ", evidence)
     if not (baseline.result_path and candidate.result_path):
@@ -267,20 +279,36 @@ def _limited_partial_order(
     bsum: ResultChecksum,
     csum: ResultChecksum,
     evidence: dict[str, Any],
+    cfg: CompareSection,
 ) -> Outcome:
-    """ORDER BY on some columns plus LIMIT: rows before the last tie group are fixed."""
+    """ORDER BY on some columns plus LIMIT: rows before the last tie group are fixed.
+
+    When only float/decimal columns differ, the groups are matched on the other columns and
+    the float values of the rows before the last group are confirmed within tolerance.
+    """
     keys = _key_positions(list(bsum.column_names), query.order_keys)
     if keys is None or not (baseline.result_path and candidate.result_path):
         evidence["compared"] = "row_count_and_schema"
         return Outcome("match", "limit_without_total_order", evidence)
-    ok, group = tie_groups_match(
-        read_result(baseline.result_path),
-        read_result(candidate.result_path),
-        keys,
-        last_partial=True,
-    )
+    base, cand = read_result(baseline.result_path), read_result(candidate.result_path)
+    tolerant = floats_only((bsum, csum), differing_positions(bsum, csum))
+    exact_columns = None
+    if tolerant:
+        exact_columns = [i for i, t in enumerate(bsum.column_types) if not is_float_type(t)]
+    ok, group = tie_groups_match(base, cand, keys, last_partial=True, row_columns=exact_columns)
     evidence["compared"] = "tie_groups_before_limit"
+    if ok and tolerant:
+        keys_hashes = _batch_hashes(base, keys)
+        changes = np.flatnonzero(keys_hashes[1:] != keys_hashes[:-1])
+        cut = int(changes[-1]) + 1 if changes.size else 0
+        within = compare_with_tolerance(
+            base.slice(0, cut), cand.slice(0, cut), cfg.float_rel_tol, cfg.float_abs_tol
+        )
+        evidence["float_tolerance_applied"] = within.match
+        evidence["max_rel_diff"] = within.max_rel_diff
+        ok = within.match
     if not ok:
-        evidence["first_differing_tie_group"] = group
+        if group is not None:
+            evidence["first_differing_tie_group"] = group
         return Outcome("result_mismatch", "values_differ", evidence)
     return Outcome("match", "limit_without_total_order", evidence)

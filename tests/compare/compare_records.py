@@ -8,9 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 
-from simulator.compare.canonical import checksum_table
+from simulator.compare.canonical import FLOAT_MANTISSA_BITS, checksum_table
 from simulator.compare.tables import TableStateBuilder
 from simulator.engines.execution import Execution, TableState
 
@@ -84,3 +85,12 @@ def table_state(
     for batch in table.to_batches(max_chunksize=7):
         builder.update(batch)
     return builder.finish()
+
+
+def straddling_pair() -> tuple[float, float]:
+    """Two adjacent doubles on either side of the hash quantization rounding boundary."""
+    drop = 52 - FLOAT_MANTISSA_BITS
+    base_bits = np.float64(1234.5678).view(np.uint64) & ~np.uint64((1 << drop) - 1)
+    below = (base_bits | np.uint64((1 << (drop - 1)) - 1)).view(np.float64)
+    above = (base_bits | np.uint64(1 << (drop - 1))).view(np.float64)
+    return float(below), float(above)

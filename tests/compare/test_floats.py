@@ -9,9 +9,9 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pytest
-from compare_records import Query, execution
+from compare_records import Query, execution, straddling_pair
 
-from simulator.compare.canonical import FLOAT_MANTISSA_BITS, value_hashes
+from simulator.compare.canonical import value_hashes
 from simulator.compare.floats import compare_with_tolerance
 from simulator.compare.judge import judge_query
 from simulator.config import CompareSection
@@ -56,7 +56,7 @@ def test_duckdb_sums_in_different_orders_match_within_tolerance(tmp_path):
     assert verdict.verdict == "match", verdict.evidence
     # Either the hash quantization absorbed the noise or the tolerant check confirmed it.
     assert verdict.evidence.get("float_tolerance_applied", True) is True
-    assert verdict.evidence["order_check"] == "tie_groups"
+    assert verdict.evidence["order_check"] in ("ordered_digest", "tie_groups")
 
 
 def test_sums_in_different_orders_match_and_say_tolerance_was_applied(tmp_path):
@@ -97,15 +97,6 @@ def test_nan_versus_null_is_a_mismatch(tmp_path):
     assert verdict.evidence["columns_out_of_tolerance"] == ["s"]
 
 
-def straddling_pair() -> tuple[float, float]:
-    """Two adjacent doubles on either side of the hash quantization rounding boundary."""
-    drop = 52 - FLOAT_MANTISSA_BITS
-    base_bits = np.float64(1234.5678).view(np.uint64) & ~np.uint64((1 << drop) - 1)
-    below = (base_bits | np.uint64((1 << (drop - 1)) - 1)).view(np.float64)
-    above = (base_bits | np.uint64(1 << (drop - 1))).view(np.float64)
-    return float(below), float(above)
-
-
 def test_values_straddling_a_hash_quantization_boundary_match(tmp_path):
     below, above = straddling_pair()
     assert math.nextafter(below, math.inf) == above
@@ -114,6 +105,17 @@ def test_values_straddling_a_hash_quantization_boundary_match(tmp_path):
     verdict = judge(grouped([7.0, below]), grouped([7.0, above]), tmp_path)
     assert verdict.verdict == "match"
     assert verdict.evidence["float_tolerance_applied"] is True
+
+
+def test_ordered_result_with_float_noise_checks_order_on_the_exact_columns(tmp_path):
+    below, above = straddling_pair()
+    base, cand = grouped([1.0, below, 3.0]), grouped([1.0, above, 3.0])
+    verdict = judge(base, cand, tmp_path, order_by=True, order_keys=["g"])
+    assert verdict.verdict == "match"
+    assert verdict.evidence["order_check"] == "tie_groups"
+    reordered = cand.take([1, 0, 2])
+    verdict = judge(base, reordered, tmp_path, order_by=True, order_keys=["g"])
+    assert (verdict.verdict, verdict.reason) == ("result_mismatch", "order_mismatch")
 
 
 def test_float_only_difference_without_kept_rows_stays_a_mismatch_and_says_why(tmp_path):

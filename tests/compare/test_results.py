@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 import pytest
-from compare_records import Query, execution
+from compare_records import Query, execution, straddling_pair
 
 from simulator.compare.results import compare_results, tie_groups_match
 from simulator.config import CompareSection
@@ -105,8 +105,12 @@ def test_partial_keys_without_kept_rows_fall_back_to_the_multiset_and_say_so():
 
 
 def test_order_keys_that_are_not_output_columns_are_not_verified():
-    outcome = compare(rows((1, "a")), rows((1, "a")), order_by=True, order_keys=["hidden"])
+    base, swapped = rows((1, "a"), (2, "b")), rows((2, "b"), (1, "a"))
+    outcome = compare(base, swapped, order_by=True, order_keys=["hidden"])
+    assert outcome.verdict == "match"
     assert outcome.evidence["order_check"].startswith("not_verified")
+    same = compare(base, base, order_by=True, order_keys=["hidden"])
+    assert same.evidence["order_check"] == "ordered_digest"
 
 
 def test_limit_without_order_compares_row_count_and_schema_only():
@@ -137,3 +141,17 @@ def test_no_result_on_either_side_matches_and_one_side_is_a_mismatch():
 def test_tie_groups_refuse_tables_of_different_length():
     with pytest.raises(ValueError, match="equal row count"):
         tie_groups_match(rows((1, "a")), rows((1, "a"), (2, "b")), [0], last_partial=False)
+
+
+def test_limit_with_partial_order_confirms_float_noise_before_the_cut(tmp_path):
+    def table(x: float, y: float) -> pa.Table:
+        return pa.table({"k": [1, 2, 3, 3], "s": [x, y, 5.0, 6.0]})
+
+    base_value, noisy = straddling_pair()
+    query = {"order_by": True, "order_keys": ["k"], "limit": 4}
+    outcome = compare(table(1.0, base_value), table(1.0, noisy), tmp_path, **query)
+    assert outcome.verdict == "match"
+    assert outcome.evidence["float_tolerance_applied"] is True
+    wrong = compare(table(1.0, base_value), table(1.0, base_value * 1.01), tmp_path, **query)
+    assert wrong.verdict == "result_mismatch"
+    assert wrong.evidence["float_tolerance_applied"] is False
