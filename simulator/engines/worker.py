@@ -230,14 +230,17 @@ class EngineWorker:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=2)
         code = proc.returncode if proc is not None else None
-        sig = self._kill()
+        # A worker still alive here closed its stream without dying: the SIGKILL that
+        # _kill sends then is qsim's, not the cause, so it is not reported as the signal.
+        self._kill()
+        sig = -code if code is not None and code < 0 else None
         if sig is not None:
             name = signal.Signals(sig).name if sig in signal.valid_signals() else "?"
             message = f"worker killed by signal {sig} ({name})"
         elif code is not None:
             message = f"worker exited with code {code}"
         else:
-            message = "worker stopped answering"
+            message = "worker closed its protocol stream"
         if why:
             message = f"{message} ({why})"
         last = self._last_log_line()

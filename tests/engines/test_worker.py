@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 from dataclasses import replace
@@ -25,13 +26,18 @@ def collect(outcome_rows: list[pa.RecordBatch]) -> pa.Table:
 
 def test_two_duckdb_releases_side_by_side_report_their_versions(runtime_for, world):
     sql = "SELECT day, count(*) AS n, sum(amount) AS total FROM events GROUP BY day ORDER BY day"
-    results = {}
-    for version in (DUCKDB_OLD, DUCKDB_NEW):
-        spec = duckdb_spec(version)
-        worker = EngineWorker(
-            spec, runtime_for(spec), world["workspace"] / version, world["tables"]
-        )
-        with worker:
+    with contextlib.ExitStack() as stack:
+        workers = {}
+        for version in (DUCKDB_OLD, DUCKDB_NEW):
+            spec = duckdb_spec(version)
+            worker = EngineWorker(
+                spec, runtime_for(spec), world["workspace"] / version, world["tables"]
+            )
+            workers[version] = stack.enter_context(worker)
+        # Both engines are alive at once, each in its own process and runtime.
+        assert workers[DUCKDB_OLD].pid != workers[DUCKDB_NEW].pid
+        results = {}
+        for version, worker in workers.items():
             assert worker.version == f"v{version}"
             batches: list[pa.RecordBatch] = []
             outcome = worker.execute(sql, 30, batches.append)
