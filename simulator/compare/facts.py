@@ -12,8 +12,9 @@ from typing import Protocol, runtime_checkable
 WRITE_KINDS = ("ctas", "insert", "delete", "update", "merge")
 # Kinds whose affected row count equals the change in the written table's row count.
 COUNTED_KINDS = ("ctas", "insert", "delete")
-# Static reason the workload gives for a LIMIT that does not fix which rows come back.
-LIMIT_REASON_MARKERS = ("limit",)
+# Static reason the workload's classifier gives for a LIMIT without ORDER BY anywhere in
+# the statement (top level, subquery or set operation).
+LIMIT_REASON = "limit_without_order_by"
 
 
 @runtime_checkable
@@ -50,14 +51,18 @@ def limit_without_total_order(query: QueryFacts, column_names: Sequence[str]) ->
 
 
 def static_reasons(query: QueryFacts) -> list[str]:
-    """The workload's static nondeterminism reasons other than the LIMIT one.
+    """The workload's static nondeterminism reasons that can excuse a mismatch.
 
-    LIMIT without a total ORDER BY is handled structurally (compare count and schema), so
-    it is left out here; what remains (rand, now, approx_*, TABLESAMPLE ...) can legitimately
-    change values between runs.
+    A top-level LIMIT without ORDER BY is handled structurally (row count and schema are
+    compared, which a correct engine does fix), so its reason is left out and a row count
+    change stays a mismatch. The same reason on a query with a top-level ORDER BY comes from
+    a subquery or set operation, which can change any value: it is kept. What else the
+    classifier reports (rand, now, approx_*, TABLESAMPLE, array_agg without ORDER BY...)
+    can legitimately change values between runs.
     """
+    structural = query.limit is not None and not query.order_by
     return [
         reason
         for reason in query.nondeterministic
-        if not any(marker in reason.lower() for marker in LIMIT_REASON_MARKERS)
+        if not (structural and reason.lower().replace(" ", "_") == LIMIT_REASON)
     ]

@@ -49,44 +49,42 @@ class TableStateBuilder:
         self.table = table
         self.partition_columns = list(partition_columns)
         self.rows_before = rows_before
-        self._partitions: dict[str, list[int | str]] = {}
+        self._rows: dict[str, int] = {}
+        self._multisets: dict[str, str] = {}
 
     def update(self, batch: pa.RecordBatch | pa.Table) -> None:
         """Add one batch of the table's rows."""
         if batch.num_rows == 0:
             return
-        missing = [c for c in self.partition_columns if c not in batch.schema.names]
-        if missing and self.partition_columns:
-            self._repartition_whole()
+        if any(c not in batch.schema.names for c in self.partition_columns):
+            self._fold_into_whole_table()
         for key, (count, multiset) in partition_checksums(batch, self.partition_columns).items():
-            entry = self._partitions.setdefault(key, [0, EMPTY_MULTISET])
-            entry[0] = int(entry[0]) + count
-            entry[1] = add_multisets(str(entry[1]), multiset)
+            self._rows[key] = self._rows.get(key, 0) + count
+            self._multisets[key] = add_multisets(self._multisets.get(key, EMPTY_MULTISET), multiset)
 
-    def _repartition_whole(self) -> None:
+    def _fold_into_whole_table(self) -> None:
         """Fold what was seen so far into one unpartitioned entry and stop partitioning."""
-        count, multiset = 0, EMPTY_MULTISET
-        for rows, checksum in self._partitions.values():
-            count += int(rows)
-            multiset = add_multisets(multiset, str(checksum))
-        self._partitions = {"": [count, multiset]} if count else {}
+        rows, multiset = 0, EMPTY_MULTISET
+        for key, count in self._rows.items():
+            rows += count
+            multiset = add_multisets(multiset, self._multisets[key])
+        self._rows, self._multisets = ({"": rows}, {"": multiset}) if rows else ({}, {})
         self.partition_columns = []
 
     def finish(self) -> TableState:
         """The table's post-state: total and per-partition row counts and checksums."""
-        total, checksum = 0, EMPTY_MULTISET
-        partitions: dict[str, PartitionState] = {}
-        for key in sorted(self._partitions):
-            rows, multiset = self._partitions[key]
-            partitions[key] = PartitionState(row_count=int(rows), checksum=str(multiset))
-            total += int(rows)
-            checksum = add_multisets(checksum, str(multiset))
+        checksum = EMPTY_MULTISET
+        for multiset in self._multisets.values():
+            checksum = add_multisets(checksum, multiset)
         return TableState(
             table=self.table,
-            row_count=total,
+            row_count=sum(self._rows.values()),
             checksum=checksum,
             partition_columns=list(self.partition_columns),
-            partitions=partitions,
+            partitions={
+                key: PartitionState(row_count=self._rows[key], checksum=self._multisets[key])
+                for key in sorted(self._rows)
+            },
             rows_before=self.rows_before,
             exists=True,
         )

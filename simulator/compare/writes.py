@@ -129,8 +129,7 @@ def compare_table(base: TableState, cand: TableState) -> dict[str, Any] | None:
     same_split = base.partition_columns == cand.partition_columns
     if same_split:
         diff = _partition_diff(base, cand)
-        totals = ("missing_partitions_total", "extra_partitions_total")
-        if any(diff[t] for t in (*totals, "different_partitions_total")):
+        if any(diff[f"{change}_partitions_total"] for change in ("missing", "extra", "different")):
             evidence.update(diff)
             return evidence
     if base.row_count == cand.row_count and base.checksum == cand.checksum:

@@ -181,3 +181,23 @@ def test_decimal_last_digit_noise_is_within_tolerance(tmp_path):
     cand = pa.table({"avg": pa.array([Decimal("12345.678901234568")], type_)})
     verdict = judge(base, cand, tmp_path)
     assert verdict.verdict == "match" and verdict.evidence["float_tolerance_applied"] is True
+
+
+def test_configured_decimal_float_equivalence_compares_values_within_tolerance(tmp_path):
+    from decimal import Decimal
+
+    base = pa.table({"avg": pa.array([Decimal("2.50"), Decimal("0.10")], pa.decimal128(10, 2))})
+    cand = pa.table({"avg": pa.array([2.5, 0.1], pa.float64())})
+    cfg = CompareSection(type_equivalence=(("decimal", "float"),))
+    verdict = judge_query(
+        Query(),
+        [execution(base, folder=tmp_path)],
+        execution(cand, folder=tmp_path, engine="candidate"),
+        cfg,
+        "candidate",
+        "run",
+    )
+    assert verdict.verdict == "match"
+    assert verdict.evidence["float_tolerance_applied"] is True
+    assert "configured equivalent" in verdict.evidence["schema_note"][0]
+    assert judge(base, cand, tmp_path).reason == "schema_mismatch"

@@ -101,6 +101,12 @@ def test_limit_reason_is_not_a_static_excuse_for_a_row_count_change():
     assert judge(ok(), ok(short, engine="c"), query).verdict == "result_mismatch"
 
 
+def test_limit_in_a_subquery_is_a_static_reason():
+    query = Query(order_by=True, order_keys=["k", "v"], nondeterministic=["limit_without_order_by"])
+    result = judge(ok(), ok(OTHER, engine="c"), query)
+    assert (result.verdict, result.reason) == ("nondeterministic", "static: limit_without_order_by")
+
+
 def test_limit_subset_check_against_an_unlimited_result(tmp_path):
     query = Query(limit=2)
     unlimited = execution(TABLE, folder=tmp_path)
