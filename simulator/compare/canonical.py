@@ -3,7 +3,8 @@
 qsim computes every checksum itself from Arrow data, never with an engine's hash function
 (those change between versions). Values are first put in a canonical form, so that two
 engines returning the same logical value in different physical types hash equal, then mixed
-with the murmur3 64-bit finalizer (a bijection) or hashed with xxh64 (variable-length data).
+with the murmur3 64-bit finalizer (a bijection) or hashed with XXH3-64 (variable-length data,
+bit-identical to ``xxhash.xxh3_64``, then mixed with the type's tag).
 All constants derive from fixed strings, so hashes are the same across runs, processes and
 machines, and the same however rows are split into batches, chunks or slices.
 
@@ -25,7 +26,7 @@ Canonicalization rules (each one tested in ``tests/compare/test_canonical.py``):
 - Decimals hash by numeric value, independent of precision and scale: the unscaled integer
   is stripped of trailing zeros first, so 1.50 decimal(10,2) == 1.5 decimal(5,1) == 1.500
   decimal256(40,3). decimal32/64/128/256 all hash alike.
-- Strings (string, large_string, string_view) hash their UTF-8 bytes with xxh64; binary
+- Strings (string, large_string, string_view) hash their UTF-8 bytes with XXH3-64; binary
   (binary, large_binary, binary_view, fixed_size_binary) hashes its bytes with a different
   seed, so 'ab' != b'ab'. Dictionary arrays hash as their decoded values.
 - Timestamps hash as UTC nanoseconds whatever the unit (1 s == 1000 ms == 10**9 ns);
@@ -121,6 +122,25 @@ _P2 = np.uint64(0xC2B2AE3D27D4EB4F)
 _P3 = np.uint64(0x165667B19E3779F9)
 _P4 = np.uint64(0x85EBCA77C2B2AE63)
 _P5 = np.uint64(0x27D4EB2F165667C5)
+_P32_1 = np.uint64(0x9E3779B1)
+_P32_2 = np.uint64(0x85EBCA77)
+_P32_3 = np.uint64(0xC2B2AE3D)
+_MX1 = np.uint64(0x165667919E3779F9)
+_MX2 = np.uint64(0x9FB21C651E98DF25)
+_LOW32 = np.uint64(0xFFFFFFFF)
+# XXH3's default secret (xxhash_spec.md), read as little-endian words.
+_SECRET = np.frombuffer(
+    bytes.fromhex(
+        "b8fe6c3923a44bbe7c01812cf721ad1cded46de9839097db7240a4a4b7b3671f"
+        "cb79e64eccc0e578825ad07dccff7221b8084674f743248ee03590e6813a264c"
+        "3c2852bb91c300cb88d0658b1b532ea371644897a20df94e3819ef46a9deacd8"
+        "a8fa763fe39c343ff9dcbbc7c70b4f1d8a51e04bcdb45931c89f7ec9d9787364"
+        "eac5ac8334d3ebc3c581a0fffa1363eb170ddd51b7f0da49d316552629d4689e"
+        "2b16be587d47a1fc8ff8b8d17ad031ce45cb3a8f95160428afd7fbcabb4b407e"
+    ),
+    dtype=np.uint8,
+)
+_XXH3_MID_MAX = 240
 
 _DROP_BITS = 52 - FLOAT_MANTISSA_BITS
 _F_HALF = np.uint64(1 << (_DROP_BITS - 1))
@@ -135,7 +155,7 @@ _I64_MIN = -(2**63)
 _I64_MAX = 2**63 - 1
 
 _jit = numba.njit(cache=True, nogil=True)
-# Helpers called per value: inlined into the kernels (LLVM would leave _xxh64 as a call).
+# Helpers called per value: inlined into the kernels (LLVM would leave some as calls).
 _inline = numba.njit(cache=True, nogil=True, inline="always")
 
 
@@ -179,69 +199,156 @@ def _read32(typingctx, data, pos):
     return types.uint64(data, types.intp), codegen
 
 
-@_inline
-def _xxh_round(acc, lane):
-    acc += lane * _P2
-    acc = _rotl(acc, 31)
-    return acc * _P1
+@intrinsic
+def _fold128(typingctx, a, b):
+    """Low xor high half of the full 128-bit product a * b (XXH3's mul128_fold64)."""
+
+    def codegen(context, builder, signature, args):
+        wide = ir.IntType(128)
+        product = builder.mul(builder.zext(args[0], wide), builder.zext(args[1], wide))
+        low = builder.trunc(product, ir.IntType(64))
+        high = builder.trunc(builder.lshr(product, ir.Constant(wide, 64)), ir.IntType(64))
+        return builder.xor(low, high)
+
+    return types.uint64(types.uint64, types.uint64), codegen
+
+
+@intrinsic
+def _bswap64(typingctx, x):
+    def codegen(context, builder, signature, args):
+        return builder.bswap(args[0])
+
+    return types.uint64(types.uint64), codegen
 
 
 @_inline
-def _xxh64(data, start, end, seed):
-    """XXH64 of data[start:end], bit-identical to ``xxhash.xxh64_intdigest``."""
-    p = start
-    length = end - start
-    if length >= 32:
-        v1 = seed + _P1 + _P2
-        v2 = seed + _P2
-        v3 = seed
-        v4 = seed - _P1
-        limit = end - 32
-        while p <= limit:
-            v1 = _xxh_round(v1, _read64(data, p))
-            v2 = _xxh_round(v2, _read64(data, p + 8))
-            v3 = _xxh_round(v3, _read64(data, p + 16))
-            v4 = _xxh_round(v4, _read64(data, p + 24))
-            p += 32
-        h = _rotl(v1, 1) + _rotl(v2, 7) + _rotl(v3, 12) + _rotl(v4, 18)
-        h = (h ^ _xxh_round(np.uint64(0), v1)) * _P1 + _P4
-        h = (h ^ _xxh_round(np.uint64(0), v2)) * _P1 + _P4
-        h = (h ^ _xxh_round(np.uint64(0), v3)) * _P1 + _P4
-        h = (h ^ _xxh_round(np.uint64(0), v4)) * _P1 + _P4
-    else:
-        h = seed + _P5
-    h += np.uint64(length)
-    while p + 8 <= end:
-        h ^= _xxh_round(np.uint64(0), _read64(data, p))
-        h = _rotl(h, 27) * _P1 + _P4
-        p += 8
-    if p + 4 <= end:
-        h ^= _read32(data, p) * _P1
-        h = _rotl(h, 23) * _P2 + _P3
-        p += 4
-    while p < end:
-        h ^= np.uint64(data[p]) * _P5
-        h = _rotl(h, 11) * _P1
-        p += 1
+def _avalanche(h):
+    h ^= h >> np.uint64(37)
+    h *= _MX1
+    return h ^ (h >> np.uint64(32))
+
+
+@_inline
+def _avalanche_xxh64(h):
     h ^= h >> _S33
     h *= _P2
     h ^= h >> np.uint64(29)
     h *= _P3
-    h ^= h >> np.uint64(32)
-    return h
+    return h ^ (h >> np.uint64(32))
+
+
+@_inline
+def _mix16(data, p, s):
+    return _fold128(
+        _read64(data, p) ^ _read64(_SECRET, s), _read64(data, p + 8) ^ _read64(_SECRET, s + 8)
+    )
+
+
+@_inline
+def _xxh3_short(data, start, end):
+    """XXH3-64 (seed 0) of data[start:end] for at most 240 bytes, bit-identical to
+    ``xxhash.xxh3_64_intdigest``; longer inputs are ``_xxh3_long``'s."""
+    length = end - start
+    n = np.uint64(length)
+    if length <= 16:
+        if length > 8:
+            low = _read64(data, start) ^ _read64(_SECRET, 24) ^ _read64(_SECRET, 32)
+            high = _read64(data, end - 8) ^ _read64(_SECRET, 40) ^ _read64(_SECRET, 48)
+            return _avalanche(n + _bswap64(low) + high + _fold128(low, high))
+        if length >= 4:
+            combined = _read32(data, end - 4) + (_read32(data, start) << np.uint64(32))
+            h = combined ^ _read64(_SECRET, 8) ^ _read64(_SECRET, 16)
+            h ^= _rotl(h, 49) ^ _rotl(h, 24)
+            h *= _MX2
+            h ^= (h >> np.uint64(35)) + n
+            h *= _MX2
+            return h ^ (h >> np.uint64(28))
+        if length > 0:
+            combined = (
+                (np.uint64(data[start]) << np.uint64(16))
+                | (np.uint64(data[start + (length >> 1)]) << np.uint64(24))
+                | np.uint64(data[end - 1])
+                | (n << np.uint64(8))
+            )
+            return _avalanche_xxh64(combined ^ _read32(_SECRET, 0) ^ _read32(_SECRET, 4))
+        return _avalanche_xxh64(_read64(_SECRET, 56) ^ _read64(_SECRET, 64))
+    h = n * _P1
+    if length <= 128:
+        if length > 32:
+            if length > 64:
+                if length > 96:
+                    h += _mix16(data, start + 48, 96)
+                    h += _mix16(data, end - 64, 112)
+                h += _mix16(data, start + 32, 64)
+                h += _mix16(data, end - 48, 80)
+            h += _mix16(data, start + 16, 32)
+            h += _mix16(data, end - 32, 48)
+        h += _mix16(data, start, 0)
+        h += _mix16(data, end - 16, 16)
+        return _avalanche(h)
+    for i in range(8):
+        h += _mix16(data, start + 16 * i, 16 * i)
+    h = _avalanche(h)
+    for i in range(8, length >> 4):
+        h += _mix16(data, start + 16 * i, 16 * (i - 8) + 3)
+    h += _mix16(data, end - 16, 119)
+    return _avalanche(h)
+
+
+@_inline
+def _xxh3_stripe(data, p, s, acc):
+    for i in range(8):
+        value = _read64(data, p + 8 * i)
+        key = value ^ _read64(_SECRET, s + 8 * i)
+        acc[i ^ 1] += value
+        acc[i] += (key & _LOW32) * (key >> np.uint64(32))
 
 
 @_jit
-def _k_xxh64_segments(data, offsets, seed, out):
-    for i in range(out.shape[0]):
-        out[i] = _xxh64(data, offsets[i], offsets[i + 1], seed)
+def _xxh3_long(data, start, end, acc):
+    """XXH3-64 (seed 0) of data[start:end] for more than 240 bytes; `acc` is scratch."""
+    length = end - start
+    acc[0] = _P32_3
+    acc[1] = _P1
+    acc[2] = _P2
+    acc[3] = _P3
+    acc[4] = _P4
+    acc[5] = _P32_2
+    acc[6] = _P5
+    acc[7] = _P32_1
+    blocks = (length - 1) // 1024
+    for b in range(blocks):
+        for s in range(16):
+            _xxh3_stripe(data, start + b * 1024 + s * 64, s * 8, acc)
+        for i in range(8):
+            a = acc[i] ^ (acc[i] >> np.uint64(47)) ^ _read64(_SECRET, 128 + 8 * i)
+            acc[i] = a * _P32_1
+    for s in range(((length - 1) - 1024 * blocks) // 64):
+        _xxh3_stripe(data, start + blocks * 1024 + s * 64, s * 8, acc)
+    _xxh3_stripe(data, end - 64, 121, acc)
+    h = np.uint64(length) * _P1
+    for i in range(4):
+        h += _fold128(
+            acc[2 * i] ^ _read64(_SECRET, 11 + 16 * i),
+            acc[2 * i + 1] ^ _read64(_SECRET, 19 + 16 * i),
+        )
+    return _avalanche(h)
 
 
 @_jit
-def _k_xxh64_fixed(data, start, width, seed, out):
+def _k_xxh3_segments(data, starts, ends, tag, out):
+    # Inputs over 240 bytes take a second pass: a call in the hot loop slows every string.
+    longs = 0
     for i in range(out.shape[0]):
-        p = start + i * width
-        out[i] = _xxh64(data, p, p + width, seed)
+        if ends[i] - starts[i] <= _XXH3_MID_MAX:
+            out[i] = _fmix(_xxh3_short(data, starts[i], ends[i]) ^ tag)
+        else:
+            longs += 1
+    if longs:
+        acc = np.empty(8, np.uint64)
+        for i in range(out.shape[0]):
+            if ends[i] - starts[i] > _XXH3_MID_MAX:
+                out[i] = _fmix(_xxh3_long(data, starts[i], ends[i], acc) ^ tag)
 
 
 @_jit
@@ -531,7 +638,8 @@ def _hash_into(arr: pa.Array, out: np.ndarray) -> None:
         out[:] = value_hashes(arr.cast(pa.binary()))
     elif pa.types.is_fixed_size_binary(t):
         width = t.byte_width
-        _k_xxh64_fixed(_bytes(arr, 1), arr.offset * width, width, _T_BINARY, out)
+        starts = (np.arange(n, dtype=np.int64) + arr.offset) * width
+        _k_xxh3_segments(_bytes(arr, 1), starts, starts + width, _T_BINARY, out)
     elif pa.types.is_decimal(t):
         _hash_decimal(arr, out)
     elif pa.types.is_boolean(t):
@@ -599,7 +707,8 @@ def _hash_into(arr: pa.Array, out: np.ndarray) -> None:
 
 
 def _hash_segments(arr: pa.Array, offset_type: Any, seed: np.uint64, out: np.ndarray) -> None:
-    _k_xxh64_segments(_bytes(arr, 2), _offsets(arr, offset_type), seed, out)
+    offsets = _offsets(arr, offset_type)
+    _k_xxh3_segments(_bytes(arr, 2), offsets[:-1], offsets[1:], seed, out)
 
 
 def _hash_decimal(arr: pa.Array, out: np.ndarray) -> None:

@@ -18,6 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from simulator.compare.canonical import (
+    _T_BINARY,
+    _T_STRING,
     CANONICAL_VERSION,
     FLOAT_MANTISSA_BITS,
     NULL_HASH,
@@ -158,15 +160,30 @@ def test_decimals_beyond_int64_are_exact():
 # --- strings and binary ---------------------------------------------------------------
 
 
-def test_xxh64_kernel_matches_the_xxhash_package():
-    from simulator.compare.canonical import _T_STRING
+def fmix64(k: int) -> int:
+    mask = 2**64 - 1
+    k ^= k >> 33
+    k = (k * 0xFF51AFD7ED558CCD) & mask
+    k ^= k >> 33
+    k = (k * 0xC4CEB9FE1A85EC53) & mask
+    return k ^ (k >> 33)
 
+
+def test_string_kernel_is_xxh3_of_the_bytes_mixed_with_the_type_tag():
     rng = np.random.default_rng(1)
-    samples = [bytes(rng.integers(0, 256, n, dtype=np.uint8)) for n in range(0, 130)]
-    texts = [s.decode("latin-1") for s in samples]
-    got = value_hashes(pa.array([t.encode("utf-8") for t in texts], pa.binary()).cast(pa.string()))
-    want = [xxhash.xxh64_intdigest(t.encode("utf-8"), seed=int(_T_STRING)) for t in texts]
+    lengths = [*range(0, 300), 1023, 1024, 1025, 2048, 2100, 5000]
+    samples = [bytes(rng.integers(0, 256, n, dtype=np.uint8)) for n in lengths]
+    got = value_hashes(pa.array(samples, pa.binary()))
+    want = [fmix64(xxhash.xxh3_64_intdigest(s) ^ int(_T_BINARY)) for s in samples]
     assert [int(x) for x in got] == want
+    texts = ["", "a", "ünïcødé ✓" * 40]
+    want_text = [fmix64(xxhash.xxh3_64_intdigest(t.encode()) ^ int(_T_STRING)) for t in texts]
+    assert h(texts, pa.string()) == want_text
+    for width in (5, 300):
+        blobs = [bytes(rng.integers(0, 256, width, dtype=np.uint8)) for _ in range(4)]
+        fixed = pa.array(blobs, pa.binary(width)).slice(1)
+        want_fixed = [fmix64(xxhash.xxh3_64_intdigest(b) ^ int(_T_BINARY)) for b in blobs[1:]]
+        assert [int(x) for x in value_hashes(fixed)] == want_fixed
 
 
 @pytest.mark.parametrize("type_", [pa.large_string(), pa.string_view()])
