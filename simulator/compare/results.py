@@ -140,6 +140,9 @@ def _side(checksum: ResultChecksum) -> dict[str, Any]:
 
 
 def _key_positions(names: Sequence[str], keys: Sequence[str]) -> list[int] | None:
+    """Output positions of the ORDER BY keys; None when unknown or not all output columns."""
+    if not keys:
+        return None
     folded = [n.casefold() for n in names]
     positions = []
     for key in keys:
@@ -170,7 +173,7 @@ def _check_order(
         return Outcome("result_mismatch", "order_mismatch", evidence)
     keys = _key_positions(names, query.order_keys)
     if keys is None:
-        evidence["order_check"] = "not_verified: ORDER BY keys are not output columns"
+        evidence["order_check"] = "not_verified: ORDER BY keys unknown or not output columns"
         return Outcome("match", "", evidence)
     if any(is_float_type(bsum.column_types[i]) for i in keys) and not values_exact:
         evidence["order_check"] = "not_verified: float ORDER BY key compared within tolerance"
