@@ -51,6 +51,8 @@ class Runtime:
         env = {key: value for key, value in os.environ.items() if key != "VIRTUAL_ENV"}
         env["PYTHONPATH"] = str(SOURCE_ROOT)
         env["PYTHONNOUSERSITE"] = "1"
+        # The worker's cwd is its workspace: never import modules from there.
+        env["PYTHONSAFEPATH"] = "1"
         return env
 
 
