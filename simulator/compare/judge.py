@@ -102,14 +102,15 @@ def _compare_ok(
     baseline_count = reported_count_problem(query, baseline)
     if baseline_count:
         evidence["baseline_reported_count_mismatch"] = baseline_count
+    # Compared before the count verdict so its evidence names the lost partitions too.
+    writes = compare_writes(query, baseline, candidate)
+    evidence.update(writes.evidence)
     if candidate_count:
         evidence["reported_count_mismatch"] = candidate_count
         return Outcome("write_mismatch", "reported_count_mismatch")
     unstable = baseline_consistency(query, baseline_runs, cfg)
     if unstable is not None:
         return unstable
-    writes = compare_writes(query, baseline, candidate)
-    evidence.update(writes.evidence)
     results = compare_results(query, baseline, candidate, cfg)
     evidence.update(results.evidence)
     if results.reason in ("limit_without_order_by", "limit_without_total_order"):

@@ -7,6 +7,7 @@ import pyarrow as pa
 from compare_records import Query, execution, table_state
 
 from simulator.compare.judge import judge_query
+from simulator.compare.tables import TableStateBuilder
 from simulator.compare.writes import compare_writes, reported_count_problem
 from simulator.config import CompareSection
 
@@ -157,3 +158,39 @@ def test_different_partitioning_compares_whole_tables():
     verdict = judge(base, cand)
     assert verdict.verdict == "write_mismatch"
     assert "compared as whole tables" in verdict.evidence["tables"]["events"]["problem"]
+
+
+def _duckdb_post_state(con, table: str, rows_before: int | None):
+    builder = TableStateBuilder(table, ["day"], rows_before=rows_before)
+    for batch in con.sql(f"SELECT * FROM {table}").to_arrow_reader(5):
+        builder.update(batch)
+    return builder.finish()
+
+
+def test_real_duckdb_ctas_that_lost_a_partition_under_a_lying_count():
+    import duckdb
+
+    source = "SELECT DATE '2024-01-01' + (i % 3)::INT AS day, i AS n FROM range(30) t(i)"
+    states, counts = [], []
+    for lose in (False, True):
+        con = duckdb.connect()
+        created = con.execute(f"CREATE TABLE events AS {source}").fetchone()
+        counts.append(created[0] if created else None)
+        if lose:  # what the incident's race did: one partition's write never landed
+            con.execute("DELETE FROM events WHERE day = DATE '2024-01-03'")
+        states.append(_duckdb_post_state(con, "events", None))
+    query = Query(kind="ctas", tables_written=["events"])
+    verdict = judge_query(
+        query,
+        [execution(rows_affected=counts[0], writes={"events": states[0]})],
+        execution(engine="candidate", rows_affected=counts[1], writes={"events": states[1]}),
+        CFG,
+        "candidate",
+        "run",
+    )
+    assert counts == [30, 30]
+    assert (verdict.verdict, verdict.reason) == ("write_mismatch", "reported_count_mismatch")
+    assert verdict.evidence["reported_count_mismatch"]["landed"] == 20
+    assert verdict.evidence["tables"]["events"]["missing_partitions"] == [
+        {"partition": "day=2024-01-03", "baseline_rows": 10, "candidate_rows": None}
+    ]
