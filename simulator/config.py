@@ -393,6 +393,12 @@ def _check_ranges(cfg: RunConfig, file: str) -> None:
                 fail(f"{where}.{key}", f"must be between 0 and 1, got {rate}")
         if faults.latency.factor <= 0:
             fail(f"{where}.faults.latency.factor", "must be positive")
+        if not faults.enabled and dataclasses.replace(faults, enabled=False) != FaultsSection():
+            fail(
+                f"{where}.faults",
+                "fault settings given without enabled = true (faults are never on by "
+                "accident: write enabled = true, or remove the section)",
+            )
         if spec.wheel_dir and not Path(spec.wheel_dir).is_dir():
             fail(f"{where}.wheel_dir", f"{spec.wheel_dir!r} is not a folder")
 

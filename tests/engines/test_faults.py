@@ -131,3 +131,21 @@ def test_faults_are_never_on_by_accident(runtime_for, world):
 )
 def test_statement_kind(sql, kind):
     assert statement_kind(sql, "duckdb") == kind
+
+
+def test_config_loading_refuses_fault_settings_without_enabled():
+    from simulator.config import parse_config
+
+    data = {
+        "run": {"baseline": "base", "candidates": ["cand"]},
+        "engines": {
+            "base": {"adapter": "duckdb"},
+            "cand": {"adapter": "duckdb", "faults": {"lost_writes": {"rate": 0.5}}},
+        },
+    }
+    with pytest.raises(ConfigError, match=r"^run\.toml: engines\.cand\.faults: fault settings"):
+        parse_config(data, "run.toml")
+    data["engines"]["cand"]["faults"]["enabled"] = True
+    assert parse_config(data, "run.toml").engines["cand"].faults.lost_writes.rate == 0.5
+    data["engines"]["cand"]["faults"] = {"enabled": False}
+    assert not parse_config(data, "run.toml").faults_enabled
