@@ -10,6 +10,9 @@ in different numbers; counting hashes does not.
 
 from __future__ import annotations
 
+import datetime as dt
+import decimal
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +28,8 @@ class DiffSample:
     """Up to ``limit`` rows present more often on one side than on the other.
 
     ``only_in_baseline_total`` / ``only_in_candidate_total`` count every surplus row (the
-    sample lists at most ``limit`` each); rows are dicts of column name to value.
+    sample lists at most ``limit`` each); rows are dicts of column name to a JSON-safe value
+    (see ``json_safe``).
     """
 
     limit: int
@@ -43,6 +47,25 @@ class DiffSample:
             "only_in_baseline_total": self.only_in_baseline_total,
             "only_in_candidate_total": self.only_in_candidate_total,
         }
+
+
+def json_safe(value: Any) -> Any:
+    """A value as plain JSON: non-finite floats, bytes, decimals and times become text."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, dt.date | dt.time | dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
 
 
 def row_hash_counts(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
@@ -82,7 +105,7 @@ def _fetch(path: str | Path, wanted: dict[int, int], limit: int) -> list[dict[st
             if remaining.get(h, 0) <= 0:
                 continue
             remaining[h] -= 1
-            rows.append(batch.slice(i, 1).to_pylist()[0])
+            rows.append(json_safe(batch.slice(i, 1).to_pylist()[0]))
             if len(rows) >= limit:
                 break
     return rows

@@ -98,7 +98,8 @@ def _within(
         diff = np.abs(a - b)
         scale = np.maximum(np.abs(a), np.abs(b))
         finite_ok = diff <= np.maximum(rel * scale, abs_)
-        rel_diff = np.where(scale > 0, diff / np.where(scale > 0, scale, 1.0), 0.0)
+        # |a - b| / max(|a|, |b|) is at most 2; the cap keeps an overflowed a - b finite.
+        rel_diff = np.minimum(np.where(scale > 0, diff / np.where(scale > 0, scale, 1.0), 0.0), 2.0)
     ok = np.where(
         both_null | both_nan,
         True,

@@ -55,3 +55,30 @@ def test_bad_inputs_are_refused_naming_the_file(tmp_path):
         diff_sample(str(tmp_path / "nope"), str(tmp_path / "nope"), 1)
     with pytest.raises(ValueError, match="negative"):
         diff_sample(str(tmp_path / "junk"), str(tmp_path / "junk"), -1)
+
+
+def test_sample_rows_are_strict_json(tmp_path):
+    import datetime as dt
+    import json
+    from decimal import Decimal
+
+    table = pa.table(
+        {
+            "f": [float("nan"), float("inf")],
+            "b": [b"\x00\x01", b"z"],
+            "d": pa.array([Decimal("1.50"), None], pa.decimal128(5, 2)),
+            "t": [dt.datetime(2024, 1, 1, 12), dt.datetime(2024, 1, 2)],
+            "l": [[1.5, float("-inf")], []],
+        }
+    )
+    empty = table.slice(0, 0)
+    sample = diff_sample(write(tmp_path / "b", table), write(tmp_path / "c", empty), 5)
+    text = json.dumps(sample.to_dict(), allow_nan=False)
+    assert sample.only_in_baseline[0] == {
+        "f": "nan",
+        "b": "0x0001",
+        "d": "1.50",
+        "t": "2024-01-01T12:00:00",
+        "l": [1.5, "-inf"],
+    }
+    assert '"0x7a"' in text

@@ -143,6 +143,11 @@ def test_special_values_are_exact():
     assert not tol([None], [0.0]).match
 
 
+def test_opposite_extremes_report_a_finite_relative_difference():
+    result = tol([1.7e308], [-1.7e308])
+    assert not result.match and result.max_rel_diff["x"] == 2.0
+
+
 def test_near_zero_uses_the_absolute_tolerance():
     assert tol([1e-13], [-1e-13]).match
     assert not tol([1e-6], [0.0]).match
