@@ -3,12 +3,21 @@
 A pattern id is the xxh3-64 (16 hex chars) of the statement's sqlglot AST rendered after
 abstracting literals (numbers, strings, dates, IN-lists of any length) and lower-casing
 identifiers; comments and whitespace never reach the AST. Positional ORDER BY / GROUP BY
-ordinals are structure, not literals, and are kept.
+ordinals and type parameters are structure, not literals, and are kept.
 
 Analysis is cached at two levels so a log with few distinct shapes is cheap:
-exact text (xxh3 of whitespace-normalized text) -> tokenized shape key (literals replaced,
-LIMIT values and ordinals kept, so the classification is exact for every text of a key)
--> one sqlglot parse, classification and fingerprint per shape key.
+exact text (xxh3 of whitespace-normalized text) -> shape key -> one sqlglot parse,
+classification and fingerprint per shape key.
+
+The shape key is the token stream with comments and whitespace dropped and only the
+literals that are surely plain values masked: a string or number right after a comparison,
+arithmetic, LIKE, BETWEEN/AND or CASE keyword, or inside an IN-list (which collapses).
+Everything else stays verbatim: LIMIT values, ORDER/GROUP BY ordinals, type parameters,
+function arguments such as ``date_trunc('hour', ...)`` or JSON paths, which sqlglot may
+turn into structure. So every text of one shape key has the same AST up to abstracted
+literals, hence the same pattern id and classification, whichever text came first.
+Dialects whose strings have no backslash escapes are scanned with one regular expression;
+others with sqlglot's tokenizer.
 """
 
 from __future__ import annotations
@@ -20,15 +29,14 @@ import xxhash
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import SqlglotError
-from sqlglot.tokens import TokenType
+from sqlglot.tokens import Token, TokenType
 
 from simulator.workload.classify import Classification, classify, parse_statement, unparseable
 from simulator.workload.normalized import normalize_text
 
-_LITERAL_TOKENS = frozenset(
+_STRING_TOKENS = frozenset(
     {
         TokenType.STRING,
-        TokenType.NUMBER,
         TokenType.NATIONAL_STRING,
         TokenType.HEX_STRING,
         TokenType.BIT_STRING,
@@ -38,19 +46,23 @@ _LITERAL_TOKENS = frozenset(
         TokenType.UNICODE_STRING,
     }
 )
-# Numbers after these tokens change the classification (LIMIT) or the shape (ordinals).
-_KEEP_NUMBER_AFTER = frozenset(
-    {TokenType.LIMIT, TokenType.OFFSET, TokenType.FETCH, TokenType.TOP, TokenType.ORDER_BY}
-    | {TokenType.GROUP_BY, TokenType.FIRST, TokenType.NEXT}
+# A literal right after one of these is a value, never structure.
+_MASK_AFTER = frozenset(
+    {"=", "==", "<>", "!=", "<", ">", "<=", ">=", "+", "-", "*", "/", "%", "||"}
+    | {"LIKE", "ILIKE", "BETWEEN", "AND", "WHEN", "THEN", "ELSE"}
 )
-_ORDINAL_CLAUSES = frozenset({TokenType.ORDER_BY, TokenType.GROUP_BY})
-_CLAUSE_ENDS = frozenset(
-    {TokenType.L_PAREN, TokenType.R_PAREN, TokenType.LIMIT, TokenType.HAVING, TokenType.OFFSET}
-    | {TokenType.FETCH, TokenType.SEMICOLON, TokenType.WINDOW}
+# Dialects where a backslash never escapes a quote in '...' (so the regex scan is exact).
+_REGEX_DIALECTS = frozenset({"trino", "presto", "athena", "duckdb", "sqlite", "postgres"})
+_TOKEN = re.compile(
+    r"""(?P<ws>\s+)
+      | (?P<comment>--[^\n]*|/\*.*?\*/)
+      | (?P<str>'(?:[^']|'')*')
+      | (?P<qid>"(?:[^"]|"")*"|`[^`]*`)
+      | (?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
+      | (?P<word>\w+)
+      | (?P<op><>|!=|<=|>=|==|\|\||.)""",
+    re.S | re.X,
 )
-# Only IN-lists collapse in the shape key: elsewhere (function arguments) the number of
-# literals is part of the AST shape.
-_IN_LIST_RUN = re.compile(r"(IN:IN L_PAREN:\( )\?(?: COMMA:, \?)+")
 
 
 @dataclass(frozen=True)
@@ -65,7 +77,7 @@ def fingerprint(tree: exp.Expression) -> str:
     """Return the pattern id of a parsed statement. The tree is modified in place (callers
     classify first)."""
     for node in list(tree.walk()):
-        if isinstance(node, exp.Literal) and not _is_ordinal(node):
+        if isinstance(node, exp.Literal) and not _is_structural(node):
             target: exp.Expression = node
             if isinstance(node.parent, exp.Neg):
                 target = node.parent
@@ -80,8 +92,23 @@ def fingerprint(tree: exp.Expression) -> str:
     return _hex(tree.sql(comments=False))
 
 
-def _is_ordinal(node: exp.Literal) -> bool:
+def _classify_token(token: Token) -> tuple[str, str]:
+    kind = token.token_type
+    if kind in _STRING_TOKENS:
+        return "str", token.text
+    if kind == TokenType.NUMBER:
+        return "num", token.text
+    if kind == TokenType.IDENTIFIER:
+        return "qid", token.text
+    text = token.text
+    return ("word", text.upper()) if text[:1].isalnum() or text[:1] == "_" else ("op", text)
+
+
+def _is_structural(node: exp.Literal) -> bool:
+    """Literals that are shape, not values: ordinals and type parameters like DECIMAL(18,2)."""
     parent = node.parent
+    if isinstance(parent, exp.DataTypeParam):
+        return True
     if isinstance(parent, exp.Ordered) and isinstance(parent.parent, exp.Order):
         return node.is_int
     return isinstance(parent, exp.Group) and node.is_int
@@ -131,31 +158,46 @@ class Analyzer:
         return self._dialects[name]
 
     def _shape_key(self, sql: str, dialect: str) -> int:
-        try:
-            tokens = self._dialect(dialect).tokenize(sql)
-        except (SqlglotError, ValueError, RecursionError):
+        tokens = self._tokens(sql, dialect)
+        if tokens is None:
             return xxhash.xxh3_64_intdigest(f"{dialect}\0raw\0{normalize_text(sql)}".encode())
         parts = [dialect]
-        previous = None
-        in_ordinals = False
-        for token in tokens:
-            kind = token.token_type
-            if kind in _ORDINAL_CLAUSES:
-                in_ordinals = True
-            elif kind in _CLAUSE_ENDS:
-                in_ordinals = False
-            if kind in _LITERAL_TOKENS and not (
-                kind == TokenType.NUMBER
-                and (
-                    previous in _KEEP_NUMBER_AFTER or (in_ordinals and previous == TokenType.COMMA)
-                )
-            ):
-                parts.append("?")
-            else:
-                parts.append(f"{kind.name}:{token.text}")
-            previous = kind
-        key = _IN_LIST_RUN.sub(r"\1?", " ".join(parts))
-        return xxhash.xxh3_64_intdigest(key.encode("utf-8", "surrogatepass"))
+        contexts: list[bool] = []  # per open parenthesis: is it an IN-list?
+        previous = ""
+        for kind, text in tokens:
+            if kind in ("str", "num"):
+                in_list = bool(contexts) and contexts[-1] and previous in ("(", ",")
+                if previous in _MASK_AFTER or in_list:
+                    if in_list and previous == "," and parts[-2] == "?":
+                        parts.pop()  # "? , ?" collapses: IN-lists of any length match
+                    else:
+                        parts.append("?")
+                    previous = "?"
+                    continue
+            if text == "(":
+                contexts.append(previous == "IN")
+            elif text == ")" and contexts:
+                contexts.pop()
+            parts.append(text)
+            previous = text
+        return xxhash.xxh3_64_intdigest("\x1f".join(parts).encode("utf-8", "surrogatepass"))
+
+    def _tokens(self, sql: str, dialect: str) -> list[tuple[str, str]] | None:
+        """(kind, text) pairs, words upper-cased; None when the text cannot be tokenized."""
+        if dialect in _REGEX_DIALECTS:
+            out = []
+            for match in _TOKEN.finditer(sql):
+                kind = match.lastgroup
+                if kind == "ws" or kind == "comment":
+                    continue
+                text = match.group()
+                out.append((kind, text.upper() if kind == "word" else text))
+            return out
+        try:
+            raw = self._dialect(dialect).tokenize(sql)
+        except (SqlglotError, ValueError, RecursionError):
+            return None
+        return [_classify_token(token) for token in raw]
 
     def _parse(self, sql: str, dialect: str, shape: int) -> Analysis:
         self.parsed += 1

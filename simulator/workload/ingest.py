@@ -27,7 +27,6 @@ from simulator.workload.normalized import (
     INGEST_FILE,
     LOG_FILE,
     QUARANTINE_FILE,
-    LogRow,
     LogWriter,
     QuarantineWriter,
 )
@@ -201,66 +200,77 @@ def _lookup(fields: dict[str, Any], key: str) -> Any:
 
 
 class _RowConverter:
-    """Validates one decoded record into a LogRow, or says why it cannot be used."""
+    """Validates one decoded record into a normalized row, or says why it cannot be used."""
 
     def __init__(self, path: Path, fmt: str, fields: dict[str, str], mapping: IngestSection):
         self.stem = path.stem
         self.fmt = fmt
         self.fields = fields
+        # Plain keys are looked up directly; dotted paths walk nested objects.
+        self.sources = [(column, source, "." in source) for column, source in fields.items()]
+        self.check_decoding = fmt in ("csv", "parquet")
         self.max_sql = mapping.max_sql_bytes
         self.default_dialect = mapping.default_dialect
         self.seen_ids: set[int] = set()
         self.dialects: dict[str, bool] = {}
+        self.tenants: set[str] = set()
 
-    def convert(self, record: Record) -> tuple[LogRow | None, str]:
+    def convert(self, record: Record) -> tuple[tuple[Any, ...] | None, str]:
         if record.fields is None:
             return None, record.error
-        values = {key: _lookup(record.fields, src) for key, src in self.fields.items()}
-        undecodable = _first_undecodable(values)
-        if undecodable:
-            return None, f"undecodable: field {undecodable!r} is not valid UTF-8"
+        fields = record.fields
+        values = {
+            column: (_lookup(fields, source) if dotted else fields.get(source)) if source else None
+            for column, source, dotted in self.sources
+        }
+        if self.check_decoding:
+            undecodable = _first_undecodable(values)
+            if undecodable:
+                return None, f"undecodable: field {undecodable!r} is not valid UTF-8"
         sql = values["sql"]
         if not isinstance(sql, str) or not sql.strip():
             return None, f"no_sql: field {self.fields['sql']!r} is missing or empty"
-        size = len(sql.encode("utf-8"))
-        if size > self.max_sql:
-            return None, f"sql_too_large: {size} bytes is over the {self.max_sql}-byte limit"
+        if len(sql) * 4 > self.max_sql:
+            size = len(sql.encode("utf-8"))
+            if size > self.max_sql:
+                return None, f"sql_too_large: {size} bytes is over the {self.max_sql}-byte limit"
         tenant = values["tenant"]
         if tenant is None or tenant == "":
             return None, f"no_tenant: field {self.fields['tenant']!r} is missing or empty"
         tenant = str(tenant)
-        if not NAME_RE.match(tenant):
-            return None, f"bad_tenant: {tenant[:40]!r} is not a valid tenant name"
+        if tenant not in self.tenants:
+            if not NAME_RE.match(tenant) or ".." in tenant:
+                return None, f"bad_tenant: {tenant[:40]!r} is not a valid tenant name"
+            self.tenants.add(tenant)
         try:
             submitted_at = parse_timestamp(values["submitted_at"])
         except ValueError as err:
             return None, f"bad_timestamp: {err}"
-        dialect = str(values.get("dialect") or self.default_dialect).lower()
-        if dialect not in self.dialects:
-            self.dialects[dialect] = _known_dialect(dialect)
-        if not self.dialects[dialect]:
+        dialect = str(values["dialect"] or self.default_dialect).lower()
+        known = self.dialects.get(dialect)
+        if known is None:
+            known = self.dialects[dialect] = _known_dialect(dialect)
+        if not known:
             return None, f"unsupported_dialect: {dialect[:40]!r} is not a sqlglot dialect"
-        query_id = values.get("query_id")
+        query_id = values["query_id"]
         query_id = f"{self.stem}:{record.line}" if query_id in (None, "") else str(query_id)
         id_hash = xxhash.xxh3_64_intdigest(query_id.encode("utf-8"))
         if id_hash in self.seen_ids:
             return None, f"duplicate_query_id: {query_id[:80]!r} was already ingested"
         self.seen_ids.add(id_hash)
-        return (
-            LogRow(
-                query_id=query_id,
-                tenant=tenant,
-                submitted_at=submitted_at,
-                sql=sql,
-                dialect=dialect,
-                duration_ms=self._duration(values.get("duration_ms")),
-                user=_optional_str(values.get("user")),
-                source=_optional_str(values.get("source")),
-                status=_optional_str(values.get("status")),
-                pipeline=_optional_str(values.get("pipeline")) or "",
-            ),
-            "",
+        row = (
+            query_id,
+            tenant,
+            submitted_at,
+            sql,
+            dialect,
+            self._duration(values["duration_ms"]),
+            _optional_str(values["user"]),
+            _optional_str(values["source"]),
+            _optional_str(values["status"]),
+            _optional_str(values["pipeline"]) or "",
         )
+        return row, ""
 
     def _duration(self, value: Any) -> float | None:
         """Duration in ms, or None when absent or unreadable (it only weights sampling)."""
@@ -272,7 +282,7 @@ class _RowConverter:
             number = float(value)
         except (TypeError, ValueError):
             return None
-        return number if number >= 0 else None
+        return number if number >= 0 and number == number else None
 
 
 def _optional_str(value: Any) -> str | None:

@@ -54,46 +54,35 @@ def text_hash(sql: str) -> int:
     return xxhash.xxh3_64_intdigest(normalize_text(sql).encode("utf-8", "surrogatepass"))
 
 
-@dataclass
-class LogRow:
-    """One normalized query, as readers hand it to the writer."""
-
-    query_id: str
-    tenant: str
-    submitted_at: float
-    sql: str
-    dialect: str
-    duration_ms: float | None = None
-    user: str | None = None
-    source: str | None = None
-    status: str | None = None
-    pipeline: str = ""
+# The columns a reader supplies, in order; ``text_hash`` is computed by the writer.
+ROW_COLUMNS = tuple(LOG_SCHEMA.names[:-1])
 
 
 class LogWriter:
-    """Streams LogRows into ``log.parquet`` in fixed-size row groups (memory stays flat)."""
+    """Streams rows into ``log.parquet`` in fixed-size row groups (memory stays flat)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._writer = pq.ParquetWriter(path, LOG_SCHEMA, compression="zstd")
-        self._columns: dict[str, list[Any]] = {name: [] for name in LOG_SCHEMA.names}
+        self._rows: list[tuple[Any, ...]] = []
+        self._hashes: list[int] = []
         self.rows = 0
 
-    def write(self, row: LogRow) -> None:
-        """Buffer one row; flushes a row group every 50k rows."""
-        cols = self._columns
-        for name in LOG_SCHEMA.names[:-1]:
-            cols[name].append(getattr(row, name))
-        cols["text_hash"].append(text_hash(row.sql))
+    def write(self, row: tuple[Any, ...]) -> None:
+        """Buffer one row (values in ROW_COLUMNS order); flushes every 50k rows."""
+        self._rows.append(row)
+        self._hashes.append(text_hash(row[3]))
         self.rows += 1
-        if len(cols["query_id"]) >= _BATCH_ROWS:
+        if len(self._rows) >= _BATCH_ROWS:
             self._flush()
 
     def _flush(self) -> None:
-        if not self._columns["query_id"]:
+        if not self._rows:
             return
-        self._writer.write_table(pa.table(self._columns, schema=LOG_SCHEMA))
-        self._columns = {name: [] for name in LOG_SCHEMA.names}
+        columns = dict(zip(ROW_COLUMNS, map(list, zip(*self._rows, strict=True)), strict=True))
+        columns["text_hash"] = self._hashes
+        self._writer.write_table(pa.table(columns, schema=LOG_SCHEMA))
+        self._rows, self._hashes = [], []
 
     def close(self) -> None:
         """Write the last row group and close the file (an empty log is a valid file)."""

@@ -135,7 +135,7 @@ ADHOC: list[tuple[str, set[str], _Draw]] = [
     (
         "SELECT user_id, time, amount, sum(amount) OVER (PARTITION BY user_id ORDER BY time "
         "ROWS BETWEEN {k} PRECEDING AND CURRENT ROW) AS rolling FROM events "
-        "WHERE day = '{day}' AND user_id % {m} = {r} "
+        "WHERE day = '{day}' AND user_id % {m} = {r} AND user_id < {uid} "
         "ORDER BY user_id, time, event_id LIMIT {limit}",
         {"events"},
         lambda rng, days: {
@@ -143,6 +143,7 @@ ADHOC: list[tuple[str, set[str], _Draw]] = [
             "k": rng.randint(1, 3),
             "m": 7,
             "r": rng.randrange(7),
+            "uid": rng.randint(1, 3000),
             "limit": rng.choice([50, 100]),
         },
     ),
@@ -159,7 +160,7 @@ ADHOC: list[tuple[str, set[str], _Draw]] = [
         "SELECT t.tag, count(*) AS n FROM products CROSS JOIN UNNEST(tags) AS t(tag) "
         "WHERE price > {price} GROUP BY t.tag ORDER BY n DESC, t.tag",
         {"products"},
-        lambda rng, days: {"price": rng.randrange(0, 50000, 500)},
+        lambda rng, days: {"price": rng.randrange(0, 50000, 5)},
     ),
     (
         "SELECT product_id, transform(tags, x -> upper(x)) AS upper_tags, "
@@ -220,7 +221,7 @@ ADHOC: list[tuple[str, set[str], _Draw]] = [
         "CAST(price * 1.1 AS decimal(18,4)) AS p2, CAST(price AS double) / 3 AS third "
         "FROM products WHERE product_id <= {n} ORDER BY product_id",
         {"products"},
-        lambda rng, days: {"n": rng.randrange(10, 400, 10)},
+        lambda rng, days: {"n": rng.randint(10, 2000)},
     ),
     (
         "SELECT customer_id, array_agg(product_id) AS products, count(*) AS n FROM orders "
@@ -233,7 +234,7 @@ ADHOC: list[tuple[str, set[str], _Draw]] = [
         "ORDER BY country LIMIT {limit}",
         {"customers"},
         lambda rng, days: {
-            "amount": rng.randrange(-50000, 50000, 1000),
+            "amount": rng.randrange(-50000, 50000, 10),
             "limit": rng.choice([10, 25]),
         },
     ),
@@ -268,13 +269,13 @@ ADHOC: list[tuple[str, set[str], _Draw]] = [
         "ORDER BY ordered_at, order_id) AS previous_total FROM orders "
         "WHERE customer_id = {cid} ORDER BY ordered_at, order_id",
         {"orders"},
-        lambda rng, days: {"cid": rng.randint(1, 60)},
+        lambda rng, days: {"cid": rng.randint(1, 5000)},
     ),
     (
         "SELECT category, count(*) AS n, array_join(array_sort(array_agg(name)), '|') AS names "
         "FROM products WHERE price < {price} GROUP BY category ORDER BY category",
         {"products"},
-        lambda rng, days: {"price": rng.randrange(1000, 100000, 1000)},
+        lambda rng, days: {"price": rng.randrange(1000, 100000, 10)},
     ),
     (
         "SELECT c.customer_id, c.name FROM customers c WHERE EXISTS (SELECT 1 FROM orders o "

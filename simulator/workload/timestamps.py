@@ -29,6 +29,11 @@ def parse_timestamp(value: object) -> float:
     if not isinstance(value, str):
         raise ValueError(f"not a timestamp: {type(value).__name__}")
     text = value.strip()
+    try:
+        # Fast path: ISO 8601 as most logs write it (Python 3.11 accepts a trailing Z).
+        return _from_datetime(datetime.fromisoformat(text))
+    except ValueError:
+        pass
     if _NUMERIC.match(text):
         return _from_number(float(text))
     has_zone_word = bool(_ZONE_SUFFIX.search(text))

@@ -179,3 +179,12 @@ def test_synthesized_queries_run_on_duckdb_after_transpilation(log):
                 failures.append(f"{sql}\n  -> {rendered.sql}\n  !! {err}")
     assert not failures, "\n".join(failures)
     assert ran >= 60
+
+
+def test_cached_analysis_of_the_synthetic_mix_equals_fresh_analysis(log):
+    _, rows = log
+    texts = [r["sql"] for r in rows[::20]]
+    cached = Analyzer()
+    for sql in texts:
+        assert cached.analyze(sql, "trino") == Analyzer().analyze(sql, "trino"), sql
+    assert cached.parsed < len(set(texts)) / 2
