@@ -175,12 +175,17 @@ def adapter_params() -> list[object]:
     ]
 
 
-def adapter_spec(adapter: str, dsn: str = "", settings: dict[str, Any] | None = None) -> EngineSpec:
+def adapter_spec(
+    adapter: str,
+    dsn: str = "",
+    settings: dict[str, Any] | None = None,
+    requirements: tuple[str, ...] | None = None,
+) -> EngineSpec:
     """The engine declaration the adapter tests run ``adapter`` with."""
     return EngineSpec(
         name=f"{adapter}-suite",
         adapter=adapter,
-        requirements=REQUIREMENTS[adapter],
+        requirements=REQUIREMENTS[adapter] if requirements is None else requirements,
         dsn=dsn,
         settings=dict(settings or {}),
     )
@@ -206,12 +211,17 @@ def adapter_worker(
     to a fresh database of the local cluster for PostgreSQL) over a fresh world."""
     workers: list[EngineWorker] = []
 
-    def start(adapter: str, dsn: str = "", **settings: Any) -> tuple[EngineWorker, World]:
+    def start(
+        adapter: str,
+        dsn: str = "",
+        requirements: tuple[str, ...] | None = None,
+        **settings: Any,
+    ) -> tuple[EngineWorker, World]:
         world = write_world(tmp_path / f"{adapter}-{len(workers)}")
         if adapter == "postgres" and not dsn:
             server = request.getfixturevalue("local_postgres")
             dsn = server.create_database(f"t{uuid.uuid4().hex[:12]}")
-        spec = adapter_spec(adapter, dsn, settings)
+        spec = adapter_spec(adapter, dsn, settings, requirements)
         worker = EngineWorker(spec, runtime_for(spec), world.workspace, world.tables)
         workers.append(worker)
         worker.start()

@@ -4,15 +4,16 @@ computed columns, the authorizer, and a workspace that survives a worker restart
 from __future__ import annotations
 
 import math
-import sqlite3
+import re
 from decimal import Decimal
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from adapter_fixtures import DAYS, EVENTS_PER_DAY, write_world
+from adapter_fixtures import DAYS, EVENTS_PER_DAY, read_back, run, write_world
 
-from simulator.engines.adapters.sqlite import SQLiteAdapter
+from simulator.compare.canonical import checksum_table
+from simulator.engines.adapters.sqlite import ENGINE_ERRORS, SQLiteAdapter
 from simulator.engines.contract import TableSpec
 
 
@@ -98,7 +99,7 @@ def test_authorizer_allows_introspection_and_refuses_the_rest(sqlite):
     adapter, _ = sqlite
     assert rows(adapter, "PRAGMA table_info(customers)").num_rows == 4
     for refused in ("PRAGMA journal_mode = WAL", "ATTACH ':memory:' AS m", "DETACH main"):
-        with pytest.raises(sqlite3.DatabaseError, match=r"not authorized|authorization denied"):
+        with pytest.raises(ENGINE_ERRORS, match=r"not authorized|authorization denied"):
             adapter.execute(refused)
 
 
@@ -123,3 +124,18 @@ def test_bad_settings_and_tables_are_refused(tmp_path, sqlite):
     adapter, _ = sqlite
     with pytest.raises(ValueError, match="no table 'missing'"):
         adapter.read_table("missing")
+
+
+def test_apsw_in_the_requirements_pins_the_sqlite_release(adapter_worker):
+    worker, world = adapter_worker("sqlite", requirements=("apsw==3.54.1.0",))
+    assert worker.version == "3.54.1"
+    for name in ("events", "customers"):
+        assert checksum_table(read_back(worker, name)) == checksum_table(world.expected(name))
+    empty, _ = run(worker, "SELECT amount FROM events WHERE 0")
+    assert empty.schema == [["amount", "decimal128(18, 2)"]]
+    deleted, _ = run(worker, "DELETE FROM events WHERE day = '2024-01-01'")
+    assert deleted.rows_affected == EVENTS_PER_DAY
+    for escape in ("ATTACH ':memory:' AS m", "VACUUM INTO 'x.db'", "SELECT load_extension('x')"):
+        outcome, _ = run(worker, escape)
+        assert outcome.status == "error"
+        assert re.search(r"not authorized|authorization denied", outcome.error_message)

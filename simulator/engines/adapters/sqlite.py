@@ -30,6 +30,11 @@ declared type: their Arrow type is inferred from the values of the first batch (
 int64, REAL or mixed numbers -> float64, TEXT -> string, BLOB -> binary, mixed text ->
 string). A later batch that breaks that inference is an engine error naming the column.
 
+Driver: the stdlib ``sqlite3`` (the SQLite the Python build links), or ``apsw`` when the
+engine's requirements name it (``requirements = ["apsw==3.54.1.0"]`` pins SQLite 3.54.1:
+apsw wheels bundle their own SQLite). Both run the same code below; apsw also reports
+declared types of result columns itself.
+
 Sandbox (applied by ``seal``): an authorizer denies ATTACH, DETACH (so also ``VACUUM
 INTO``), virtual tables, every PRAGMA except schema introspection, and the functions
 ``load_extension``, ``readfile``, ``writefile``, ``edit``; ``SQLITE_LIMIT_ATTACHED`` is 0;
@@ -39,10 +44,11 @@ and ``writefile`` belong to the sqlite3 command-line shell, not the library.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import time
 from decimal import Context, Decimal
 from pathlib import Path
@@ -53,6 +59,12 @@ import pyarrow.compute as pc
 
 from simulator.engines.contract import EngineAdapter, StatementResult, TableSpec
 from simulator.engines.table_files import read_batches
+
+try:
+    # apsw is in the runtime only when the engine's requirements name it (a pinned SQLite).
+    import apsw
+except ImportError:
+    apsw = None
 
 DATABASE_FILE = "sqlite.db"
 PROBE_VIEW = "qsim_probe_columns"
@@ -79,9 +91,14 @@ DENIED_ACTIONS = frozenset(
         sqlite3.SQLITE_DROP_VTABLE,
     }
 )
+# Statements whose change count SQLite reports (as the stdlib's cursor.rowcount does).
+DML_STATEMENT = re.compile(
+    r"^\s*(?:--[^\n]*\n\s*|/\*.*?\*/\s*)*(insert|update|delete|replace)\b", re.I | re.S
+)
 ROW_STATEMENT = re.compile(
     r"^\s*(?:--[^\n]*\n\s*|/\*.*?\*/\s*)*[(\s]*(select|with|values)\b", re.I | re.S
 )
+ENGINE_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error,) + ((apsw.Error,) if apsw else ())
 EXACT_REAL_DIGITS = 15
 WIDE_DECIMALS = Context(prec=80)
 
@@ -230,6 +247,65 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+class _ApswCursor:
+    """The part of ``sqlite3.Cursor`` the adapter uses, over an apsw cursor, plus
+    ``decltypes``: apsw reports each result column's declared type itself."""
+
+    def __init__(self, conn: Any, sql: str, rows: Iterable[Any] | None = None) -> None:
+        self._cursor = conn.cursor()
+        described: list[tuple[tuple[str, str | None], ...]] = []
+
+        def trace(cursor: Any, statement: str, bindings: Any) -> bool:
+            # Prepared but not yet stepped: the only moment a result without rows still
+            # has a description.
+            described[:] = [cursor.get_description()]
+            return True
+
+        self._cursor.exec_trace = trace
+        if rows is None:
+            self._cursor.execute(sql)
+        else:
+            self._cursor.executemany(sql, rows)
+        columns = described[0] if described else ()
+        self.description = tuple((name, None) for name, _ in columns) or None
+        self.decltypes = [decl or "" for _, decl in columns]
+        self.rowcount = conn.changes() if DML_STATEMENT.match(sql) else -1
+
+    def fetchmany(self, size: int) -> list[tuple[Any, ...]]:
+        return list(itertools.islice(self._cursor, size))
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        return next(self._cursor, None)
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        return iter(self._cursor)
+
+
+class _ApswConnection:
+    """The part of ``sqlite3.Connection`` the adapter uses, over ``apsw.Connection``."""
+
+    def __init__(self, path: Path) -> None:
+        self._conn = apsw.Connection(str(path))
+
+    def execute(self, sql: str) -> _ApswCursor:
+        return _ApswCursor(self._conn, sql)
+
+    def executemany(self, sql: str, rows: Iterable[Any]) -> _ApswCursor:
+        return _ApswCursor(self._conn, sql, rows)
+
+    def setlimit(self, category: int, limit: int) -> None:
+        self._conn.limit(category, limit)
+
+    def set_authorizer(self, authorizer: Any) -> None:
+        self._conn.authorizer = authorizer
+
+    def enable_load_extension(self, enabled: bool) -> None:
+        self._conn.enable_load_extension(enabled)
+
+    def close(self) -> None:
+        self._conn.close()
+
+
 class SQLiteAdapter(EngineAdapter):
     """SQLite over one database file ``<workspace>/sqlite.db``.
 
@@ -238,7 +314,7 @@ class SQLiteAdapter(EngineAdapter):
     """
 
     def __init__(self) -> None:
-        self._conn: sqlite3.Connection | None = None
+        self._conn: sqlite3.Connection | _ApswConnection | None = None
         self._declared: dict[str, pa.DataType] = {}
         self._batch_rows = 65536
 
@@ -248,7 +324,10 @@ class SQLiteAdapter(EngineAdapter):
         so writes survive a worker restart."""
         path = Path(workspace) / DATABASE_FILE
         # Autocommit: every replayed statement is its own transaction, as in the other engines.
-        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        if apsw is not None:
+            self._conn = _ApswConnection(path)
+        else:
+            self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         for key, value in settings.items():
             if key == "batch_rows":
                 self._batch_rows = int(value)
@@ -258,7 +337,7 @@ class SQLiteAdapter(EngineAdapter):
             self._conn.execute(f"PRAGMA {key} = {value}")
 
     @property
-    def conn(self) -> sqlite3.Connection:
+    def conn(self) -> sqlite3.Connection | _ApswConnection:
         if self._conn is None:
             raise RuntimeError("sqlite adapter: not open")
         return self._conn
@@ -323,7 +402,7 @@ class SQLiteAdapter(EngineAdapter):
         conn = self.conn
         try:
             conn.execute(f"CREATE TEMP VIEW {PROBE_VIEW} AS {sql}")
-        except sqlite3.Error:
+        except ENGINE_ERRORS:
             return []
         try:
             return [row[2] for row in conn.execute(f"PRAGMA temp.table_info({PROBE_VIEW})")]
@@ -332,8 +411,9 @@ class SQLiteAdapter(EngineAdapter):
 
     def execute(self, sql: str) -> StatementResult:
         """Run one statement; rows stream in batches of ``batch_rows``."""
-        declared = self._declared_types(sql)
+        probed = [] if apsw is not None else self._declared_types(sql)
         cursor = self.conn.execute(sql)
+        declared = cursor.decltypes if isinstance(cursor, _ApswCursor) else probed
         if cursor.description is None:
             count = cursor.rowcount
             return StatementResult(None, iter(()), rows_affected=count if count >= 0 else None)
