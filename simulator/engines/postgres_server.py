@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import atexit
 import glob
+import hashlib
 import os
 import re
 import shutil
@@ -55,6 +56,14 @@ def redact_dsn(dsn: str) -> str:
         return match.group(3) + "***" + match.group(5)
 
     return PASSWORD_IN_DSN.sub(hide, dsn)
+
+
+def database_name(engine: str, tenant: str) -> str:
+    """The database :meth:`LocalPostgres.create_database` should get for one engine and
+    tenant: readable, a valid identifier, and distinct for distinct (engine, tenant)."""
+    readable = re.sub(r"[^a-z0-9_]", "_", f"{engine}_{tenant}".lower())[:28]
+    digest = hashlib.sha256(f"{engine}\0{tenant}".encode()).hexdigest()[:8]
+    return f"q_{readable}_{digest}"
 
 
 def find_bindir() -> Path | None:

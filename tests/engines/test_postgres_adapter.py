@@ -11,7 +11,13 @@ import pyarrow as pa
 import pytest
 from adapter_fixtures import EVENTS_PER_DAY, run
 
-from simulator.engines.postgres_server import LocalPostgres, check_reachable, redact_dsn
+from simulator.engines.postgres_server import (
+    DATABASE_NAME,
+    LocalPostgres,
+    check_reachable,
+    database_name,
+    redact_dsn,
+)
 from simulator.errors import EngineError
 
 pytestmark = pytest.mark.postgres
@@ -106,3 +112,35 @@ def test_data_modifying_with_and_a_restart_keep_writes(adapter_worker):
     assert worker.table_row_count("events") == 2 * EVENTS_PER_DAY
     vacuum, _ = run(worker, "VACUUM events")
     assert vacuum.status == "ok", vacuum.error_message
+
+
+def test_a_timed_out_statement_does_not_outlive_its_worker(adapter_worker, local_postgres):
+    worker, _ = adapter_worker("postgres")
+    hung = worker.execute("SELECT count(*) FROM events, pg_sleep(60)", 1.0)
+    assert hung.status == "timeout"
+    # The replacement worker ends the old session, so its locks cannot block the next write.
+    deleted, _ = run(worker, "DELETE FROM events WHERE day = '2024-01-01'")
+    assert deleted.status == "ok" and deleted.rows_affected == EVENTS_PER_DAY
+    with psycopg.connect(local_postgres.admin_dsn) as conn:
+        sleeping = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' "
+            "AND pid <> pg_backend_pid()"
+        ).fetchone()[0]
+    assert sleeping == 0
+
+
+def test_session_settings_apply(adapter_worker):
+    worker, _ = adapter_worker("postgres", statement_timeout="200ms")
+    outcome, _ = run(worker, "SELECT pg_sleep(2)")
+    assert outcome.status == "error"
+    assert outcome.error_class == "QueryCanceled"
+
+
+def test_database_names_are_valid_and_distinct_per_engine_and_tenant():
+    names = {
+        database_name(engine, tenant)
+        for engine in ("pg-15.candidate", "pg_15_candidate", "Baseline" * 10)
+        for tenant in ("t01", "t02")
+    }
+    assert len(names) == 6
+    assert all(DATABASE_NAME.match(name) for name in names)

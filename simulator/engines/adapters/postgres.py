@@ -273,19 +273,35 @@ class PostgresAdapter(EngineAdapter):
         self._schema = str(settings.pop("schema", "") or default_schema)
         self._batch_rows = int(settings.pop("batch_rows", self._batch_rows))
         try:
-            self._conn = psycopg.connect(self._dsn, connect_timeout=10, autocommit=True)
+            # application_name marks this workspace's sessions (see _end_earlier_sessions).
+            self._conn = psycopg.connect(
+                self._dsn, connect_timeout=10, autocommit=True, application_name=self._schema
+            )
         except psycopg.Error as err:
             reason = " ".join(str(err).split())
             raise EngineError(
                 f"engine postgres: cannot connect to {redact(self._dsn)!r}: {reason}"
             ) from None
         self._check_role()
+        self._end_earlier_sessions()
         conn = self.conn
         conn.execute("SELECT set_config('TimeZone', 'UTC', false)")
         for key, value in settings.items():
             conn.execute("SELECT set_config(%s, %s, false)", (key, str(value)))
         conn.execute(pgsql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(_quote(self._schema)))
         conn.execute("SELECT set_config('search_path', %s, false)", (self._schema,))
+
+    def _end_earlier_sessions(self) -> None:
+        """Terminate sessions of an earlier worker over this workspace. A worker killed on a
+        timeout leaves its statement running on the server, holding its locks, until the
+        server notices the closed connection; the replacement must not queue behind it. A
+        role may terminate its own sessions; other workspaces use other names."""
+        self.conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE application_name = %s AND usename = current_user "
+            "AND pid <> pg_backend_pid()",
+            (self._schema,),
+        )
 
     def _check_role(self) -> None:
         row = self.conn.execute(
