@@ -86,7 +86,8 @@ def test_pipelines_are_kept_whole_and_in_log_order(world):
         seqs = [q.seq for q in members]
         assert seqs == sorted(seqs)
         assert members[0].kind == "ddl" and members[1].kind == "ctas"
-        assert members[-1].kind == "select"
+        if len(members) == 5:  # the log may end in the middle of a pipeline
+            assert members[-1].kind == "select"
         assert len({q.weight for q in members}) == 1
 
 
