@@ -941,16 +941,19 @@ class ChecksumAccumulator:
 def checksum_table(
     table_or_batches: pa.Table | pa.RecordBatch | Iterable[pa.RecordBatch],
 ) -> ResultChecksum:
-    """The ``ResultChecksum`` of a table, a batch, or a non-empty iterable of batches.
+    """The ``ResultChecksum`` of a table, a batch, a ``RecordBatchReader``, or a non-empty
+    iterable of batches.
 
-    Refuses (``ChecksumInputError``) an empty iterable (it has no schema) and batches whose
+    Refuses (``ChecksumInputError``) an empty iterable without a schema (use
+    ``ChecksumAccumulator(schema)`` for a result that may have no batches) and batches whose
     types disagree.
     """
     if isinstance(table_or_batches, pa.Table | pa.RecordBatch):
         accumulator = ChecksumAccumulator(table_or_batches.schema)
         accumulator.update(table_or_batches)
         return accumulator.finish()
-    acc: ChecksumAccumulator | None = None
+    schema = getattr(table_or_batches, "schema", None)
+    acc = ChecksumAccumulator(schema) if isinstance(schema, pa.Schema) else None
     for batch in table_or_batches:
         if acc is None:
             acc = ChecksumAccumulator(batch.schema)
@@ -979,10 +982,12 @@ def _canonical_text(value: Any) -> str:
         return format(value.normalize(), "f")
     if isinstance(value, bytes):
         return value.hex()
-    if isinstance(value, dt.datetime) and value.tzinfo is not None:
-        return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat()
-    if isinstance(value, dt.date | dt.time | dt.datetime):
+    if isinstance(value, dt.date):
+        # Timestamps and times arrive here already as Arrow's text; dates do not.
         return value.isoformat()
+    if value == NULL_PARTITION:
+        # A string that spells the NULL marker must not land in the NULL partition.
+        return "%5F" + value[1:]
     return _escape_key_text(str(value))
 
 
@@ -1013,11 +1018,18 @@ def partition_checksums(
 ) -> dict[str, tuple[int, str]]:
     """Per-partition ``(row_count, multiset hex)`` keyed ``"col=value/col2=value2"``.
 
-    Values are canonical text (NULL is ``__NULL__``; ``/``, ``=`` and ``%`` are
-    %-escaped); the key is ``""`` when there are no partition columns. Row hashes are those
-    of ``row_hashes`` over all columns, so each multiset uses the same format as
-    ``ResultChecksum.multiset`` and with no partition columns equals it. Streaming.
-    Refuses (``ChecksumInputError``) a partition column the data does not have.
+    Values are canonical text, the same for every physical type of one value: integers and
+    decimals in plain notation without trailing zeros (``1.5``), floats by ``repr`` (``0.0``
+    for -0.0, ``NaN``), ``true``/``false``, dates ``YYYY-MM-DD``, timestamps in UTC as
+    ``YYYY-MM-DD HH:MM:SS[.fraction]`` with trailing zeros trimmed, binary in hex, strings
+    as themselves with ``%``, ``/`` and ``=`` %-escaped (and a string spelling ``__NULL__``
+    escaped to ``%5F_NULL__``); NULL is ``__NULL__``. The key is ``""`` when there are no
+    partition columns. Partitions without rows are absent: an empty table gives ``{}``.
+
+    Row hashes are those of ``row_hashes`` over all columns, so each multiset has the format
+    of ``ResultChecksum.multiset`` (two lanes that add up across partitions) and, with no
+    partition columns, equals it. Streaming. Refuses (``ChecksumInputError``) a partition
+    column the data does not have.
     """
     if isinstance(data, pa.Table):
         batches: Iterable[pa.RecordBatch] = data.to_batches(max_chunksize=BATCH_ROWS)

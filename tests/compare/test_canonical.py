@@ -8,6 +8,7 @@ import decimal
 import math
 import subprocess
 import sys
+from collections import Counter
 
 import numpy as np
 import pyarrow as pa
@@ -392,16 +393,42 @@ def test_canonical_type_names():
     assert {t: canonical_type(t) for t in cases} == cases
 
 
+GOLDEN = [
+    ([5, None], pa.int64(), [0x35C8F46C448B2F7B, 0xC25681135D8B037F]),
+    ([1.5, math.nan], pa.float64(), [0xA148D2F08780A484, 0x81972B5748E35470]),
+    ([decimal.Decimal("1.50")], pa.decimal128(5, 2), [0xC638D80F7D3D8E44]),
+    (["qsim", ""], pa.string(), [0xCCEEDB1AD45ED84B, 0xC665C9D30304234D]),
+    ([b"qsim"], pa.binary(), [0x4A7BA92B33AF5DE3]),
+    ([True], pa.bool_(), [0xF1F43D7FD38088C7]),
+    ([1_700_000_000_000_000], pa.timestamp("us", tz="UTC"), [0xDCA8CABBE66E5018]),
+    ([19000], pa.date32(), [0x176AD12D72783813]),
+    ([3600], pa.time32("s"), [0xBAF45C72080C15A9]),
+    ([5], pa.duration("s"), [0xA6366DB7E06D8040]),
+    ([[1, 2]], pa.list_(pa.int64()), [0x909DD2D3C3BC53F9]),
+    ([{"a": 1}], pa.struct([("a", pa.int64())]), [0x6428AAF67FCBC2C1]),
+    ([[("k", 1)]], pa.map_(pa.string(), pa.int64()), [0xE63405F1A1A5BDDD]),
+]
+
+
+@pytest.mark.parametrize(("values", "type_", "expected"), GOLDEN, ids=[str(g[1]) for g in GOLDEN])
+def test_golden_hashes_are_pinned(values, type_, expected):
+    # A failure here means checksums stored by an earlier qsim no longer compare equal:
+    # if the change is deliberate, bump CANONICAL_VERSION and update these values.
+    assert CANONICAL_VERSION == 1
+    assert h(values, type_) == expected
+
+
 def test_hashes_are_stable_across_processes():
     code = (
         "import pyarrow as pa;from simulator.compare.canonical import checksum_table;"
-        "print(checksum_table(pa.table({'a':[1,None,3],'s':['x','y',None]})).multiset)"
+        "r=checksum_table(pa.table({'a':[1,None,3],'s':['x','y',None]}));"
+        "print(r.multiset, r.ordered)"
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    here = checksum_table(pa.table({"a": [1, None, 3], "s": ["x", "y", None]})).multiset
-    assert run.stdout.strip() == here
-    # Pinned: a change here means stored checksums are no longer comparable (bump the version).
-    assert here == checksum_table(pa.table({"a": [3, 1, None], "s": [None, "x", "y"]})).multiset
+    here = checksum_table(pa.table({"a": [1, None, 3], "s": ["x", "y", None]}))
+    assert run.stdout.split() == [here.multiset, here.ordered]
+    assert here.multiset == "3d200acb2738d629f5e04d7c923e148c"
+    assert here.ordered == "9f61ebcd7eccaedd7c997a0d4a74fde6"
 
 
 # --- result checksums -------------------------------------------------------------------
@@ -456,6 +483,9 @@ def test_empty_table_and_empty_iterable():
     assert empty.row_count == 0 and empty.multiset == "0" * 32
     with pytest.raises(ChecksumInputError, match="empty"):
         checksum_table([])
+    reader = pa.RecordBatchReader.from_batches(mixed_table(0).schema, [])
+    assert checksum_table(reader) == empty
+    assert partition_checksums(mixed_table(0), []) == {}
 
 
 def test_update_refuses_a_batch_of_another_schema():
@@ -544,9 +574,9 @@ def test_dropping_or_duplicating_any_row_changes_the_multiset(rows, data):
 @PROPS
 @given(rows=rows_strategy)
 def test_swapping_same_typed_columns_changes_the_multiset(rows):
-    if all(x == y for x, y, _, _ in rows):
-        return
     swapped = [(y, x, s, f) for x, y, s, f in rows]
+    if Counter(map(repr, rows)) == Counter(map(repr, swapped)):
+        return  # e.g. rows (1, 2) and (2, 1): the swap leaves the same multiset of rows
     assert checksum_table(to_table(rows)).multiset != checksum_table(to_table(swapped)).multiset
 
 
@@ -601,6 +631,8 @@ def test_partition_key_text_is_canonical():
     assert (
         key == "d=2024-01-02/ts=2023-11-14 22:13:20.123456789/dec=1.5/f=0.0/b=true/s=a%2Fb%3Dc%25"
     )
+    spelled_null = pa.table({"s": ["__NULL__", None]})
+    assert list(partition_checksums(spelled_null, ["s"])) == ["s=%5F_NULL__", "s=__NULL__"]
     dictionary = table.set_column(5, "s", table["s"].dictionary_encode())
     assert partition_checksums(dictionary, ["s"]) == partition_checksums(table, ["s"])
 
