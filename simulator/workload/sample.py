@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import xxhash
 
@@ -134,8 +135,14 @@ def _read_log(path: Path) -> _Log:
     tenant_index: dict[str, int] = {}
     pipeline_index: dict[str, int] = {"": 0}
     parts: dict[str, list[np.ndarray]] = defaultdict(list)
-    parquet = pq.ParquetFile(path)
     columns = ["tenant", "submitted_at", "duration_ms", "text_hash", "dialect", "pipeline", "sql"]
+    try:
+        parquet = pq.ParquetFile(path)
+        missing = [c for c in columns if c not in parquet.schema_arrow.names]
+    except (OSError, pa.ArrowException) as err:
+        raise WorkloadError(f"{path}: unreadable normalized log ({err})") from None
+    if missing:
+        raise WorkloadError(f"{path}: not a normalized log (no column {missing[0]!r})")
     with progress(parquet.metadata.num_rows, "classify") as bar:
         for batch in parquet.iter_batches(batch_size=_BATCH_ROWS, columns=columns):
             hashes = batch.column("text_hash").to_numpy(zero_copy_only=False)
@@ -246,11 +253,19 @@ def _pipelines(log: _Log, order: np.ndarray, row_kind: np.ndarray) -> dict[int, 
 
 
 def _touches_tables(log: _Log, row_kind: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """Rows that could belong to an inferred pipeline: writes, and reads when any write
-    exists in the tenant's log (cheap pre-filter for logs that are all SELECTs)."""
+    """Rows (in ``order``) that could belong to an inferred pipeline: writes, and reads of a
+    table some statement of the log writes. A cheap pre-filter on analyses, not rows."""
+    written = {
+        table
+        for a in log.analyses
+        if a.classification.kind in WRITE_KINDS
+        for table in a.classification.tables_written
+    }
+    reads_written = np.array(
+        [bool(written.intersection(a.classification.tables_read)) for a in log.analyses] or [False]
+    )
     is_write = np.isin(row_kind[order], list(WRITE_KINDS))
-    writers = np.unique(log.tenant_code[order][is_write])
-    return np.isin(log.tenant_code[order], writers) | is_write
+    return is_write | reads_written[log.analysis_code[order]]
 
 
 def _costs(log: _Log) -> np.ndarray:
@@ -388,7 +403,8 @@ def _select(
     for index in ranked:
         for kind in sorted(groups[index].kinds):
             best_of_kind.setdefault((groups[index].tenant, kind), index)
-    for index in sorted(set(best_of_kind.values()), key=ranked.index):
+    position = {index: rank for rank, index in enumerate(ranked)}
+    for index in sorted(set(best_of_kind.values()), key=position.__getitem__):
         take(index)
     for index in ranked:
         if not chosen.get(index):

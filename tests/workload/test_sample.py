@@ -208,3 +208,11 @@ def test_refusals(tmp_path):
         load_workload(tmp_path, "logs")
     with pytest.raises(WorkloadError, match="no workload named 'missing'"):
         load_workload(tmp_path, "missing")
+
+
+def test_damaged_normalized_log_is_one_error(tmp_path):
+    folder = tmp_path / "logs" / "broken"
+    folder.mkdir(parents=True)
+    (folder / "log.parquet").write_bytes(b"PAR1 this is not parquet")
+    with pytest.raises(WorkloadError, match="unreadable normalized log"):
+        sample_workload(tmp_path, "broken", "w", SampleParams())
