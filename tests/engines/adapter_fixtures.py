@@ -1,8 +1,9 @@
 """A tiny generation-like world for adapter tests, written by the test with pyarrow.
 
 ``events`` is partitioned by ``day`` (hive folders) and writable (copied into the
-workspace, as a workspace does for tables a workload writes); ``customers`` is a read-only
-dimension table whose files stay in the generation folder. Columns cover the types whose
+workspace, as a workspace does for tables a workload writes); ``archive`` is the same
+partitioned rows read-only, straight from the generation folder; ``customers`` is a
+read-only dimension table whose files stay in the generation folder. Columns cover the types whose
 mapping matters: decimals (narrow and 38 digits wide), timestamps with time zone, lists,
 unicode, dates, booleans, floats and NULLs in every column.
 """
@@ -115,6 +116,7 @@ class World:
         """The table's rows as loaded, in its declared schema."""
         if name == "customers":
             return customers_rows().cast(CUSTOMERS_SCHEMA)
+        # ``events`` and ``archive`` hold the same rows.
         parts = [
             events_rows(day).append_column("day", pa.array([day] * EVENTS_PER_DAY, pa.string()))
             for day in DAYS
@@ -130,10 +132,12 @@ def write_world(root: Path) -> World:
     workspace = root / "workspace"
     workspace.mkdir(parents=True)
     event_files = []
+    archive_files = []
     for day in DAYS:
         source = generation / "events" / f"day={day}" / "part-0.parquet"
         source.parent.mkdir(parents=True)
         pq.write_table(events_rows(day), source)
+        archive_files.append(str(source))
         copy = workspace / "tables" / "events" / f"day={day}" / "part-0.parquet"
         copy.parent.mkdir(parents=True)
         shutil.copyfile(source, copy)
@@ -152,6 +156,12 @@ def write_world(root: Path) -> World:
             schema=EVENTS_SCHEMA,
             partition_columns=("day",),
             writable=True,
+        ),
+        TableSpec(
+            name="archive",
+            files=tuple(archive_files),
+            schema=EVENTS_SCHEMA,
+            partition_columns=("day",),
         ),
         TableSpec(name="customers", files=(str(customers_file),), schema=CUSTOMERS_SCHEMA),
     ]

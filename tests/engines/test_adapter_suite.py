@@ -24,7 +24,7 @@ VERSION_WORDS = {
 def test_version_and_tables(adapter, adapter_worker):
     worker, _ = adapter_worker(adapter)
     assert VERSION_WORDS[adapter] in worker.version
-    assert {"customers", "events"} <= set(worker.list_tables())
+    assert {"archive", "customers", "events"} <= set(worker.list_tables())
     assert worker.table_row_count("events") == len(DAYS) * EVENTS_PER_DAY
 
 
@@ -33,7 +33,8 @@ def test_select_on_loaded_tables(adapter, adapter_worker):
     outcome, table = run(
         worker,
         "SELECT e.day, count(*) AS n, count(c.name) AS named FROM events e "
-        "JOIN customers c ON c.customer_id = e.customer_id GROUP BY e.day ORDER BY e.day",
+        "JOIN customers c ON c.customer_id = e.customer_id "
+        "WHERE e.day IN (SELECT day FROM archive) GROUP BY e.day ORDER BY e.day",
     )
     assert outcome.status == "ok", outcome.error_message
     assert outcome.rows_returned == 3
@@ -77,7 +78,7 @@ def test_engine_errors_are_recorded(adapter, adapter_worker):
     assert follow.status == "ok" and table.column(0).to_pylist() == [3]
 
 
-@pytest.mark.parametrize("name", ["events", "customers"])
+@pytest.mark.parametrize("name", ["events", "archive", "customers"])
 def test_read_table_keeps_every_column(adapter, adapter_worker, name):
     worker, world = adapter_worker(adapter)
     got = read_back(worker, name)

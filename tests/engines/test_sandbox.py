@@ -109,6 +109,9 @@ def test_writes_never_reach_the_generation(adapter, adapter_worker):
         "DELETE FROM events WHERE day = '2024-01-02'",
         "CREATE TABLE copied AS SELECT * FROM customers",
         "DELETE FROM customers",
+        "INSERT INTO archive SELECT * FROM events",
+        "DELETE FROM archive",
+        "DROP TABLE archive",
     ):
         run(worker, statement)
     assert world.generation_digest() == before

@@ -128,7 +128,13 @@ class DataFusionAdapter(EngineAdapter):
             root = None if spec.writable else _listing_root(spec)
             if root is not None:
                 partition_types = [(c, spec.schema.field(c).type) for c in spec.partition_columns]
-                frame = ctx.read_parquet(str(root), table_partition_cols=partition_types)
+                # The declared schema, not the files' own: DataFusion adapts each file to it.
+                file_schema = pa.schema(
+                    [f for f in spec.schema if f.name not in spec.partition_columns]
+                )
+                frame = ctx.read_parquet(
+                    str(root), table_partition_cols=partition_types, schema=file_schema
+                )
                 ctx.register_view(spec.name, frame.select(*spec.schema.names))
                 continue
             # An empty table still needs one (empty) batch to carry its schema.
