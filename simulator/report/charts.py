@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numpy as np
 from markupsafe import Markup, escape
 
 from simulator.engines.execution import Execution
@@ -133,52 +134,69 @@ def latency_scatter(
     return _frame(title, body, "baseline latency (ms, log)", "candidate latency (ms, log)")
 
 
+def _mean_in_flight(starts: np.ndarray, ends: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Time-weighted mean of executions in flight within each bucket between ``edges``.
+
+    The in-flight count is a step function; its running integral is piecewise linear
+    between events, so interpolating it at the bucket edges is exact.
+    """
+    times = np.concatenate([starts, ends])
+    deltas = np.concatenate([np.ones(len(starts)), -np.ones(len(ends))])
+    order = np.argsort(times, kind="stable")
+    times, level = times[order], np.cumsum(deltas[order])
+    area = np.concatenate([[0.0], np.cumsum(level[:-1] * np.diff(times))])
+    integral = np.interp(edges, times, area)
+    return np.diff(integral) / np.diff(edges)
+
+
 def concurrency_timeline(
-    executions: Sequence[Execution], title: str = "Concurrency during the load phase"
+    executions: Sequence[Execution],
+    title: str = "Concurrency during the load phase",
+    buckets: int = 160,
 ) -> Markup:
-    """Executions in flight over time during the load phase, one step line per engine."""
-    load = [e for e in executions if e.phase == "load" and e.finished_at >= e.started_at > 0]
+    """Mean executions in flight over time during the load phase, one line per engine."""
+    # Banked baseline results ran in an earlier run: they were not part of this load.
+    load = [
+        e
+        for e in executions
+        if e.phase == "load" and not e.from_bank and e.finished_at >= e.started_at > 0
+    ]
     if not load:
         return _empty(title, "no load-phase executions recorded")
     start = min(e.started_at for e in load)
-    end = max(e.finished_at for e in load)
-    duration = max(end - start, 1e-3)
+    duration = max(max(e.finished_at for e in load) - start, 1e-3)
+    edges = np.linspace(0.0, duration, buckets + 1)
     engines = sorted({e.engine for e in load})
-    series: dict[str, list[tuple[float, int]]] = {}
+    series = {}
     for engine in engines:
-        events = sorted(
-            [(e.started_at - start, 1) for e in load if e.engine == engine]
-            + [(e.finished_at - start, -1) for e in load if e.engine == engine],
-            key=lambda ev: (ev[0], ev[1]),
+        mine = [e for e in load if e.engine == engine]
+        series[engine] = _mean_in_flight(
+            np.array([e.started_at - start for e in mine]),
+            np.array([e.finished_at - start for e in mine]),
+            edges,
         )
-        level, steps = 0, [(0.0, 0)]
-        for t, delta in events:
-            level += delta
-            steps.append((t, level))
-        series[engine] = steps
-    peak = max(level for steps in series.values() for _, level in steps) or 1
+    peak = max(float(values.max()) for values in series.values()) or 1.0
     inner_w, inner_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     body = []
     for i, engine in enumerate(engines):
         color = PALETTE[i % len(PALETTE)]
-        points, previous = [], 0
-        for t, level in series[engine]:
-            x = LEFT + t / duration * inner_w
-            points.append(f"{x:.1f},{TOP + inner_h - previous / peak * inner_h:.1f}")
-            points.append(f"{x:.1f},{TOP + inner_h - level / peak * inner_h:.1f}")
-            previous = level
+        points = " ".join(
+            f"{LEFT + (edges[k] + edges[k + 1]) / 2 / duration * inner_w:.1f},"
+            f"{TOP + inner_h - value / peak * inner_h:.1f}"
+            for k, value in enumerate(series[engine])
+        )
         body.append(
-            f'<polyline fill="none" stroke="{color}" stroke-width="1.5" '
-            f'points="{" ".join(points)}"><title>{escape(engine)}</title></polyline>'
-            f'<rect x="{LEFT + 8}" y="{TOP + 6 + i * 16}" width="10" height="10" '
-            f'fill="{color}"/><text x="{LEFT + 22}" y="{TOP + 15 + i * 16}" class="tick">'
+            f'<polyline fill="none" stroke="{color}" stroke-width="1.5" points="{points}">'
+            f"<title>{escape(engine)}</title></polyline>"
+            f'<rect x="{LEFT + 8 + i * 150}" y="{HEIGHT - 16}" width="10" height="10" '
+            f'fill="{color}"/><text x="{LEFT + 22 + i * 150}" y="{HEIGHT - 7}" class="tick">'
             f"{escape(engine)}</text>"
         )
     body.append(
-        f'<text x="{LEFT - 6}" y="{TOP + 10}" text-anchor="end" class="tick">{peak}</text>'
+        f'<text x="{LEFT - 6}" y="{TOP + 10}" text-anchor="end" class="tick">{peak:.1f}</text>'
         f'<text x="{LEFT - 6}" y="{TOP + inner_h}" text-anchor="end" class="tick">0</text>'
-        f'<text x="{LEFT + inner_w}" y="{TOP + inner_h + 18}" text-anchor="end" class="tick">'
+        f'<text x="{LEFT + inner_w}" y="{TOP + inner_h + 14}" text-anchor="end" class="tick">'
         f"{duration:.1f} s</text>"
-        f'<text x="{LEFT}" y="{TOP + inner_h + 18}" class="tick">0 s</text>'
+        f'<text x="{LEFT}" y="{TOP + inner_h + 14}" class="tick">0 s</text>'
     )
-    return _frame(title, body, "seconds since the load phase started", "executions in flight")
+    return _frame(title, body, "", "mean executions in flight")

@@ -29,8 +29,8 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY, pipeline TEXT NOT NULL, baseline TEXT, baseline_version TEXT,
     generation_id TEXT, workload_id TEXT, workload_name TEXT, started_at TEXT,
-    finished_at TEXT, status TEXT, gate_exit INTEGER, ship INTEGER, faults_enabled INTEGER,
-    report_path TEXT, recorded_at TEXT NOT NULL
+    finished_at TEXT, status TEXT, filtered INTEGER NOT NULL, gate_exit INTEGER, ship INTEGER,
+    faults_enabled INTEGER, report_path TEXT, recorded_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS runs_by_pipeline ON runs (pipeline, started_at);
 CREATE INDEX IF NOT EXISTS runs_by_generation ON runs (generation_id, workload_id);
@@ -118,11 +118,13 @@ class History:
     def previous_findings(
         self, pipeline: str, run_id: str, started_at: str
     ) -> tuple[str | None, set[FindingKey] | None]:
-        """The latest complete run of ``pipeline`` started before this one, and its findings."""
+        """The latest complete, unfiltered run of ``pipeline`` started before this one, and
+        its findings. A replay of one tenant or pattern is never "the previous night"."""
         with self._guard():
             row = self._db.execute(
                 "SELECT run_id FROM runs WHERE pipeline = ? AND run_id != ? AND status = "
-                "'complete' AND started_at < ? ORDER BY started_at DESC, run_id DESC LIMIT 1",
+                "'complete' AND filtered = 0 AND started_at < ? "
+                "ORDER BY started_at DESC, run_id DESC LIMIT 1",
                 (pipeline, run_id, started_at),
             ).fetchone()
             if row is None:
@@ -157,7 +159,7 @@ class History:
                 for table in ("runs", "run_candidates", "pattern_results", "findings"):
                     self._db.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
                 self._db.execute(
-                    "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (
                         run_id,
                         summary["pipeline"],
@@ -169,6 +171,7 @@ class History:
                         summary["started_at"],
                         summary["finished_at"],
                         summary["run_status"],
+                        int(bool(summary["filters"])),
                         summary["exit_status"],
                         int(summary["decision"] == "ship"),
                         int(summary["faults_enabled"]),

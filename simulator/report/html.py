@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -19,7 +20,7 @@ from simulator.compare.verdicts import QUERY_VERDICTS
 from simulator.config import ReportSection
 from simulator.report import charts
 from simulator.report.evidence import Evidence
-from simulator.report.findings import Changes, Finding
+from simulator.report.findings import CORRECTNESS, Changes, Finding
 from simulator.report.gate import GateResult, fails_gate
 from simulator.report.loader import RunData
 from simulator.report.rollup import PatternRow, TenantRow
@@ -84,10 +85,16 @@ def render_html(
     evidence: dict[str, Evidence],
 ) -> str:
     """The report page as a string."""
+    # Correctness before performance, new before known: what a reader must see first.
+    ordered = sorted(
+        changes.findings, key=lambda f: (f.category != CORRECTNESS, f.status != "new", f.key)
+    )
     views = [
         FindingView(f"f{i}", f, evidence[f.id], fails_gate(f, settings))
-        for i, f in enumerate(changes.findings, start=1)
+        for i, f in enumerate(ordered, start=1)
     ]
+    failing = Counter(f"{f.status} {f.category}" for f in gate.failing)
+    gate_summary = ", ".join(f"{n} {what}" for what, n in sorted(failing.items()))
     by_pattern: dict[tuple[str, str, str], list[str]] = {}
     for f in changes.findings:
         labels = by_pattern.setdefault((f.key.candidate, f.key.tenant, f.key.pattern_id), [])
@@ -159,9 +166,11 @@ def render_html(
             "baseline_version": data.engine_version(data.baseline),
         },
         complete=data.complete,
+        filters=data.filters,
         ship=bool(decisions) and all(decisions.values()),
         candidate_lines=candidate_lines,
         gate=gate,
+        gate_summary=gate_summary,
         faulty_engines=[e["name"] for e in engines if e["faults_enabled"]],
         diff_sample_rows=settings.diff_sample_rows,
         mask_literals=settings.mask_literals,

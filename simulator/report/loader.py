@@ -82,6 +82,16 @@ class RunData:
         return config if isinstance(config, dict) else {}
 
     @property
+    def filters(self) -> dict[str, list[str]]:
+        """The run's tenant / query id / pattern filters (a replay); empty for a full run."""
+        filters = self.run.get("filters")
+        if not isinstance(filters, dict):
+            return {}
+        return {
+            str(k): [str(x) for x in v] for k, v in filters.items() if isinstance(v, list) and v
+        }
+
+    @property
     def engines(self) -> dict[str, dict[str, Any]]:
         engines = self.run.get("engines")
         return engines if isinstance(engines, dict) else {}

@@ -26,10 +26,8 @@ DEFAULT_CONFIG = Path("configs/demo.toml")
 
 def _from_workload(cfg: RunConfig) -> list[dict[str, Any]] | None:
     """The sampled workload's rows, or None when it is not built yet."""
-    try:
-        from simulator.workload import load_workload
-    except ImportError:
-        return None
+    from simulator.workload.store import load_workload
+
     try:
         workload = load_workload(Path(cfg.workload.dir), cfg.workload.name)
     except (QsimError, OSError):
@@ -120,9 +118,10 @@ def run_replay(
 ) -> ReportOutcome:
     """Replay one tenant (or one pattern / query of it) now and write its report.
 
-    The replay is not recorded in the history (it would become the pipeline's "previous
-    run" and turn the next night's findings of other tenants into new ones); it is still
-    classified against the last nightly run and the accepted findings.
+    The replay is recorded in the history as a filtered run: it is classified against the
+    last full run of its pipeline and the accepted findings, but never becomes the
+    "previous run" itself (that would turn the next night's findings of other tenants
+    into new ones).
     """
     from simulator.runner.run import execute_run
 
@@ -141,4 +140,4 @@ def run_replay(
         ray_address=ray_address,
     )
     history_db = Path(cfg.run.results_dir) / HISTORY_FILE
-    return generate_reports(Path(outcome.run_dir), history_db=history_db, record=False)
+    return generate_reports(Path(outcome.run_dir), history_db=history_db)

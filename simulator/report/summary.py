@@ -87,6 +87,7 @@ def build_summary(
         "workload_id": str(data.run.get("workload_id") or ""),
         "workload_name": str(data.run.get("workload_name") or ""),
         "config_path": str(data.run.get("config_path") or ""),
+        "filters": data.filters,
         "qsim_version": __version__,
         "exit_status": gate.exit_code,
         "runner_exit_code": runner_exit if isinstance(runner_exit, int) else None,

@@ -43,15 +43,14 @@ def generate_reports(
     *,
     history_db: Path | None = None,
     use_history: bool = True,
-    record: bool = True,
     today: date | None = None,
 ) -> ReportOutcome:
     """Load ``run_dir``, classify its findings against the history, write all outputs.
 
     ``history_db`` defaults to ``history.sqlite`` beside the run folder. With
     ``use_history=False`` nothing is read from or recorded in a history (every finding is
-    new); with ``record=False`` the history is read (previous run, acceptances) but this
-    run is not recorded. Raises ReportError for a folder that is not a run, or an unusable history.
+    new). A filtered run (a replay) is recorded but never serves as a previous run.
+    Raises ReportError for a folder that is not a run, or an unusable history.
     """
     data = load_run(run_dir)
     settings = data.report_settings()
@@ -85,7 +84,7 @@ def generate_reports(
         html = render_html(
             data, changes, gate, decisions, settings, patterns, tenant_rows(patterns), evidence
         )
-        if history is not None and record:
+        if history is not None:
             history.record_run(summary, patterns, changes, report_path.resolve())
     finally:
         if history is not None:

@@ -9,11 +9,18 @@ import html
 import re
 from pathlib import Path
 
+import numpy as np
+import pytest
 from report_run_folders import realistic_spec, write_run
 
 from simulator.engines.execution import Execution
 from simulator.report import generate_reports
-from simulator.report.charts import concurrency_timeline, latency_scatter, ratio_histogram
+from simulator.report.charts import (
+    _mean_in_flight,
+    concurrency_timeline,
+    latency_scatter,
+    ratio_histogram,
+)
 from simulator.report.masking import mask_literals
 
 PAYLOAD = "</script><img src=x onerror=alert(1)>"
@@ -100,7 +107,16 @@ def test_concurrency_peak_per_engine() -> None:
     ]
     svg = str(concurrency_timeline(runs))
     assert svg.count("<polyline") == 2
-    assert 'class="tick">3</text>' in svg and "10.0 s" in svg
+    assert 'class="tick">3.0</text>' in svg and "10.0 s" in svg
+    banked = [_execution("base", 50.0, 51.0)]
+    banked[0].from_bank = True  # ran in an earlier run: not part of this load
+    assert "10.0 s" in str(concurrency_timeline(runs + banked))
+
+
+def test_mean_in_flight_is_time_weighted() -> None:
+    starts, ends = np.array([0.0, 1.0, 2.0]), np.array([4.0, 3.0, 5.0])
+    means = _mean_in_flight(starts, ends, np.array([0.0, 1.0, 2.0, 3.0, 5.0, 6.0]))
+    assert means.tolist() == pytest.approx([1.0, 2.0, 3.0, 1.5, 0.0])
 
 
 def test_mask_literals() -> None:

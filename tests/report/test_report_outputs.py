@@ -24,6 +24,7 @@ TOP_LEVEL = {
     "workload_id": str,
     "workload_name": str,
     "config_path": str,
+    "filters": dict,
     "qsim_version": str,
     "exit_status": int,
     "runner_exit_code": (int, type(None)),
