@@ -1046,6 +1046,17 @@ def partition_checksums(
     return {key: (count, _hex64(a) + _hex64(b)) for key, (count, a, b) in sorted(totals.items())}
 
 
+def _dense_groups(combined: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted distinct values of `combined`, each row's index among them); values < size."""
+    if size <= 1 << 22:
+        # A presence table is linear; np.unique would sort every row of the batch.
+        present = np.zeros(size, dtype=bool)
+        present[combined] = True
+        return np.flatnonzero(present), (np.cumsum(present) - 1)[combined]
+    uniques, inverse = np.unique(combined, return_inverse=True)
+    return uniques, inverse.astype(np.int64, copy=False)
+
+
 def _partition_batch(
     batch: pa.RecordBatch, partition_columns: Sequence[str], totals: dict[str, list[int]]
 ) -> None:
@@ -1053,14 +1064,14 @@ def _partition_batch(
     groups = np.zeros(batch.num_rows, np.int64)
     labels: list[str] = [""]
     for name in partition_columns:
-        index = batch.schema.get_field_index(name)
-        if index < 0:
+        matches = batch.schema.get_all_field_indices(name)
+        if len(matches) != 1:
+            problem = "is not among" if not matches else "appears more than once in"
             raise ChecksumInputError(
-                f"partition column {name!r} is not among the columns {batch.schema.names}"
+                f"partition column {name!r} {problem} the columns {batch.schema.names}"
             )
-        codes, texts = _partition_texts(batch.column(index))
-        combined = groups * len(texts) + codes
-        uniques, groups = np.unique(combined, return_inverse=True)
+        codes, texts = _partition_texts(batch.column(matches[0]))
+        uniques, groups = _dense_groups(groups * len(texts) + codes, len(labels) * len(texts))
         part = f"{_escape_key_text(name)}="
         labels = [
             (labels[u // len(texts)] + "/" if labels[u // len(texts)] else "")
@@ -1068,7 +1079,6 @@ def _partition_batch(
             + texts[u % len(texts)]
             for u in uniques.tolist()
         ]
-        groups = groups.astype(np.int64, copy=False)
     counts = np.zeros(len(labels), np.int64)
     lane_a = np.zeros(len(labels), np.uint64)
     lane_b = np.zeros(len(labels), np.uint64)

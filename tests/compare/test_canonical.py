@@ -645,5 +645,25 @@ def test_partition_key_text_of_equal_instants_is_unit_independent():
 
 
 def test_partition_checksums_refuse_a_missing_column():
-    with pytest.raises(ChecksumInputError, match="'nope'"):
+    with pytest.raises(ChecksumInputError, match="'nope' is not among"):
         partition_checksums(pa.table({"a": [1]}), ["nope"])
+    twice = pa.table([pa.array([1]), pa.array([2])], names=["a", "a"])
+    with pytest.raises(ChecksumInputError, match="'a' appears more than once"):
+        partition_checksums(twice, ["a"])
+
+
+def test_many_partitions_across_several_columns():
+    rng = np.random.default_rng(11)
+    n = 5000
+    table = pa.table(
+        {
+            "a": pa.array(rng.integers(0, 3000, n)),
+            "b": pa.array(rng.integers(0, 3000, n).astype(str)),
+            "v": pa.array(rng.normal(size=n)),
+        }
+    )
+    parts = partition_checksums(table, ["a", "b"])
+    pairs = {(a, b) for a, b in zip(table["a"].to_pylist(), table["b"].to_pylist(), strict=True)}
+    assert len(parts) == len(pairs)
+    assert sum(count for count, _ in parts.values()) == n
+    assert partition_checksums(table.to_batches(max_chunksize=777), ["a", "b"]) == parts
