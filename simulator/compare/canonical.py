@@ -47,9 +47,10 @@ Canonicalization rules (each one tested in ``tests/compare/test_canonical.py``):
 - Rows chain their column hashes by position, so swapping two same-typed columns changes
   the row hash, and changing one value always changes it (each step is a bijection).
 
-Result checksums: ``multiset`` is 128 bits, two independent 64-bit sums of the row hashes
-(the second over a remix of each row hash), so it is order-insensitive and counts
-duplicates; ``ordered`` is xxh3-128 streamed over the row-hash buffer in arrival order;
+Result checksums: ``multiset`` is 128 bits, two 64-bit sums mod 2**64 (hex, lane one then
+lane two): of the row hashes, and of a remix of each row hash, so it is order-insensitive,
+counts duplicates, adds up across batches and partitions lane by lane, and a second lane
+guards against differences that cancel in the first; ``ordered`` is xxh3-128 streamed over the row-hash buffer in arrival order;
 ``columns`` holds one order-insensitive sum per column position.
 """
 
