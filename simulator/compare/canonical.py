@@ -50,8 +50,9 @@ Canonicalization rules (each one tested in ``tests/compare/test_canonical.py``):
 Result checksums: ``multiset`` is 128 bits, two 64-bit sums mod 2**64 (hex, lane one then
 lane two): of the row hashes, and of a remix of each row hash, so it is order-insensitive,
 counts duplicates, adds up across batches and partitions lane by lane, and a second lane
-guards against differences that cancel in the first; ``ordered`` is xxh3-128 streamed over the row-hash buffer in arrival order;
-``columns`` holds one order-insensitive sum per column position.
+guards against differences that cancel in the first; ``ordered`` is xxh3-128 streamed over
+the row-hash buffer in arrival order; ``columns`` holds one order-insensitive sum per column
+position.
 """
 
 from __future__ import annotations
