@@ -8,8 +8,8 @@ folder instead (recorded in ``run.json`` under ``ray.temp_dir``). With an addres
 address`` or ``run.ray_address``) the driver joins that cluster instead and starts nothing.
 
 Every process of the run (Ray's own and the engine workers the actors start) carries
-``QSIM_RUN_ID`` in its environment, so leftovers can be found and tests can assert there
-are none.
+``QSIM_RUN_ID`` in its environment; a reaper (:mod:`simulator.runner.reaper`) kills any of
+them left when the driver ends, even by SIGKILL, and tests assert none is left.
 """
 
 from __future__ import annotations
@@ -17,16 +17,17 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from simulator.errors import RunError
+from simulator.runner.reaper import RUN_ENV, start_reaper, stop_reaper
 
 # "/session_2026-01-01_00-00-00_000000_1234567/sockets/plasma_store" plus slack.
 _SOCKET_SUFFIX = 72
 _SOCKET_PATH_MAX = 107
-RUN_ENV = "QSIM_RUN_ID"
 
 
 def ray_temp_dir(run_dir: Path) -> tuple[Path, bool]:
@@ -50,6 +51,7 @@ class RayCluster:
         self.temp_dir: Path | None = None
         self.moved = False
         self._previous_env: str | None = None
+        self._reaper: subprocess.Popen[bytes] | None = None
 
     def describe(self) -> dict[str, Any]:
         """What run.json records about Ray."""
@@ -73,6 +75,7 @@ class RayCluster:
         """Start a local Ray (or join ``address``); RunError in one line when it fails."""
         import ray
 
+        self._reaper = start_reaper(self.run_id)
         self._previous_env = os.environ.get(RUN_ENV)
         os.environ[RUN_ENV] = self.run_id
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
@@ -92,7 +95,7 @@ class RayCluster:
                 self.temp_dir.mkdir(parents=True, exist_ok=True)
                 ray.init(_temp_dir=str(self.temp_dir), num_cpus=os.cpu_count() or 1, **kwargs)
         except Exception as err:  # Ray raises many types; any of them means "no cluster"
-            self._restore_env()
+            self.shutdown()
             where = self.address or "a local Ray instance"
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise RunError(f"cannot start or join {where}: {first}") from None
@@ -108,6 +111,9 @@ class RayCluster:
         elif self.temp_dir is not None:
             # Ray's session logs are not results; keep the run folder small.
             shutil.rmtree(self.temp_dir, ignore_errors=True)
+        if self._reaper is not None:
+            stop_reaper(self._reaper)
+            self._reaper = None
         self._restore_env()
 
     def _restore_env(self) -> None:

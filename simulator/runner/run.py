@@ -274,6 +274,7 @@ class _Driver:
         runtimes = {
             name: ensure_runtime(self.cfg.engines[name], default_root()) for name in self.engines
         }
+        self.runtimes = runtimes
         self.generation = generation
         self.queries = by_tenant(queries)
         meta = {
@@ -349,8 +350,9 @@ class _Driver:
         self.generation = GenerationStore(self.cfg.dataset.store).get(meta["generation_id"])
         self.queries = by_tenant(read_queries(self.store.run_dir / QUERIES_FILE))
         self.fresh_baseline = bool(meta.get("fresh_baseline", False)) or self.fresh_baseline
-        for name in self.engines:
-            ensure_runtime(self.cfg.engines[name], default_root())
+        self.runtimes = {
+            name: ensure_runtime(self.cfg.engines[name], default_root()) for name in self.engines
+        }
         self.store.update_meta(
             status="running",
             exit_code=None,
@@ -571,6 +573,7 @@ class _Driver:
             "engines": [self.cfg.engines[name] for name in self.engines],
             "baseline": self.baseline,
             "runtimes_root": str(default_root()),
+            "runtimes": self.runtimes,
             "statements": self.statements[tenant],
             "writable": writable_tables(self.generation, tenant, self.queries[tenant]),
             "timeout_s": self.cfg.load.timeout_s,

@@ -38,7 +38,7 @@ from simulator.datasets.store import GenerationStore
 from simulator.datasets.workspace import make_workspace
 from simulator.engines.execution import Execution
 from simulator.engines.faults import wrap as wrap_faults
-from simulator.engines.runtime import ensure_runtime
+from simulator.engines.runtime import Runtime, ensure_runtime
 from simulator.engines.table_files import read_batches
 from simulator.engines.worker import EngineWorker
 from simulator.runner.execute import Statement, execute_statement
@@ -105,6 +105,7 @@ class TenantSession:
         engines: list[EngineSpec],
         baseline: str,
         runtimes_root: str,
+        runtimes: dict[str, Runtime] | None = None,
         statements: dict[str, list[Statement]],
         writable: list[str],
         timeout_s: float,
@@ -119,6 +120,7 @@ class TenantSession:
         self.engines = {spec.name: spec for spec in engines}
         self.baseline = baseline
         self.runtimes_root = Path(runtimes_root) if runtimes_root else None
+        self.runtimes = runtimes or {}
         self.statements = statements
         self.writable = set(writable)
         self.timeout_s = timeout_s
@@ -138,7 +140,7 @@ class TenantSession:
         """
         versions = {}
         for name, spec in self.engines.items():
-            runtime = ensure_runtime(spec, self.runtimes_root)
+            runtime = self._runtime(spec)
             workspace = self.workspace_root / f"{name}-{self.incarnation}"
             if workspace.exists():
                 shutil.rmtree(workspace)
@@ -170,6 +172,14 @@ class TenantSession:
             builder = TableStateBuilder("warm_up", list(batch.schema.names[:1]))
             builder.update(batch)
             builder.finish()
+
+    def _runtime(self, spec: EngineSpec) -> Runtime:
+        """The driver's runtime when this node sees it (same host or shared file system),
+        else the node's own, built or checked here."""
+        known = self.runtimes.get(spec.name)
+        if known is not None and known.python.exists():
+            return known
+        return ensure_runtime(spec, self.runtimes_root)
 
     def restore(self, ok_writes: dict[str, list[int]]) -> None:
         """Tell a fresh session which earlier writes each lane must re-run before going on."""

@@ -82,7 +82,7 @@ class RunStore:
         """Open a run folder to resume it; refuse a missing or unreadable one."""
         run_dir = Path(results_dir) / run_id
         if not (run_dir / "run.json").is_file():
-            known = sorted(p.name for p in Path(results_dir).glob("*/run.json"))
+            known = sorted(p.parent.name for p in Path(results_dir).glob("*/run.json"))
             hint = f" (runs there: {', '.join(known[-3:])})" if known else ""
             raise RunError(f"{run_dir}: no such run to resume{hint}")
         store = cls(run_dir)

@@ -1,0 +1,14 @@
+"""Fixtures for runner tests: the shared tiny world and a per-test results folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from runner_fixtures import build_world
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny generation + workload, shared by all xdist workers of the session."""
+    return build_world(tmp_path_factory.getbasetemp().parent / "qsim-runner-world")

@@ -1,0 +1,109 @@
+"""End-to-end runs of the library entry ``execute_run`` on the tiny world with real
+DuckDB releases and a real local Ray."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from runner_fixtures import (
+    DUCKDB_NEW,
+    DUCKDB_OLD,
+    duckdb_engine,
+    read_jsonl,
+    wait_no_processes,
+    write_config,
+)
+
+from simulator.compare.verdicts import REGRESSION_VERDICTS
+from simulator.config import load_config
+from simulator.runner.run import execute_run
+from simulator.runner.store import RunStore
+
+pytestmark = pytest.mark.slow
+
+
+def test_two_candidates_share_the_baseline_and_every_record_is_written_once(
+    world: Path, tmp_path: Path
+) -> None:
+    config = write_config(
+        tmp_path / "run.toml",
+        world,
+        tmp_path / "results",
+        run={"candidates": ["cand", "same"]},
+        engines={
+            "base": duckdb_engine(DUCKDB_OLD),
+            "cand": duckdb_engine(DUCKDB_NEW),
+            "same": duckdb_engine(DUCKDB_OLD),
+        },
+    )
+    outcome = execute_run(load_config(config))
+    run_dir = outcome.run_dir
+    assert outcome.status == "complete"
+    assert outcome.summary.splitlines()[-1] == str(run_dir)
+    assert {p.name for p in run_dir.iterdir()} >= {
+        "run.json",
+        "queries.parquet",
+        "executions.jsonl",
+        "verdicts.jsonl",
+        "perf.jsonl",
+        "summary.json",
+        "junit.xml",
+        "report.html",
+    }
+    meta = RunStore(run_dir).read_meta()
+    assert meta["status"] == "complete" and meta["exit_code"] == outcome.exit_code
+    assert meta["engines"]["base"]["version"] == f"v{DUCKDB_OLD}"
+    assert meta["engines"]["cand"]["version"] == f"v{DUCKDB_NEW}"
+    assert meta["engines"]["cand"]["runtime_spec_hash"]
+    recorded = ("generation_id", "workload_id", "qsim_version", "host", "started_at", "finished_at")
+    for key in recorded:
+        assert meta[key], key
+    queries = meta["queries"]
+
+    executions = read_jsonl(run_dir / "executions.jsonl")
+    ids = [e["execution_id"] for e in executions]
+    assert len(ids) == len(set(ids))  # exactly one record per execution
+    load = Counter(e["engine"] for e in executions if e["phase"] == "load")
+    # Baseline work is shared: one baseline lane, however many candidates.
+    assert load == {"base": queries, "cand": queries, "same": queries}
+    assert any(e["phase"] == "repeat" and e["engine"] == "base" for e in executions)
+    assert all(e["node"] for e in executions if e["phase"] == "load" and e["status"] != "skipped")
+
+    verdicts = read_jsonl(run_dir / "verdicts.jsonl")
+    assert Counter(v["candidate"] for v in verdicts) == {"cand": queries, "same": queries}
+    regressions = Counter(v["candidate"] for v in verdicts if v["verdict"] in REGRESSION_VERDICTS)
+    assert regressions["same"] == 0  # the baseline release against itself: no false alarm
+    assert outcome.exit_code == (1 if regressions["cand"] else 0) or outcome.perf_counts
+    assert outcome.verdict_counts["same"].get("match", 0) > 0
+    perf = read_jsonl(run_dir / "perf.jsonl")
+    assert {p["candidate"] for p in perf} == {"cand", "same"}
+    assert wait_no_processes(outcome.run_id) == []
+
+
+def test_baseline_bank_serves_the_next_run_in_open_loop(world: Path, tmp_path: Path) -> None:
+    bank = {"bank": True, "bank_refresh": 0.0, "bank_dir": str(tmp_path / "bank")}
+    first = write_config(
+        tmp_path / "first.toml", world, tmp_path / "results", run=bank, perf={"enabled": False}
+    )
+    outcome = execute_run(load_config(first))
+    assert outcome.status == "complete"
+    second = write_config(
+        tmp_path / "second.toml",
+        world,
+        tmp_path / "results",
+        run=bank,
+        perf={"enabled": False},
+        load={"mode": "open", "time_compression": 100000.0, "concurrency": 2},
+    )
+    again = execute_run(load_config(second))
+    executions = read_jsonl(again.run_dir / "executions.jsonl")
+    base = [e for e in executions if e["engine"] == "base" and e["status"] != "skipped"]
+    assert base and all(e["from_bank"] for e in base)
+    assert not any(e["from_bank"] for e in executions if e["engine"] == "cand")
+    verdicts = read_jsonl(again.run_dir / "verdicts.jsonl")
+    assert any(v["baseline_from_bank"] for v in verdicts)
+    meta = RunStore(again.run_dir).read_meta()
+    assert meta["bank"]["served"] > 0 and meta["load"]["mode"] == "open"
+    assert again.verdict_counts == outcome.verdict_counts  # same answers from the bank
