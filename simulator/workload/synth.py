@@ -105,8 +105,8 @@ DASHBOARDS: list[tuple[str, set[str], list[str]]] = [
         [
             "SELECT c.country, sum(o.total) AS revenue, count(*) AS orders FROM orders o "
             "JOIN customers c ON o.customer_id = c.customer_id "
-            "WHERE o.ordered_at >= TIMESTAMP '{d0} 00:00:00' "
-            "AND o.ordered_at < TIMESTAMP '{d1} 00:00:00' "
+            "WHERE o.ordered_at >= TIMESTAMP '{d0} 00:00:00 UTC' "
+            "AND o.ordered_at < TIMESTAMP '{d1} 00:00:00 UTC' "
             "GROUP BY c.country ORDER BY revenue DESC LIMIT 10",
             "SELECT status, count(*) AS n, CAST(avg(total) AS decimal(18,2)) AS avg_total "
             "FROM orders WHERE status IN ({statuses}) GROUP BY status ORDER BY n DESC, status",
@@ -202,8 +202,8 @@ ADHOC: list[tuple[str, set[str], _Draw]] = [
     (
         "SELECT customer_id, date_trunc('month', created_at) AS month, "
         "date_add('day', {k}, created_at) AS later, "
-        "date_diff('day', created_at, TIMESTAMP '{day} 00:00:00') AS age_days FROM customers "
-        "WHERE created_at < TIMESTAMP '{day} 00:00:00' ORDER BY customer_id LIMIT {limit}",
+        "date_diff('day', created_at, TIMESTAMP '{day} 00:00:00 UTC') AS age_days FROM customers "
+        "WHERE created_at < TIMESTAMP '{day} 00:00:00 UTC' ORDER BY customer_id LIMIT {limit}",
         {"customers"},
         lambda rng, days: {
             "k": rng.randint(1, 30),
@@ -340,7 +340,7 @@ PIPELINES: list[tuple[str, set[str], list[str], _Draw]] = [
             "DROP TABLE IF EXISTS stage_order_rollup",
             "CREATE TABLE stage_order_rollup AS SELECT CAST(ordered_at AS date) AS order_day, "
             "status, count(*) AS orders, sum(total) AS revenue FROM orders "
-            "WHERE ordered_at < TIMESTAMP '{d1} 00:00:00' GROUP BY 1, 2",
+            "WHERE ordered_at < TIMESTAMP '{d1} 00:00:00 UTC' GROUP BY 1, 2",
             "UPDATE stage_order_rollup SET status = 'closed' WHERE status IN ({statuses})",
             "DELETE FROM stage_order_rollup WHERE orders < {k}",
             "SELECT status, sum(orders) AS orders, sum(revenue) AS revenue "
