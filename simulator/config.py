@@ -122,6 +122,9 @@ class WorkloadSection:
 @dataclass(frozen=True)
 class LatencyFault:
     kinds: tuple[str, ...] = ()
+    # Only statements reading (or writing) one of these tables ([] = any): lets a
+    # sensitivity test slow down some SELECT patterns and no others.
+    tables: tuple[str, ...] = ()
     factor: float = 1.0
     fixed_ms: float = 0.0
     jitter_ms: float = 0.0

@@ -9,6 +9,7 @@ Configured by ``[engines.NAME.faults]`` (:class:`simulator.config.FaultsSection`
     error_kinds = ["select"]     # statement kinds that may get an error ([] = all)
     [engines.candidate.faults.latency]
     kinds = ["select"]           # [] = all kinds
+    tables = ["customers"]       # only statements that name one of these tables ([] = all)
     factor = 1.5                 # the engine's own time is stretched by this factor
     fixed_ms = 20                # plus a fixed delay
     jitter_ms = 10               # plus a uniform random delay in [0, jitter_ms)
@@ -64,6 +65,16 @@ def statement_kind(sql: str, dialect: str) -> str:
     if len(trees) != 1:
         return "other"
     return _kind(trees[0])
+
+
+def statement_tables(sql: str, dialect: str) -> set[str]:
+    """Lower-cased names of every table ``sql`` names (read or written); empty when it
+    cannot be parsed."""
+    try:
+        trees = sqlglot.parse(sql, read=dialect or None)
+    except sqlglot.errors.SqlglotError:
+        return set()
+    return {t.name.lower() for tree in trees if tree is not None for t in tree.find_all(exp.Table)}
 
 
 def _kind(tree: exp.Expression) -> str:
@@ -199,11 +210,15 @@ class FaultInjector:
             outcome = self._lose_writes(sql, kind, timeout_s)
         if outcome is None:
             outcome = self.worker.execute(sql, timeout_s, sink)
-        return self._delay(outcome, kind)
+        return self._delay(outcome, kind, sql)
 
-    def _delay(self, outcome: WorkerOutcome, kind: str) -> WorkerOutcome:
+    def _delay(self, outcome: WorkerOutcome, kind: str, sql: str) -> WorkerOutcome:
         latency = self.faults.latency
         if latency.kinds and kind not in latency.kinds:
+            return outcome
+        if latency.tables and not {t.lower() for t in latency.tables} & statement_tables(
+            sql, self.dialect
+        ):
             return outcome
         extra = latency.fixed_ms + (latency.factor - 1.0) * outcome.wall_ms
         if latency.jitter_ms > 0:

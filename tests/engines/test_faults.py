@@ -10,7 +10,13 @@ import pytest
 from engine_fixtures import DUCKDB_NEW, ROWS_PER_DAY, duckdb_spec
 
 from simulator.config import FaultsSection, LatencyFault, LostWriteFault
-from simulator.engines.faults import FaultInjector, check_faults, statement_kind, wrap
+from simulator.engines.faults import (
+    FaultInjector,
+    check_faults,
+    statement_kind,
+    statement_tables,
+    wrap,
+)
 from simulator.engines.worker import EngineWorker
 from simulator.errors import ConfigError
 
@@ -99,6 +105,22 @@ def test_latency_is_really_waited_and_added_to_wall_time(runtime_for, world):
         assert waited_ms >= 80.0
         assert slow.fault == "latency:+80.0ms"
         assert engine.execute("DELETE FROM sink WHERE day = 'none'", 30).fault == ""
+
+
+def test_latency_limited_to_tables_slows_only_statements_naming_them(runtime_for, world):
+    latency = LatencyFault(kinds=("select",), tables=("SINK",), fixed_ms=60.0)
+    with faulty(runtime_for, world, latency=latency) as engine:
+        slowed = engine.execute("SELECT count(*) FROM events JOIN sink USING (day)", 30)
+        untouched = engine.execute("SELECT count(*) FROM events", 30)
+        assert slowed.fault == "latency:+60.0ms" and slowed.wall_ms >= 60.0
+        assert (untouched.status, untouched.fault) == ("ok", "")
+        assert untouched.wall_ms < 60.0
+
+
+def test_statement_tables_names_every_table_lower_cased():
+    sql = "INSERT INTO Sink SELECT * FROM events e JOIN (SELECT * FROM Customers) c ON true"
+    assert statement_tables(sql, "duckdb") == {"sink", "events", "customers"}
+    assert statement_tables("SELEC nonsense (", "duckdb") == set()
 
 
 def test_faults_are_never_on_by_accident(runtime_for, world):
