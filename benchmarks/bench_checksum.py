@@ -53,16 +53,22 @@ def make_table(rows: int, seed: int = 0) -> pa.Table:
     )
 
 
-def best_of(repeats: int, fn) -> float:
-    times = []
+def best_of(repeats: int, fn) -> tuple[float, float]:
+    """Best wall-clock and best CPU seconds of `repeats` runs of `fn`.
+
+    CPU time is the steadier figure on a shared machine: every step here is single-threaded.
+    """
+    walls, cpus = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.process_time() - cpu)
+    return min(walls), min(cpus)
 
 
-def raw_xxhash_seconds(table: pa.Table) -> tuple[float, int]:
+def raw_xxhash_seconds(table: pa.Table) -> tuple[float, float, int]:
+    """(best wall s, best CPU s, bytes) of xxh3_64 over every buffer of the table's columns."""
     buffers = [
         buf
         for column in table.columns
@@ -76,7 +82,7 @@ def raw_xxhash_seconds(table: pa.Table) -> tuple[float, int]:
         for buf in buffers:
             xxhash.xxh3_64(memoryview(buf)).intdigest()
 
-    return best_of(3, run), size
+    return (*best_of(5, run), size)
 
 
 MEMORY_CHILD = """
@@ -148,20 +154,28 @@ def main() -> None:
     checksum_table(make_table(1000))
     print(f"numba warm-up (compile or cache load): {time.perf_counter() - compile_start:.2f} s")
 
-    qsim_s = best_of(3, lambda: checksum_table(table))
-    pandas_s = best_of(2, lambda: pd.util.hash_pandas_object(frame, index=False))
-    raw_s, raw_bytes = raw_xxhash_seconds(table)
-    ratio = pandas_s / qsim_s
+    qsim_wall, qsim_cpu = best_of(5, lambda: checksum_table(table))
+    pandas_wall, pandas_cpu = best_of(2, lambda: pd.util.hash_pandas_object(frame, index=False))
+    raw_wall, raw_cpu, raw_bytes = raw_xxhash_seconds(table)
     rows = args.rows
-    print(f"rows: {rows:,}  columns: int64, float64, string (~20 chars), timestamp[us, UTC]")
-    print(f"qsim checksum_table:        {qsim_s:7.3f} s  {rows / qsim_s / 1e6:8.1f} M rows/s")
-    print(f"pandas hash_pandas_object:  {pandas_s:7.3f} s  {rows / pandas_s / 1e6:8.1f} M rows/s")
-    verdict = "meets" if ratio >= TARGET_RATIO else "MISSES"
-    print(f"ratio qsim/pandas:          {ratio:7.1f}x  ({verdict} the {TARGET_RATIO:.0f}x target)")
+    print(f"rows: {rows:,}  columns: int64, float64, string (15-25 chars), timestamp[us, UTC]")
+    print(f"{'':28}{'wall s':>8}{'M rows/s':>10}{'CPU s':>8}{'M rows/s':>10}")
+    for name, wall, cpu in (
+        ("qsim checksum_table", qsim_wall, qsim_cpu),
+        ("pandas hash_pandas_object", pandas_wall, pandas_cpu),
+    ):
+        print(f"{name:28}{wall:8.3f}{rows / wall / 1e6:10.1f}{cpu:8.3f}{rows / cpu / 1e6:10.1f}")
+    wall_ratio, cpu_ratio = pandas_wall / qsim_wall, pandas_cpu / qsim_cpu
+    verdict = "meets" if min(wall_ratio, cpu_ratio) >= TARGET_RATIO else "MISSES"
     print(
-        f"xxh3_64 raw-buffer ceiling: {raw_s:7.3f} s  {rows / raw_s / 1e6:8.1f} M rows/s"
-        f"  ({raw_bytes / raw_s / 1e9:.1f} GB/s over {raw_bytes / 1e6:.0f} MB);"
-        f" qsim runs at {raw_s / qsim_s:.0%} of it"
+        f"ratio pandas/qsim time: {wall_ratio:.1f}x wall, {cpu_ratio:.1f}x CPU"
+        f"  ({verdict} the {TARGET_RATIO:.0f}x target)"
+    )
+    print(
+        f"xxh3_64 raw-buffer ceiling: {raw_wall:.3f} s wall, {raw_cpu:.3f} s CPU,"
+        f" {rows / raw_cpu / 1e6:.0f} M rows/s ({raw_bytes / raw_cpu / 1e9:.1f} GB/s over"
+        f" {raw_bytes / 1e6:.0f} MB of column buffers); qsim runs at {raw_cpu / qsim_cpu:.0%}"
+        " of it (CPU)"
     )
 
     verdict = "meets" if peak_mb < TARGET_PEAK_MB else "MISSES"
