@@ -649,7 +649,12 @@ def _hash_into(arr: pa.Array, out: np.ndarray) -> None:
     elif pa.types.is_timestamp(t):
         mult = _UNIT_NS[t.unit]
         lo, hi = _ns_range(mult)
-        _k_temporal(_data(arr, 1, np.int64), mult, _NS_PER_S // mult, lo, hi, _T_TIMESTAMP, out)
+        values = _data(arr, 1, np.int64)
+        if lo <= values.min() and values.max() <= hi:
+            # The common case, without the per-value range test that blocks vectorizing.
+            _k_scaled(values, mult, _T_TIMESTAMP, out)
+        else:
+            _k_temporal(values, mult, _NS_PER_S // mult, lo, hi, _T_TIMESTAMP, out)
     elif pa.types.is_date32(t):
         _k_scaled(_data(arr, 1, np.int32), 1, _T_DATE, out)
     elif pa.types.is_date64(t):
