@@ -122,6 +122,13 @@ def sample_workload(
     groups = _groups(log, seq, pipeline_of, costs, params.seed)
     by_time = params.budget_ms > 0
     chosen = _select(groups, costs, params, by_time)
+    if not chosen:
+        unit = "ms of engine time" if by_time else "queries"
+        budget = params.budget_ms if by_time else params.budget
+        raise WorkloadError(
+            f"{log_path}: a budget of {budget:g} {unit} keeps no query; raise --budget"
+            + ("-ms" if by_time else "")
+        )
     queries = _materialize(log_path, log, groups, chosen, seq, pipeline_of)
     manifest = _manifest(source, log_name, log, groups, chosen, queries, row_kind, params)
     return save_workload(workloads_dir, name, queries, manifest)

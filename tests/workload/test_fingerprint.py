@@ -2,6 +2,8 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from simulator.workload.fingerprint import Analyzer
 
@@ -137,3 +139,29 @@ def test_cached_analysis_does_not_depend_on_text_order(dialect):
         analyzer = Analyzer()
         for sql in order:
             assert analyzer.analyze(sql, dialect) == fresh[sql], sql
+
+
+_TEXT = st.text(alphabet=st.sampled_from(list("ab' -/*\n\\$\"(),;é")), max_size=12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    number=st.integers(-(10**12), 10**12),
+    text=_TEXT,
+    items=st.lists(st.one_of(st.integers(0, 999), _TEXT), min_size=1, max_size=6),
+)
+def test_any_literal_values_keep_the_pattern_and_the_cache_exact(number, text, items):
+    def quote(value):
+        return str(value) if isinstance(value, int) else "'" + value.replace("'", "''") + "'"
+
+    base = "SELECT a FROM t WHERE b = 1 AND c = 'x' AND d IN (2) ORDER BY a LIMIT 10"
+    sql = (
+        f"SELECT a FROM t WHERE b = {number} AND c = {quote(text)} "
+        f"AND d IN ({', '.join(quote(i) for i in items)}) ORDER BY a LIMIT 10"
+    )
+    cached = Analyzer()
+    first = cached.analyze(base, "trino")
+    second = cached.analyze(sql, "trino")
+    assert second == Analyzer().analyze(sql, "trino")
+    assert second.pattern_id == first.pattern_id
+    assert second.classification.limit == 10

@@ -202,6 +202,9 @@ def test_refusals(tmp_path):
         sample_workload(tmp_path, "empty", "w", SampleParams())
     with pytest.raises(WorkloadError, match="no normalized log named 'nope'"):
         sample_workload(tmp_path, "nope", "w", SampleParams())
+    ingest_log(EXAMPLES / "tiny.jsonl", tmp_path, "tiny")
+    with pytest.raises(WorkloadError, match=r"a budget of 0\.001 ms of engine time keeps no query"):
+        sample_workload(tmp_path, "tiny", "w", SampleParams(budget_ms=0.001))
     with pytest.raises(WorkloadError, match="budget must be at least 1"):
         sample_workload(tmp_path, "empty", "w", SampleParams(budget=0))
     with pytest.raises(WorkloadError, match="reserved"):
