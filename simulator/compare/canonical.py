@@ -80,8 +80,15 @@ CANONICAL_VERSION = 1
 # Mantissa bits kept when quantizing finite floats (of float64's 52).
 FLOAT_MANTISSA_BITS = 32
 
-# Rows hashed per step; bounds memory and keeps the per-column hash arrays in cache.
+# Rows hashed per step; bounds memory and keeps the per-column hash arrays in cache. Wide
+# tables take fewer rows per step so one step's hashes stay within _STEP_CELLS (32 MB).
 BATCH_ROWS = 1 << 16
+_STEP_CELLS = 1 << 22
+
+
+def _rows_per_step(num_columns: int) -> int:
+    return max(1, min(BATCH_ROWS, _STEP_CELLS // max(1, num_columns)))
+
 
 NULL_PARTITION = "__NULL__"
 
@@ -896,19 +903,20 @@ class ChecksumAccumulator:
         self._columns = np.zeros(len(schema), np.uint64)
         self._ordered = xxhash.xxh3_128()
         # Reused for every batch: fresh pages per batch cost more than hashing short strings.
-        self._matrix_buffer = np.empty((len(schema), BATCH_ROWS), np.uint64)
-        self._row_buffer = np.empty(BATCH_ROWS, np.uint64)
+        self._step = _rows_per_step(len(schema))
+        self._matrix_buffer = np.empty((len(schema), self._step), np.uint64)
+        self._row_buffer = np.empty(self._step, np.uint64)
 
     def update(self, batch: pa.RecordBatch | pa.Table) -> None:
         """Add the rows of `batch`; refuses (``ChecksumInputError``) a batch whose column
         count or canonical column types differ from the schema."""
         self._check(batch)
         if isinstance(batch, pa.Table):
-            for b in batch.to_batches(max_chunksize=BATCH_ROWS):
+            for b in batch.to_batches(max_chunksize=self._step):
                 self._update_batch(b)
         else:
-            for start in range(0, batch.num_rows, BATCH_ROWS):
-                self._update_batch(batch.slice(start, BATCH_ROWS))
+            for start in range(0, batch.num_rows, self._step):
+                self._update_batch(batch.slice(start, self._step))
 
     def _check(self, batch: pa.RecordBatch | pa.Table) -> None:
         if batch.num_columns != len(self._types):
@@ -1039,17 +1047,16 @@ def partition_checksums(
     column the data does not have.
     """
     if isinstance(data, pa.Table):
-        batches: Iterable[pa.RecordBatch] = data.to_batches(max_chunksize=BATCH_ROWS)
+        batches: Iterable[pa.RecordBatch] = data.to_batches()
     elif isinstance(data, pa.RecordBatch):
         batches = [data]
     else:
         batches = data
     totals: dict[str, list[int]] = {}
     for whole in batches:
-        for start in range(0, max(whole.num_rows, 1), BATCH_ROWS):
-            batch = whole.slice(start, BATCH_ROWS)
-            if batch.num_rows:
-                _partition_batch(batch, partition_columns, totals)
+        step = _rows_per_step(whole.num_columns)
+        for start in range(0, whole.num_rows, step):
+            _partition_batch(whole.slice(start, step), partition_columns, totals)
     return {key: (count, _hex64(a) + _hex64(b)) for key, (count, a, b) in sorted(totals.items())}
 
 
