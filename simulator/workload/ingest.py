@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -126,9 +127,34 @@ def ingest_log(
     _check_dialect(mapping.default_dialect, "workload.ingest.default_dialect")
     fields = effective_mapping(fmt, mapping)
     out = log_dir(Path(workloads_dir), name)
-    staging = out.with_name(f".{out.name}.tmp")
+    # A private staging folder renamed into place: readers never see a half-written log.
+    staging = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    try:
+        staging.mkdir(parents=True)
+        result = _normalize(path, fmt, fields, mapping, staging, name, out)
+        shutil.rmtree(out, ignore_errors=True)
+        staging.rename(out)
+    except OSError as err:
+        shutil.rmtree(staging, ignore_errors=True)
+        where = err.filename or out
+        raise WorkloadError(f"{where}: ingest failed ({err.strerror or err})") from None
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return result
+
+
+def _normalize(
+    path: Path,
+    fmt: str,
+    fields: dict[str, str],
+    mapping: IngestSection,
+    staging: Path,
+    name: str,
+    out: Path,
+) -> IngestResult:
+    """Stream ``path`` into ``staging`` (log, quarantine, ingest.json); return the counts."""
     writer = LogWriter(staging / LOG_FILE)
     quarantine = QuarantineWriter(staging / QUARANTINE_FILE)
     converter = _RowConverter(path, fmt, fields, mapping)
@@ -156,8 +182,6 @@ def ingest_log(
     )
     meta = result.to_dict() | {"source": str(path), "mapping": fields}
     (staging / INGEST_FILE).write_text(json.dumps(meta, indent=2) + "\n")
-    shutil.rmtree(out, ignore_errors=True)
-    staging.rename(out)
     return result
 
 

@@ -257,3 +257,19 @@ def test_unknown_suffix_and_missing_file_are_errors(tmp_path):
         ingest_log(tmp_path / "nope.jsonl", tmp_path / "w", "x")
     with pytest.raises(WorkloadError, match="not a valid name"):
         ingest_log(EXAMPLES / "tiny.jsonl", tmp_path / "w", "../x")
+
+
+def test_unwritable_destination_is_one_error_and_leaves_nothing(tmp_path):
+    blocker = tmp_path / "w"
+    blocker.write_text("a file where the workloads folder should be")
+    with pytest.raises(WorkloadError, match="ingest failed"):
+        ingest_log(EXAMPLES / "tiny.jsonl", blocker, "tiny")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w"]
+
+
+def test_reingest_replaces_the_log(tmp_path):
+    first = ingest_log(EXAMPLES / "tiny.jsonl", tmp_path, "same")
+    second = ingest_log(EXAMPLES / "trino-query-completed.jsonl", tmp_path, "same")
+    assert (first.kept, second.kept) == (60, 40)
+    assert _log(second).num_rows == 40
+    assert sorted(p.name for p in (tmp_path / "logs").iterdir()) == ["same"]
