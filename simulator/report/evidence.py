@@ -192,29 +192,27 @@ def replay_command(
     return shlex.join(parts)
 
 
-def build_evidence(finding: Finding, data: RunData, settings: ReportSection) -> Evidence:
+def _evidence(
+    finding: Finding,
+    data: RunData,
+    settings: ReportSection,
+    executions: dict[tuple[str, str], list[Execution]],
+    first_query: dict[tuple[str, str], str],
+) -> Evidence:
     """Evidence for ``finding``: the example query's sides, diffs, errors and replay."""
     key = finding.key
     example = finding.example
     if example is not None:
         query_id = example.query_id
     else:
-        query_id = next(
-            (
-                qid
-                for (tenant, qid), row in sorted(data.queries.items())
-                if tenant == key.tenant and row.get("pattern_id") == key.pattern_id
-            ),
-            "",
-        )
+        query_id = first_query.get((key.tenant, key.pattern_id), "")
     row = data.queries.get((key.tenant, query_id), {})
     sql = str(row.get("sql") or "")
     if sql and settings.mask_literals:
         sql = mask_literals(sql, str(row.get("dialect") or ""))
     by_engine: dict[str, list[Execution]] = {}
-    for e in data.executions:
-        if e.tenant == key.tenant and e.query_id == query_id:
-            by_engine.setdefault(e.engine, []).append(e)
+    for e in executions.get((key.tenant, query_id), []):
+        by_engine.setdefault(e.engine, []).append(e)
     base = _pick(by_engine.get(data.baseline, []))
     cand = _pick(by_engine.get(key.candidate, []))
     raw = example.evidence if example is not None else {}
@@ -260,3 +258,16 @@ def build_evidence(finding: Finding, data: RunData, settings: ReportSection) -> 
         else replay_command(config_path, key.tenant, key.candidate, pattern_id=key.pattern_id)
     )
     return evidence
+
+
+def build_evidence(
+    findings: list[Finding], data: RunData, settings: ReportSection
+) -> dict[str, Evidence]:
+    """Evidence of every finding, by finding id (executions are indexed once)."""
+    executions: dict[tuple[str, str], list[Execution]] = {}
+    for e in data.executions:
+        executions.setdefault((e.tenant, e.query_id), []).append(e)
+    first_query: dict[tuple[str, str], str] = {}
+    for (tenant, query_id), row in sorted(data.queries.items()):
+        first_query.setdefault((tenant, str(row.get("pattern_id") or "")), query_id)
+    return {f.id: _evidence(f, data, settings, executions, first_query) for f in findings}

@@ -11,16 +11,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 import jinja2
 
 from simulator import __version__
-from simulator.compare.verdicts import QUERY_VERDICTS
+from simulator.compare.verdicts import QUERY_VERDICTS, PerfVerdict
 from simulator.config import ReportSection
 from simulator.report import charts
 from simulator.report.evidence import Evidence
-from simulator.report.findings import CORRECTNESS, Changes, Finding
+from simulator.report.findings import CORRECTNESS, Acceptance, Changes, Finding
 from simulator.report.gate import GateResult, fails_gate
 from simulator.report.loader import RunData
 from simulator.report.rollup import PatternRow, TenantRow
@@ -65,13 +64,53 @@ class FindingView:
     ev: Evidence
     fails_gate: bool
 
-    def __getattr__(self, name: str) -> Any:
-        finding = self.__dict__["finding"]
-        if name in ("verdict", "pattern_id", "tenant", "candidate"):
-            return getattr(finding.key, name)
-        if name == "queries":
-            return len(finding.verdicts)
-        return getattr(finding, name)
+    @property
+    def id(self) -> str:
+        return self.finding.id
+
+    @property
+    def verdict(self) -> str:
+        return self.finding.key.verdict
+
+    @property
+    def pattern_id(self) -> str:
+        return self.finding.key.pattern_id
+
+    @property
+    def tenant(self) -> str:
+        return self.finding.key.tenant
+
+    @property
+    def candidate(self) -> str:
+        return self.finding.key.candidate
+
+    @property
+    def queries(self) -> int:
+        return len(self.finding.verdicts)
+
+    @property
+    def status(self) -> str:
+        return self.finding.status
+
+    @property
+    def accepted(self) -> Acceptance | None:
+        return self.finding.accepted
+
+    @property
+    def kind(self) -> str:
+        return self.finding.kind
+
+    @property
+    def weight(self) -> float:
+        return self.finding.weight
+
+    @property
+    def under_load_only(self) -> bool:
+        return self.finding.under_load_only
+
+    @property
+    def perf(self) -> PerfVerdict | None:
+        return self.finding.perf
 
 
 def render_html(

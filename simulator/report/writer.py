@@ -78,7 +78,7 @@ def generate_reports(
         gate = apply_gate(findings, settings, data.complete)
         decisions = ship_decisions(findings, data.candidates, settings, data.complete)
         patterns = pattern_rows(data)
-        evidence = {f.id: build_evidence(f, data, settings) for f in findings}
+        evidence = build_evidence(findings, data, settings)
         summary = build_summary(data, changes, gate, decisions, settings)
         junit = build_junit(data, findings, evidence, settings)
         html = render_html(
