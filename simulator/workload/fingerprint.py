@@ -32,7 +32,7 @@ from sqlglot.errors import SqlglotError
 from sqlglot.tokens import Token, TokenType
 
 from simulator.workload.classify import Classification, classify, parse_statement, unparseable
-from simulator.workload.normalized import normalize_text
+from simulator.workload.normalized import normalize_text, text_hash
 
 _STRING_TOKENS = frozenset(
     {
@@ -134,7 +134,7 @@ class Analyzer:
         xxh3 of normalized text when the caller has it. Never raises for bad SQL: it is
         classified ``unparseable`` with the parser's message."""
         if text_key is None:
-            text_key = xxhash.xxh3_64_intdigest(normalize_text(sql).encode("utf-8", "replace"))
+            text_key = text_hash(sql)
         cached = self._by_text.get((text_key, dialect))
         if cached is not None:
             return cached
