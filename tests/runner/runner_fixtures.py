@@ -4,6 +4,7 @@ real TOML files, and a scan of /proc for processes a run left behind."""
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -157,3 +158,23 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+class FakeFullDisk:
+    """Stands in for a disk that fills up during a run (a fault a test cannot cause for
+    real without root): the first ``allow`` writes of the run store pass, then every
+    write fails with ENOSPC after writing half of its bytes, as a short write would."""
+
+    def __init__(self, real: Any, allow: int) -> None:
+        self.real = real
+        self.allow = allow
+        self.refused = 0
+
+    def __call__(self, fd: int, data: bytes) -> None:
+        if self.allow > 0:
+            self.allow -= 1
+            self.real(fd, data)
+            return
+        self.refused += 1
+        os.write(fd, data[: len(data) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device")

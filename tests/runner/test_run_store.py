@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import errno
 import json
-import os
 from pathlib import Path
 
 import pytest
+from runner_fixtures import FakeFullDisk
 
 from simulator.errors import RunError
 from simulator.runner import store as store_module
@@ -16,23 +15,6 @@ from simulator.runner.store import RunStore
 
 def _execution(i: int) -> dict[str, object]:
     return {"execution_id": f"load:e:t01:q{i}:0", "status": "ok", "wall_ms": float(i)}
-
-
-class FakeFullDisk:
-    """Stands in for a disk that fills up: the first ``allow`` writes pass, then ENOSPC
-    (after writing half of the bytes, as a real short write before ENOSPC would)."""
-
-    def __init__(self, allow: int) -> None:
-        self.allow = allow
-        self.real = store_module._write_all
-
-    def __call__(self, fd: int, data: bytes) -> None:
-        if self.allow > 0:
-            self.allow -= 1
-            self.real(fd, data)
-            return
-        os.write(fd, data[: len(data) // 2])
-        raise OSError(errno.ENOSPC, "No space left on device")
 
 
 def test_create_writes_run_json_and_refuses_an_existing_folder(tmp_path: Path) -> None:
@@ -80,7 +62,7 @@ def test_full_disk_keeps_every_complete_record(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = RunStore.create(tmp_path, "r1", {})
-    monkeypatch.setattr(store_module, "_write_all", FakeFullDisk(allow=2))
+    monkeypatch.setattr(store_module, "_write_all", FakeFullDisk(store_module._write_all, allow=2))
     store.append("executions", [_execution(1)])
     store.append("executions", [_execution(2), _execution(3)])
     with pytest.raises(RunError) as caught:
