@@ -42,8 +42,9 @@ Canonicalization rules (each one tested in ``tests/compare/test_canonical.py``):
   length then each element's hash, so position and length matter and a NULL list differs
   from an empty list.
 - Structs chain their field hashes by position (a NULL struct is NULL; its fields are not
-  looked at). Maps are order-insensitive over their entries: the sum of (key, value)
-  entry hashes, with duplicates counted.
+  looked at). Maps are order-insensitive over their entries: the sum of (key, value) entry
+  hashes, with duplicates counted. Unions (sparse or dense) hash the member value tagged
+  with the member's position; a NULL member value is NULL.
 - Rows chain their column hashes by position, so swapping two same-typed columns changes
   the row hash, and changing one value always changes it (each step is a bijection).
 
@@ -120,6 +121,7 @@ _T_LIST = _tag("list")
 _T_STRUCT = _tag("struct")
 _T_MAP = _tag("map")
 _T_MAP_KEY = _tag("map-key")
+_T_UNION = _tag("union")
 _T_ROW = _tag("row")
 _T_LANE2 = _tag("multiset-lane-2")
 
@@ -509,6 +511,18 @@ def _k_map(starts, ends, base, keys, items, out):
 
 
 @_jit
+def _k_union(type_ids, child_of_code, positions, child_starts, child_hashes, out):
+    # The member's hash tagged with the member's position; a NULL member value is NULL.
+    for i in range(out.shape[0]):
+        child = child_of_code[type_ids[i]]
+        h = child_hashes[child_starts[child] + positions[i]]
+        if h == NULL_HASH:
+            out[i] = h
+        else:
+            out[i] = _fmix(_fmix(np.uint64(child) ^ _T_UNION) + h)
+
+
+@_jit
 def _k_chain(columns, seed, out):
     # columns: (ncols, nrows); out[i] = chained hash of row i, position by position.
     n = out.shape[0]
@@ -582,7 +596,7 @@ def value_hashes(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
 
     The hash depends only on the canonical value (see the module docstring), never on the
     physical type, chunking, slicing or position. Refuses (``ChecksumInputError``) Arrow
-    types without a canonical form (unions).
+    types without a canonical form.
     """
     out = np.empty(len(array), np.uint64)
     _value_hashes_into(array, out)
@@ -616,6 +630,7 @@ def _delegates_nulls(t: pa.DataType) -> bool:
         or isinstance(t, pa.BaseExtensionType)
         or pa.types.is_string_view(t)
         or pa.types.is_binary_view(t)
+        or pa.types.is_union(t)
     )
 
 
@@ -711,6 +726,8 @@ def _hash_into(arr: pa.Array, out: np.ndarray) -> None:
         for j, field in enumerate(fields):
             stacked[j] = value_hashes(field)
         _k_chain(stacked, np.uint64(_fmix(np.uint64(len(fields)) ^ _T_STRUCT)), out)
+    elif pa.types.is_union(t):
+        _hash_union(arr, out)
     elif pa.types.is_run_end_encoded(t):
         # Run-end encoded arrays carry their NULLs in the values, not in a bitmap of their own.
         out[:] = value_hashes(pc.run_end_decode(arr))
@@ -718,6 +735,25 @@ def _hash_into(arr: pa.Array, out: np.ndarray) -> None:
         out[:] = value_hashes(arr.storage)
     else:
         raise ChecksumInputError(f"cannot checksum Arrow type {t}: it has no canonical form")
+
+
+def _hash_union(arr: pa.Array, out: np.ndarray) -> None:
+    t = arr.type
+    n = len(arr)
+    # UnionArray.type_codes and .offsets ignore a slice's offset; the buffers do not lie.
+    type_ids = np.frombuffer(arr.buffers()[1], np.int8)[arr.offset : arr.offset + n]
+    child_of_code = np.zeros(128, np.int64)
+    child_of_code[list(t.type_codes)] = np.arange(t.num_fields)
+    if t.mode == "dense":
+        positions = np.frombuffer(arr.buffers()[2], np.int32)[arr.offset : arr.offset + n]
+    else:
+        # Sparse members are sliced along with the union by field().
+        positions = np.arange(n, dtype=np.int32)
+    members = [value_hashes(arr.field(k)) for k in range(t.num_fields)]
+    starts = np.zeros(t.num_fields, np.int64)
+    starts[1:] = np.cumsum([len(m) for m in members])[:-1]
+    hashes = np.concatenate(members) if members else np.empty(0, np.uint64)
+    _k_union(type_ids, child_of_code, positions, starts, hashes, out)
 
 
 def _hash_segments(arr: pa.Array, offset_type: Any, seed: np.uint64, out: np.ndarray) -> None:
@@ -757,7 +793,7 @@ def canonical_type(data_type: pa.DataType) -> str:
     """The canonical name of an Arrow type: the names that hash alike share one name.
 
     int, float, decimal, string, binary, bool, date, timestamp, timestamptz, time, interval
-    (durations too), null, list<T>, struct<name:T,...>, map<K,V>. Refuses
+    (durations too), null, list<T>, struct<name:T,...>, map<K,V>, union<name:T,...>. Refuses
     (``ChecksumInputError``) types without a canonical form.
     """
     t = data_type
@@ -805,6 +841,11 @@ def canonical_type(data_type: pa.DataType) -> str:
             f"{t.field(i).name}:{canonical_type(t.field(i).type)}" for i in range(t.num_fields)
         )
         return f"struct<{fields}>"
+    if pa.types.is_union(t):
+        members = ",".join(
+            f"{t.field(i).name}:{canonical_type(t.field(i).type)}" for i in range(t.num_fields)
+        )
+        return f"union<{members}>"
     if pa.types.is_run_end_encoded(t):
         return canonical_type(t.value_type)
     if isinstance(t, pa.BaseExtensionType):
