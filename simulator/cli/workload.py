@@ -166,6 +166,8 @@ def coverage_text(manifest: dict[str, Any]) -> str:
         lines.append(f"engine time represented {c['represented_time_share']:.1%}")
     kinds = ", ".join(f"{k} {v['sampled']}/{v['log']}" for k, v in c["kinds"].items())
     lines.append(f"kinds (sampled/log): {kinds}")
+    if c.get("kinds_missing"):
+        lines.append(f"kinds missing (budget too small): {', '.join(c['kinds_missing'])}")
     lines.append(f"{'tenant':<10}{'log':>10}{'sampled':>9}{'patterns':>12}")
     for tenant, t in c["per_tenant"].items():
         patterns = f"{t['patterns_kept']}/{t['patterns_total']}"

@@ -533,6 +533,9 @@ def _manifest(
             "patterns_kept": sum(1 for t, _ in sampled_pairs if t == tenant),
         }
     log_kinds = Counter(row_kind.tolist())
+    pairs_seen = zip(log.tenant_code.tolist(), row_kind.tolist(), strict=True)
+    tenant_kinds = {(log.tenants[t], k) for t, k in set(pairs_seen)}
+    kinds_missing = sorted(tenant_kinds - {(q.tenant, q.kind) for q in queries})
     sampled_kinds = Counter(q.kind for q in queries)
     ingest_meta: dict[str, Any] = {}
     ingest_path = source / INGEST_FILE
@@ -578,6 +581,7 @@ def _manifest(
                 kind: {"log": int(log_kinds[kind]), "sampled": int(sampled_kinds.get(kind, 0))}
                 for kind in sorted(log_kinds)
             },
+            "kinds_missing": [f"{tenant}:{kind}" for tenant, kind in kinds_missing],
             "per_tenant": per_tenant,
         },
     }

@@ -66,6 +66,9 @@ def test_small_budget_still_has_every_kind_of_every_tenant(world):
     queries = workload.queries
     assert len(queries) <= 44
     assert {(q.tenant, q.kind) for q in queries} == kinds
+    assert workload.manifest["coverage"]["kinds_missing"] == []
+    tiny = sample_workload(workloads, "log", "tiny", SampleParams(budget=3, seed=3))
+    assert len(tiny.manifest["coverage"]["kinds_missing"]) == len(kinds) - 3
     assert workload.manifest["coverage"]["patterns_kept"] < len(_pairs(rows))
 
 
