@@ -52,8 +52,9 @@ class RunData:
     @property
     def pipeline(self) -> str:
         """The pipeline name runs are compared within (falls back to the config's run.name)."""
-        config_run = (self.config.get("run") or {}) if isinstance(self.config, dict) else {}
-        return str(self.run.get("pipeline") or config_run.get("name") or "default")
+        config_run = self.config.get("run")
+        name = config_run.get("name") if isinstance(config_run, dict) else None
+        return str(self.run.get("pipeline") or name or "default")
 
     @property
     def status(self) -> str:

@@ -175,11 +175,11 @@ name = "e2e"
 dir = "{tmp}/workloads"
 
 [workload.synth]
-rows = 2000
+rows = 1000
 seed = 7
 
 [workload.sample]
-budget = 40
+budget = 16
 seed = 7
 
 [engines.duckdb_1_1]

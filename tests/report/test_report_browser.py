@@ -4,6 +4,7 @@ field can inject markup or script."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from report_run_folders import realistic_spec, write_run
 
 from simulator.report import generate_reports
+from simulator.report.history import History
 
 playwright = pytest.importorskip("playwright.sync_api")
 
@@ -113,7 +115,13 @@ def test_report_loads_sorts_and_filters(browser: Any, tmp_path: Path) -> None:
 @pytest.mark.parametrize("payload", PAYLOADS)
 def test_no_text_field_can_inject(browser: Any, tmp_path: Path, payload: str) -> None:
     run_dir = write_run(tmp_path, realistic_spec(taint=payload, diff_sample_rows=3))
-    report = generate_reports(run_dir, use_history=False).report_path
+    run = json.loads((run_dir / "run.json").read_text())
+    run["filters"] = {"tenants": [f"t01{payload}"]}
+    (run_dir / "run.json").write_text(json.dumps(run))
+    generate_reports(run_dir)  # records the run, so its pattern can be accepted
+    with History(tmp_path / "history.sqlite") as history:
+        history.accept(f"p_ins{payload}", reason=f"why{payload}", accepted_by=f"who{payload}")
+    report = generate_reports(run_dir).report_path
     url = report.resolve().as_uri()
     watched = Watched(browser, url)
     page = watched.page
@@ -135,7 +143,8 @@ def test_no_text_field_can_inject(browser: Any, tmp_path: Path, payload: str) ->
     assert injected == {"img": 0, "scripts": 1, "links": 0, "svgOnload": 0, "handlers": []}
     body = page.inner_text("body")
     # The payload is shown as text wherever a field is: tenant, pattern, SQL, error...
-    for field in ("t01", "p_ins", "BinderException", "day=2024-01-02", "duckdb-2.0.1"):
+    fields = ("t01", "p_ins", "BinderException", "day=2024-01-02", "duckdb-2.0.1", "why", "who")
+    for field in fields:
         assert f"{field}{payload}" in body, field
     assert "secret-value" in body  # the diff sample is rendered, and escaped too
     assert watched.console == []
