@@ -273,3 +273,10 @@ def test_reingest_replaces_the_log(tmp_path):
     assert (first.kept, second.kept) == (60, 40)
     assert _log(second).num_rows == 40
     assert sorted(p.name for p in (tmp_path / "logs").iterdir()) == ["same"]
+
+
+def test_json_array_file_is_one_clear_error(tmp_path):
+    path = tmp_path / "events.json"
+    path.write_text(json.dumps([GOOD, GOOD]))
+    with pytest.raises(WorkloadError, match="is one JSON array, not JSON Lines"):
+        ingest_log(path, tmp_path / "w", "arr")

@@ -21,6 +21,12 @@ def read_jsonl(path: Path, max_line_bytes: int) -> Iterator[Record]:
     except OSError as err:
         raise WorkloadError(f"{path}: cannot read log ({err.strerror})") from None
     with handle:
+        if handle.read(64).lstrip().startswith(b"["):
+            raise WorkloadError(
+                f"{path}: is one JSON array, not JSON Lines; write one object per line "
+                "(for example: jq -c '.[]')"
+            )
+        handle.seek(0)
         line_no = 0
         while True:
             line = handle.readline(max_line_bytes + 1)
