@@ -206,6 +206,9 @@ def render_html(
         },
         complete=data.complete,
         filters=data.filters,
+        load={key: raw_load.get(key) for key in ("mode", "concurrency", "peak_in_flight", "wall_s")}
+        if isinstance(raw_load := data.run.get("load"), dict)
+        else {},
         ship=bool(decisions) and all(decisions.values()),
         candidate_lines=candidate_lines,
         gate=gate,
