@@ -184,6 +184,12 @@ def render_html(
         for p in patterns
         if p.baseline_ms is not None and p.candidate_ms is not None
     ]
+    raw_load = data.run.get("load")
+    load = (
+        {key: raw_load.get(key) for key in ("mode", "concurrency", "peak_in_flight", "wall_s")}
+        if isinstance(raw_load, dict)
+        else {}
+    )
     script = _static("report.js")
     page = _environment().get_template("report.html.j2")
     return page.render(
@@ -206,9 +212,7 @@ def render_html(
         },
         complete=data.complete,
         filters=data.filters,
-        load={key: raw_load.get(key) for key in ("mode", "concurrency", "peak_in_flight", "wall_s")}
-        if isinstance(raw_load := data.run.get("load"), dict)
-        else {},
+        load=load,
         ship=bool(decisions) and all(decisions.values()),
         candidate_lines=candidate_lines,
         gate=gate,
