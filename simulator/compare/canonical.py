@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -74,6 +75,10 @@ from numba import types
 from numba.extending import intrinsic
 
 from simulator.errors import QsimError
+
+if sys.byteorder != "little":
+    # The kernels read words in native order; hashes are defined by the little-endian result.
+    raise ImportError("simulator.compare.canonical needs a little-endian machine")
 
 # Bump when any rule above changes: stored checksums of an older version are not comparable.
 CANONICAL_VERSION = 1
@@ -724,7 +729,7 @@ def _hash_into(arr: pa.Array, out: np.ndarray) -> None:
         fields = arr.flatten()
         stacked = np.empty((len(fields), n), np.uint64)
         for j, field in enumerate(fields):
-            stacked[j] = value_hashes(field)
+            _value_hashes_into(field, stacked[j])
         _k_chain(stacked, np.uint64(_fmix(np.uint64(len(fields)) ^ _T_STRUCT)), out)
     elif pa.types.is_union(t):
         _hash_union(arr, out)
