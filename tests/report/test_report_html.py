@@ -57,6 +57,7 @@ def test_finding_evidence_and_replay_command(results: Path) -> None:
     spec = realistic_spec(faults=True, from_bank=True)
     html = generate_reports(write_run(results, spec), use_history=False).report_path.read_text()
     assert 'id="faults-banner"' in html and "duckdb-2.0.1, duckdb-2.1.0" in html
+    assert "load phase: closed loop, concurrency 4</p>" in html
     assert "DO NOT SHIP" in html
     assert (
         "qsim replay --config configs/nightly.toml --tenant t01 --query-id t01-p_ins-q0 "
