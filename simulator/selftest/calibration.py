@@ -1,0 +1,190 @@
+"""A/A calibration and sensitivity: false alarms when nothing changed, detection when a
+known slowdown or known errors were injected.
+
+One run over ``configs/aa.toml`` shares its baseline between:
+
+- ``replicas`` identical candidates (``duckdb_same_r<i>``): every correctness finding other
+  than ``nondeterministic`` is a false alarm, and so is every ``regressed`` / ``improved``
+  pattern; the false-alarm rate is (regressed + improved) / patterns over the replicas;
+- optionally ``duckdb_slow``: SELECTs naming ``customers`` are slowed by ``latency_factor``
+  (``[faults.latency] tables``); it must be ``regressed`` on exactly the measured patterns
+  that read ``customers`` and on no other;
+- optionally ``duckdb_errors``: SELECTs fail with an injected error at ``error_rate``; every
+  load-phase execution whose ``fault`` says so must be a ``candidate_error`` verdict, and
+  no other ``candidate_error`` may exist in the run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from simulator.compare.verdicts import REGRESSION_VERDICTS
+from simulator.runner.prepare import QUERIES_FILE
+from simulator.runner.run import execute_run
+from simulator.selftest.world import (
+    build_world,
+    read_records,
+    scenario_data,
+    to_config,
+    with_candidates,
+)
+
+REPLICA = "duckdb_same"
+SLOW = "duckdb_slow"
+ERRORS = "duckdb_errors"
+SLOW_TABLES = ("customers",)
+# Faults are drawn per tenant session from Random(f"{seed}:{engine}"), so the seed decides
+# which SELECTs fail. Seed 20 makes the 3rd SELECT of each tenant lane fail at a 1% rate: the
+# compact workload (~60 SELECTs, 0.6 errors expected) is then sure to exercise the path.
+ERROR_SEED = 20
+# Verdicts that are false alarms when the candidate did not change results.
+CORRECTNESS_ALARMS = (*REGRESSION_VERDICTS, "baseline_error")
+
+
+@dataclass
+class CalibrationRun:
+    """What one calibration run found, per candidate role."""
+
+    run_id: str
+    run_dir: Path
+    wall_s: float
+    replicas: list[str]
+    allowed_rate: float = 0.05
+    perf: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    verdicts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    reads: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    injected_errors: set[str] = field(default_factory=set)
+
+    def correctness_alarms(self, candidate: str) -> list[dict[str, Any]]:
+        """``candidate``'s verdicts that would be findings (none are expected)."""
+        return [v for v in self.verdicts.get(candidate, []) if v["verdict"] in CORRECTNESS_ALARMS]
+
+    def perf_counts(self, candidate: str) -> Counter[str]:
+        """Performance verdict counts of ``candidate``."""
+        return Counter(p["verdict"] for p in self.perf.get(candidate, []))
+
+    def false_alarm_rate(self) -> tuple[int, int]:
+        """(regressed + improved, patterns) over the A/A replicas."""
+        alarms = sum(
+            self.perf_counts(c)["regressed"] + self.perf_counts(c)["improved"]
+            for c in self.replicas
+        )
+        return alarms, sum(len(self.perf.get(c, [])) for c in self.replicas)
+
+    def slow_patterns(self) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
+        """(measured patterns that read a slowed table, patterns judged ``regressed``)."""
+        expected, regressed = set(), set()
+        for p in self.perf.get(SLOW, []):
+            key = (p["tenant"], p["pattern_id"])
+            if self.reads.get(key, set()) & set(SLOW_TABLES):
+                expected.add(key)
+            if p["verdict"] == "regressed":
+                regressed.add(key)
+        return expected, regressed
+
+    def error_verdicts(self) -> tuple[set[str], set[str], list[dict[str, Any]]]:
+        """(query ids with an injected error, query ids judged ``candidate_error`` for the
+        error candidate, every other ``candidate_error`` in the run)."""
+        judged = {
+            v["query_id"]
+            for v in self.verdicts.get(ERRORS, [])
+            if v["verdict"] == "candidate_error"
+        }
+        others = [
+            v
+            for c, vs in self.verdicts.items()
+            if c != ERRORS
+            for v in vs
+            if v["verdict"] == "candidate_error"
+        ]
+        return self.injected_errors, judged, others
+
+
+def calibration_candidates(
+    data: dict[str, Any],
+    replicas: int,
+    latency_factor: float | None,
+    error_rate: float | None,
+) -> dict[str, dict[str, Any]]:
+    """The run's candidates: identical replicas, then the slowed and erroring ones."""
+    template = data["engines"][REPLICA]
+    candidates: dict[str, dict[str, Any]] = {
+        f"{REPLICA}_r{i}": dict(template) for i in range(1, replicas + 1)
+    }
+    if latency_factor is not None:
+        candidates[SLOW] = {
+            **template,
+            "faults": {
+                "enabled": True,
+                "latency": {
+                    "kinds": ["select"],
+                    "tables": list(SLOW_TABLES),
+                    "factor": latency_factor,
+                },
+            },
+        }
+    if error_rate is not None:
+        candidates[ERRORS] = {
+            **template,
+            "faults": {
+                "enabled": True,
+                "seed": ERROR_SEED,
+                "error_rate": error_rate,
+                "error_kinds": ["select"],
+            },
+        }
+    return candidates
+
+
+def run_calibration(
+    work: Path,
+    *,
+    replicas: int = 1,
+    latency_factor: float | None = None,
+    error_rate: float | None = None,
+    perf: dict[str, Any] | None = None,
+    run_name: str = "aa",
+) -> CalibrationRun:
+    """Run ``configs/aa.toml`` in ``work`` with the candidates above (``perf`` overrides
+    keys of its ``[perf]`` table) and analyse the run folder. Raises QsimError on bad
+    input or setup."""
+    base = scenario_data("aa", work)
+    data = with_candidates(base, calibration_candidates(base, replicas, latency_factor, error_rate))
+    data["run"]["name"] = run_name
+    data["perf"] = {**data.get("perf", {}), **(perf or {})}
+    cfg = to_config(data, "aa")
+    build_world(cfg)
+    began = time.monotonic()
+    outcome = execute_run(cfg)
+    result = CalibrationRun(
+        run_id=outcome.run_id,
+        run_dir=outcome.run_dir,
+        wall_s=time.monotonic() - began,
+        replicas=[c for c in cfg.run.candidates if c.startswith(f"{REPLICA}_r")],
+        allowed_rate=cfg.perf.false_alarm_rate,
+    )
+    analyse(result)
+    return result
+
+
+def analyse(result: CalibrationRun) -> None:
+    """Fill ``result`` from its run folder."""
+    for verdict in read_records(result.run_dir / "verdicts.jsonl"):
+        result.verdicts.setdefault(verdict["candidate"], []).append(verdict)
+    for verdict in read_records(result.run_dir / "perf.jsonl"):
+        result.perf.setdefault(verdict["candidate"], []).append(verdict)
+    for record in read_records(result.run_dir / "executions.jsonl"):
+        if record["engine"] == ERRORS and record["phase"] == "load" and record["fault"] == "error":
+            result.injected_errors.add(record["query_id"])
+    rows = pq.read_table(
+        result.run_dir / QUERIES_FILE, columns=["tenant", "pattern_id", "tables_read"]
+    ).to_pylist()
+    for row in rows:
+        key = (row["tenant"], row["pattern_id"])
+        result.reads.setdefault(key, set()).update(t.lower() for t in row["tables_read"] or [])

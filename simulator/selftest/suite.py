@@ -1,0 +1,161 @@
+"""``qsim selftest`` as a library call: the incident (loaded, confirmed quietly, and
+quiet), A/A calibration and sensitivity, reduced to a detection matrix."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from simulator.compare.verdicts import REGRESSION_VERDICTS
+from simulator.selftest.calibration import CalibrationRun, run_calibration
+from simulator.selftest.incident import IncidentRun, run_incident
+from simulator.selftest.matrix import Detection
+
+LATENCY_FACTOR = 1.3
+ERROR_RATE = 0.01
+# --quick: fewer perf patterns and repetitions, still enough pairs for the 1.3x detection.
+QUICK_PERF = {"max_patterns": 12, "repetitions": 4, "max_repetitions": 12}
+
+
+@dataclass
+class SelftestResult:
+    """The matrix rows, the run folders behind them and how long it all took."""
+
+    rows: list[Detection] = field(default_factory=list)
+    runs: dict[str, Path] = field(default_factory=dict)
+    wall_s: float = 0.0
+    figures: dict[str, Any] = field(default_factory=dict)
+
+
+def run_selftest(
+    work: Path, *, runs: int = 3, quick: bool = False, echo: Callable[[str], None] = print
+) -> SelftestResult:
+    """Run every scenario in ``work`` and return the detection matrix.
+
+    ``runs`` is the number of fault seeds of the incident (one lossy candidate each, loaded
+    and quiet) and of identical A/A candidates in the calibration run. Refuses ``runs < 1``
+    (ValueError). Raises QsimError when a scenario cannot be set up.
+    """
+    if runs < 1:
+        raise ValueError("runs must be at least 1")
+    began = time.monotonic()
+    result = SelftestResult()
+    seeds = list(range(1, runs + 1))
+    echo(f"selftest: incident under load ({runs} fault seeds, concurrency 4) ...")
+    loaded = run_incident(work, seeds)
+    result.runs["incident"] = loaded.run_dir
+    result.rows.extend(incident_rows(loaded))
+    echo("selftest: incident on a quiet cluster (concurrency 1) ...")
+    quiet = run_incident(work, seeds, quiet=True, confirm=False)
+    result.runs["incident-quiet"] = quiet.run_dir
+    result.rows.append(quiet_row(quiet))
+    echo(f"selftest: A/A calibration ({runs} identical candidates) and sensitivity ...")
+    calibration = run_calibration(
+        work,
+        replicas=runs,
+        latency_factor=LATENCY_FACTOR,
+        error_rate=ERROR_RATE,
+        perf=QUICK_PERF if quick else None,
+    )
+    result.runs["aa"] = calibration.run_dir
+    result.rows.extend(calibration_rows(calibration))
+    alarms, patterns = calibration.false_alarm_rate()
+    result.figures = {
+        "first_write_mismatch_s": loaded.first_write_mismatch_s,
+        "false_alarms": alarms,
+        "perf_patterns": patterns,
+    }
+    result.wall_s = time.monotonic() - began
+    return result
+
+
+def incident_rows(run: IncidentRun) -> list[Detection]:
+    """Lost writes under load, and their quiet confirmation."""
+    named = sum(w.named for w in run.lost_writes)
+    detected = sum(run.detected(c) for c in run.candidates)
+    rows = [
+        Detection(
+            fault=f"lost writes under load (concurrency {run.concurrency})",
+            expected="write_mismatch naming partition + rows",
+            seen=f"{named}/{len(run.lost_writes)} lost writes named; "
+            f"{detected}/{len(run.candidates)} seeds detected",
+            runs=len(run.candidates),
+            ok=detected == len(run.candidates),
+        )
+    ]
+    findings = sum(
+        n for counts in run.findings.values() for v, n in counts.items() if v in REGRESSION_VERDICTS
+    )
+    marked = len(run.confirmation.under_load_only) if run.confirmation else 0
+    rows.append(
+        Detection(
+            fault="same findings replayed quietly",
+            expected="under_load_only on every finding",
+            seen=f"{marked}/{findings} marked under_load_only",
+            runs=1,
+            ok=findings > 0 and marked == findings,
+        )
+    )
+    return rows
+
+
+def quiet_row(run: IncidentRun) -> Detection:
+    """Lost writes only under load, on a quiet cluster: nothing may fire or be found."""
+    fired = sum(run.fired.values())
+    findings = sum(
+        n for counts in run.findings.values() for v, n in counts.items() if v in REGRESSION_VERDICTS
+    )
+    return Detection(
+        fault=f"lost writes, quiet cluster (concurrency {run.concurrency})",
+        expected="no finding (fault never fires)",
+        seen=f"{fired} writes lost, {findings} findings",
+        runs=len(run.candidates),
+        ok=all(run.quiet(c) for c in run.candidates),
+    )
+
+
+def calibration_rows(run: CalibrationRun) -> list[Detection]:
+    """A/A correctness and performance false alarms, latency and error sensitivity."""
+    replicas = len(run.replicas)
+    aa_alarms = sum(len(run.correctness_alarms(c)) for c in run.replicas)
+    aa_verdicts = sum(len(run.verdicts.get(c, [])) for c in run.replicas)
+    alarms, patterns = run.false_alarm_rate()
+    rate = alarms / patterns if patterns else 0.0
+    allowed_rate = run.allowed_rate
+    expected, regressed = run.slow_patterns()
+    injected, judged, other_errors = run.error_verdicts()
+    return [
+        Detection(
+            fault="none (A/A correctness)",
+            expected="no finding except nondeterministic",
+            seen=f"{aa_alarms} findings in {aa_verdicts} verdicts",
+            runs=replicas,
+            ok=aa_alarms == 0 and aa_verdicts > 0,
+        ),
+        Detection(
+            fault="none (A/A performance)",
+            expected=f"regressed+improved <= {allowed_rate:.0%} of patterns",
+            seen=f"{alarms}/{patterns} patterns = {rate:.1%}",
+            runs=replicas,
+            ok=patterns > 0 and rate <= allowed_rate,
+        ),
+        Detection(
+            fault=f"latency x{LATENCY_FACTOR} on SELECTs reading customers",
+            expected="regressed on those patterns, no others",
+            seen=f"{len(expected & regressed)}/{len(expected)} regressed, "
+            f"{len(regressed - expected)} others regressed",
+            runs=1,
+            ok=bool(expected) and regressed == expected,
+        ),
+        Detection(
+            fault=f"injected errors at {ERROR_RATE:.0%} on SELECTs",
+            expected="candidate_error on each, no other",
+            seen=f"{len(injected & judged)}/{len(injected)} judged candidate_error, "
+            f"{len(judged - injected) + len(other_errors)} other candidate_error",
+            runs=1,
+            ok=bool(injected) and judged == injected and not other_errors,
+        ),
+    ]
