@@ -19,7 +19,7 @@ EXIT_FINDINGS = 1
 EXIT_INPUT = 2
 
 # One module per stage; each defines register(subparsers: argparse._SubParsersAction).
-GROUPS = ("dataset", "workload", "report", "engines", "run")
+GROUPS = ("dataset", "workload", "report", "engines", "run", "selftest")
 
 
 class _Parser(argparse.ArgumentParser):
