@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import hashlib
 import json
 import os
 import time
@@ -110,6 +111,18 @@ def write_config(path: Path, world: Path, results: Path, **sections: Any) -> Pat
     """Write a run config TOML to ``path`` and return it."""
     path.write_text(to_toml(config_data(world, results, **sections)))
     return path
+
+
+def world_root(basetemp: Path) -> Path:
+    """Where the tiny world lives: beside the session's temp folders (shared by xdist
+    workers), keyed by the world parameters and the code that builds it."""
+    digest = hashlib.sha256(json.dumps(TINY, sort_keys=True).encode())
+    package = Path(__file__).resolve().parents[2] / "simulator"
+    for folder in ("datasets", "workload"):
+        for source in sorted((package / folder).rglob("*.py")):
+            digest.update(source.read_bytes())
+    shared = basetemp.parent if basetemp.name.startswith("popen-gw") else basetemp
+    return shared / f"qsim-runner-world-{digest.hexdigest()[:12]}"
 
 
 def build_world(root: Path) -> Path:

@@ -26,11 +26,11 @@ from simulator.runner.run import execute_run
 
 pytestmark = pytest.mark.slow
 
-SLOW = {"enabled": True, "latency": {"fixed_ms": 40.0}}
+SLOW = {"enabled": True, "latency": {"fixed_ms": 80.0}}
 
 
 class NodeLeaves(threading.Thread):
-    """Removes the second node once executions from both nodes are recorded."""
+    """Removes the second node as soon as executions from both nodes are recorded."""
 
     def __init__(self, cluster: Cluster, node: object, results: Path) -> None:
         super().__init__(daemon=True)
@@ -43,7 +43,7 @@ class NodeLeaves(threading.Thread):
             for path in self.results.glob("*/executions.jsonl"):
                 records = [json.loads(line) for line in path.read_text().splitlines() if line]
                 nodes = {r["node"] for r in records if r["node"]}
-                if len(nodes) == 2 and len(records) >= 8:
+                if len(nodes) == 2:
                     self.nodes_before = nodes
                     self.cluster.remove_node(self.node, allow_graceful=False)
                     return

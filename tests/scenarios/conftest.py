@@ -9,10 +9,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runner"))
 
-from runner_fixtures import build_world
+from runner_fixtures import build_world, world_root
 
 
 @pytest.fixture(scope="session")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny generation + workload, shared by all xdist workers of the session."""
-    return build_world(tmp_path_factory.getbasetemp().parent / "qsim-runner-world")
+    return build_world(world_root(tmp_path_factory.getbasetemp()))
