@@ -13,8 +13,12 @@ from engine_fixtures import DUCKDB_NEW, DUCKDB_OLD, ROWS_PER_DAY, duckdb_spec, w
 
 from simulator.engines.contract import TableSpec
 from simulator.engines.worker import EngineWorker
+from simulator.errors import EngineError
 
 RELEASES = ("0.10.3", DUCKDB_OLD, DUCKDB_NEW)
+# (release, read_only_tables): every release copies read-only tables by default; views over
+# Parquet are tested where the release can sandbox them (allowed_paths, >= 1.3).
+WORKER_MODES = [(release, "copy") for release in RELEASES] + [(DUCKDB_NEW, "views")]
 
 
 def digest(folder: Path) -> str:
@@ -40,17 +44,24 @@ def shared_world(tmp_path_factory):
     return {"tables": [events], "generation": root / "generation", "root": root}
 
 
-@pytest.fixture(scope="module", params=RELEASES)
+@pytest.fixture(scope="module", params=WORKER_MODES, ids=["-".join(m) for m in WORKER_MODES])
 def worker(request, runtime_for, shared_world):
-    spec = duckdb_spec(request.param, threads=2, memory_limit="512MB")
-    workspace = shared_world["root"] / f"ws-{request.param}"
+    release, mode = request.param
+    spec = duckdb_spec(release, threads=2, memory_limit="512MB", read_only_tables=mode)
+    workspace = shared_world["root"] / f"ws-{release}-{mode}"
     with EngineWorker(spec, runtime_for(spec), workspace, shared_world["tables"]) as started:
+        started.read_only_mode = mode
         yield started
 
 
 def test_tables_settings_and_version(worker):
     assert worker.version.startswith("v")
     assert "events" in worker.list_tables()
+    kind = rows(
+        worker, "SELECT table_type FROM information_schema.tables WHERE table_name = 'events'"
+    )
+    expected = "VIEW" if worker.read_only_mode == "views" else "BASE TABLE"
+    assert kind == [{"table_type": expected}]
     settings = rows(worker, "SELECT current_setting('threads') AS t")
     assert settings == [{"t": 2}]
     got = rows(worker, "SELECT day, count(*) AS n FROM events GROUP BY day ORDER BY day")
@@ -122,3 +133,15 @@ def test_enum_results_cross_the_protocol_as_strings(runtime_for, world):
     with EngineWorker(spec, runtime_for(spec), world["workspace"], world["tables"]) as worker:
         got = rows(worker, "CREATE TYPE mood AS ENUM ('sad', 'ok'); SELECT 'ok'::mood AS m")
         assert got == [{"m": "ok"}]
+
+
+def test_unknown_read_only_tables_mode_fails_start_with_one_line(
+    runtime_for, shared_world, tmp_path
+):
+    spec = duckdb_spec(DUCKDB_NEW, read_only_tables="mirror")
+    worker = EngineWorker(spec, runtime_for(spec), tmp_path / "ws", shared_world["tables"])
+    with pytest.raises(EngineError) as info:
+        worker.start()
+    worker.close()
+    assert "read_only_tables: expected one of copy, views, got 'mirror'" in str(info.value)
+    assert "\n" not in str(info.value)

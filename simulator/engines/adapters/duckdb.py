@@ -1,9 +1,16 @@
 """DuckDB adapter, for any release from 0.10 to 2.x (runs inside the engine's runtime).
 
 Tables: writable ones are materialized (CREATE TABLE AS) in the workspace database file
-``engine.duckdb``, so writes survive a worker restart; read-only ones are views over
-``read_parquet`` of the generation's files where the release can allow exactly those files
-after external access is off (``allowed_paths``, DuckDB >= 1.3), else materialized too.
+``engine.duckdb``, so writes survive a worker restart. Read-only ones follow the setting
+``read_only_tables`` (a qsim setting, not passed to DuckDB):
+
+- ``"copy"`` (default): materialized like writable ones, on every release. Two releases
+  compared in one run then read the same native tables: a view over Parquet costs about
+  twice a native table per small query, and releases before 1.3 cannot sandbox views, so
+  mixing the two would report the I/O path as a performance regression.
+- ``"views"``: views over ``read_parquet`` of the generation's files where the release can
+  allow exactly those files after external access is off (``allowed_paths``, DuckDB >= 1.3),
+  else materialized. Cheaper to set up on large generations.
 
 Sandbox (``seal``): external access off, extension autoinstall/autoload off, configuration
 locked, and statements that write or attach files (COPY, EXPORT, ATTACH, DETACH, LOAD,
@@ -23,6 +30,7 @@ import pyarrow as pa
 from simulator.engines.contract import EngineAdapter, StatementResult, TableSpec
 
 DATABASE_FILE = "engine.duckdb"
+READ_ONLY_MODES = ("copy", "views")
 BATCH_ROWS = 122880
 REFUSED_STATEMENTS = ("COPY", "EXPORT", "COPY_DATABASE", "ATTACH", "DETACH", "LOAD", "EXTENSION")
 COUNTED_STATEMENTS = ("INSERT", "UPDATE", "DELETE", "CREATE", "MERGE_INTO")
@@ -64,9 +72,18 @@ class DuckDBAdapter(EngineAdapter):
         self.relation: Any = None
         self.settings: set[str] = set()
         self.sealed = False
+        self.read_only_mode = "copy"
 
     def open(self, workspace: str, settings: dict[str, Any]) -> None:
-        """Open ``workspace/engine.duckdb`` and apply ``settings`` as SET statements."""
+        """Open ``workspace/engine.duckdb`` and apply ``settings`` as SET statements
+        (except ``read_only_tables``, which chooses how read-only tables are loaded)."""
+        settings = dict(settings)
+        self.read_only_mode = str(settings.pop("read_only_tables", "copy"))
+        if self.read_only_mode not in READ_ONLY_MODES:
+            raise ValueError(
+                f"setting read_only_tables: expected one of {', '.join(READ_ONLY_MODES)}, "
+                f"got {self.read_only_mode!r}"
+            )
         self.con = duckdb.connect(str(Path(workspace) / DATABASE_FILE))
         rows = self.con.execute("SELECT name FROM duckdb_settings()").fetchall()
         self.settings = {row[0] for row in rows}
@@ -97,12 +114,12 @@ class DuckDBAdapter(EngineAdapter):
         return f"SELECT {self._select_list(table)} FROM read_parquet([{files}], {options})"
 
     def load_tables(self, tables: list[TableSpec]) -> None:
-        """Views for read-only tables (or copies on old releases), copies for writable ones.
+        """Copies for writable tables; read-only ones as ``read_only_tables`` says.
 
         Existing tables in the database file are kept: they hold writes made before a restart.
         """
         existing = set(self.list_tables())
-        views_allowed = "allowed_paths" in self.settings
+        views_allowed = self.read_only_mode == "views" and "allowed_paths" in self.settings
         allowed: list[str] = []
         for table in tables:
             name = _quote(table.name)
