@@ -1,0 +1,104 @@
+"""The 2020 incident, reproduced end to end: the same DuckDB release as baseline and
+candidate, the candidate losing one partition of every CTAS / INSERT and leaving one
+partition behind on every DELETE while other executions are in flight. Real Ray, real
+engine workers, real run folders (configs/incident.toml, configs/incident-quiet.toml)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from simulator.selftest.incident import IncidentRun, run_incident
+from simulator.selftest.world import read_records
+
+pytestmark = pytest.mark.slow
+
+SEEDS = [1, 2, 3, 4, 5]
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory: pytest.TempPathFactory) -> IncidentRun:
+    """One loaded run (concurrency 4) with a lossy candidate per fault seed, confirmed
+    quietly afterwards."""
+    return run_incident(tmp_path_factory.mktemp("incident"), SEEDS)
+
+
+def test_every_seeded_run_reports_each_lost_partition_with_its_rows(loaded: IncidentRun) -> None:
+    assert loaded.exit_code == 1
+    assert len(loaded.candidates) == len(SEEDS)
+    for candidate in loaded.candidates:
+        mine = [w for w in loaded.lost_writes if w.candidate == candidate]
+        # Every kind of the incident fired in every seeded run: CTAS, INSERT and DELETE.
+        assert {w.kind for w in mine} == {"ctas", "insert", "delete"}, candidate
+        assert all(w.verdict == "write_mismatch" and w.named for w in mine), mine
+        assert all(w.rows > 0 and w.partition.startswith("day=2024-03-") for w in mine)
+    # Different seeds lose different partitions: the detection does not depend on which.
+    ctas_days = {w.partition for w in loaded.lost_writes if w.kind == "ctas"}
+    assert len(ctas_days) >= 2
+
+
+def test_write_mismatch_evidence_names_partitions_and_row_counts(loaded: IncidentRun) -> None:
+    verdicts = {
+        (v["candidate"], v["query_id"]): v for v in read_records(loaded.run_dir / "verdicts.jsonl")
+    }
+    delete = next(w for w in loaded.lost_writes if w.kind == "delete")
+    evidence = verdicts[(delete.candidate, delete.query_id)]["evidence"]
+    table = evidence["tables"]["stage_daily_activity"]
+    left_behind = [e for e in table["extra_partitions"] if e["partition"] == delete.partition]
+    assert left_behind == [
+        {"partition": delete.partition, "baseline_rows": None, "candidate_rows": delete.rows}
+    ]
+    # Every query reported success, as in the incident.
+    assert evidence["candidate"]["status"] == evidence["baseline"]["status"] == "ok"
+    insert = next(w for w in loaded.lost_writes if w.kind == "insert")
+    evidence = verdicts[(insert.candidate, insert.query_id)]["evidence"]
+    assert evidence["reported_count_mismatch"]["reported"] == insert.rows
+    assert evidence["reported_count_mismatch"]["landed"] == 0
+    missing = evidence["tables"]["stage_daily_activity"]["missing_partitions"]
+    assert {
+        "partition": insert.partition,
+        "baseline_rows": insert.rows,
+        "candidate_rows": None,
+    } in (missing)
+
+
+def test_quiet_confirmation_marks_every_finding_as_under_load_only(loaded: IncidentRun) -> None:
+    assert loaded.confirmation is not None
+    verdicts = read_records(loaded.run_dir / "verdicts.jsonl")
+    findings = [v for v in verdicts if v["verdict"] in ("write_mismatch", "result_mismatch")]
+    assert len(findings) >= 3 * len(SEEDS)
+    assert all(v["under_load_only"] for v in findings)
+    assert not any(v["under_load_only"] for v in verdicts if v["verdict"] == "match")
+    meta = json.loads((loaded.run_dir / "run.json").read_text())
+    assert meta["confirm"]["reproduced"] == 0
+    assert len(meta["confirm"]["under_load_only"]) == len(findings)
+    assert Counter(u["quiet_verdict"] for u in meta["confirm"]["under_load_only"]) == {
+        "match": len(findings)
+    }
+    summary = json.loads((loaded.run_dir / "summary.json").read_text())
+    assert "under_load_only" in json.dumps(summary)
+    assert "only under concurrent load" in (loaded.run_dir / "report.html").read_text()
+
+
+def test_first_write_mismatch_is_judged_within_seconds_of_the_first_execution(
+    loaded: IncidentRun,
+) -> None:
+    assert loaded.first_write_mismatch_after_first_execution_s is not None
+    assert 0 < loaded.first_write_mismatch_after_first_execution_s < 30
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="runner bug: the in-flight count handed to fault injection includes the "
+    "execution itself (run.py _dispatch: in_flight.started(); session.py run: "
+    "in_flight.set(in_flight)), so only_under_load faults fire at concurrency 1",
+)
+def test_quiet_cluster_finds_nothing_because_the_fault_never_fires(tmp_path: Path) -> None:
+    quiet = run_incident(tmp_path, SEEDS[:1], quiet=True, confirm=False)
+    assert quiet.concurrency == 1
+    assert quiet.fired == Counter()
+    assert quiet.exit_code == 0
+    assert all(quiet.quiet(c) for c in quiet.candidates)
