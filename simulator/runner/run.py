@@ -5,7 +5,9 @@ The driver (this process) is the only writer of the run folder and the only sche
 it resolves inputs, starts Ray and one :class:`~simulator.runner.session.TenantSession`
 actor per tenant, dispatches statements lane by lane under the load model, appends each
 finished execution (fsync'd) and each verdict as soon as both sides of a query exist, runs
-the isolated performance phase, then writes the summary.
+the isolated performance phase, then writes the summary. Consecutive tiny statements of a
+lane travel in one call to its session (up to ``CHUNK_TARGET_MS`` of engine time), which
+keeps the per-statement cost of the driver round trip small.
 
 Resume rule (``resume=True``): a lane (tenant x engine) whose every statement is recorded is
 kept as is. A lane with only part of its statements recorded is replayed from its first
@@ -74,6 +76,10 @@ from simulator.workload.store import WorkloadQuery
 EXIT_INTERRUPTED = 130
 SESSION_CPUS = 0.05  # sessions mostly wait on engine workers; 8 tenants fit on 2 cores
 CLOSE_TIMEOUT_S = 30.0
+# A lane's consecutive statements go to its session in one call when they are tiny:
+# enough of them to fill CHUNK_TARGET_MS of engine time, at most CHUNK_MAX.
+CHUNK_TARGET_MS = 50.0
+CHUNK_MAX = 16
 BANK_FILE = "baseline_bank.sqlite"
 
 
@@ -674,8 +680,9 @@ class _Driver:
         except ImportError:  # older Ray
             ActorUnavailableError = RayActorError
 
-        pending: dict[Any, tuple[Lane, int, int, int]] = {}
+        pending: dict[Any, tuple[Lane, list[int], int, int]] = {}
         bar = progress(schedule.remaining(), "replay", unit="stmt")
+        lane_ms: dict[Lane, float] = {}
         began = time.monotonic()
         busy_ms = 0.0
         executions = 0
@@ -687,7 +694,8 @@ class _Driver:
                 lane, index = picked
                 served = self._serve_locally(lane, index)
                 if served is None:
-                    self._dispatch(pending, lane, index, 0)
+                    chunk = self._chunk(schedule, lane, index, now, lane_ms.get(lane))
+                    self._dispatch(pending, lane, chunk, 0)
                     continue
                 self._remember(lane, index, served)
                 schedule.finish(lane)
@@ -710,26 +718,32 @@ class _Driver:
                     ready = list(dict.fromkeys([*ready, *more]))
                 batch: list[tuple[Lane, int, list[Execution], list[bytes | None]]] = []
                 for ref in ready:
-                    lane, index, attempt, incarnation = pending.pop(ref)
+                    lane, chunk, attempt, incarnation = pending.pop(ref)
                     self.in_flight.finished()
                     try:
-                        results = ray.get(ref)
+                        chunk_results = ray.get(ref)
                     except (RayActorError, ActorUnavailableError):
                         self._replace_session(lane.tenant, incarnation)
                         if attempt == 0:
-                            self.harness["retried"] += 1
-                            self._dispatch(pending, lane, index, 1)
+                            self.harness["retried"] += len(chunk)
+                            self._dispatch(pending, lane, chunk, 1)
                             continue
-                        results = [(self._harness_crash(lane, index).to_dict(), None)]
+                        chunk_results = [
+                            [(self._harness_crash(lane, index).to_dict(), None)] for index in chunk
+                        ]
                     except RayTaskError as err:
                         cause = getattr(err, "cause", None)
                         if isinstance(cause, QsimError):
                             raise cause from None
                         raise
-                    records = [Execution.from_dict(d) for d, _ in results]
-                    self._remember(lane, index, records)
-                    schedule.finish(lane)
-                    batch.append((lane, index, records, [k for _, k in results]))
+                    for index, results in zip(chunk, chunk_results, strict=True):
+                        records = [Execution.from_dict(d) for d, _ in results]
+                        self._remember(lane, index, records)
+                        batch.append((lane, index, records, [k for _, k in results]))
+                        ms = sum(r.wall_ms for r in records)
+                        previous = lane_ms.get(lane, ms)
+                        lane_ms[lane] = 0.8 * previous + 0.2 * ms
+                    schedule.finish(lane, len(chunk))
                 # Engines get their next statements before the driver spends time on fsync
                 # and comparison; a crash in between only loses work the resume rule redoes.
                 fill()
@@ -737,7 +751,7 @@ class _Driver:
                 for _, _, records, _ in batch:
                     busy_ms += sum(r.wall_ms for r in records)
                     executions += len(records)
-                    bar.update(1)
+                bar.update(len(batch))
                 if batch:
                     bar.set_postfix_str(self._postfix(), refresh=False)
         finally:
@@ -764,13 +778,34 @@ class _Driver:
             counts[v["verdict"]] = counts.get(v["verdict"], 0) + 1
         return " ".join(f"{k}={n}" for k, n in sorted(counts.items()))
 
+    def _chunk(
+        self, schedule: LoadSchedule, lane: Lane, index: int, now: float, avg_ms: float | None
+    ) -> list[int]:
+        """Statement ``index`` and the lane's next ones that go in the same call: only when
+        they are tiny (by the lane's recent engine time), released, and not served by the
+        driver itself."""
+        if avg_ms is None:
+            return [index]
+        size = int(min(CHUNK_MAX, max(1.0, CHUNK_TARGET_MS / max(avg_ms, 0.01))))
+        chunk = [index]
+        length = schedule.lengths[lane]
+        while len(chunk) < size and (nxt := index + len(chunk)) < length:
+            if not schedule.released(lane, nxt, now) or self._served_by_driver(lane, nxt):
+                break
+            chunk.append(nxt)
+        return chunk
+
     def _dispatch(
-        self, pending: dict[Any, tuple[Lane, int, int, int]], lane: Lane, index: int, attempt: int
+        self,
+        pending: dict[Any, tuple[Lane, list[int], int, int]],
+        lane: Lane,
+        chunk: list[int],
+        attempt: int,
     ) -> None:
         session = self.sessions[lane.tenant]
         count = self.in_flight.started()
-        ref = session.actor.run.remote(lane.engine, index, count, attempt > 0)
-        pending[ref] = (lane, index, attempt, session.incarnation)
+        ref = session.actor.run_chunk.remote(lane.engine, chunk, count, attempt > 0)
+        pending[ref] = (lane, chunk, attempt, session.incarnation)
 
     def _harness_crash(self, lane: Lane, index: int) -> Execution:
         query = self.queries[lane.tenant][index]
@@ -787,6 +822,12 @@ class _Driver:
             retried=True,
             started_at=time.time(),
             finished_at=time.time(),
+        )
+
+    def _served_by_driver(self, lane: Lane, index: int) -> bool:
+        statement: Statement = self.statements[lane.tenant][lane.engine][index]
+        return statement.sql is None or (
+            lane.engine == self.baseline and (lane.tenant, index) in self.bank_served
         )
 
     def _serve_locally(self, lane: Lane, index: int) -> list[Execution] | None:

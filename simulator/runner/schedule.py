@@ -108,11 +108,15 @@ class LoadSchedule:
         self._tenant_running[best.tenant] = self._tenant_running.get(best.tenant, 0) + 1
         return best, self.position[best]
 
-    def finish(self, lane: Lane) -> None:
-        """The lane's current statement is done: advance it and free its slot."""
+    def finish(self, lane: Lane, count: int = 1) -> None:
+        """The lane's current ``count`` statements are done: advance it, free its slot."""
         self.running.discard(lane)
         self._tenant_running[lane.tenant] -= 1
-        self.position[lane] += 1
+        self.position[lane] += count
+
+    def released(self, lane: Lane, index: int, now: float) -> bool:
+        """Whether statement ``index`` of ``lane`` may start at ``now``."""
+        return self.mode == "closed" or self.release[lane.tenant][index] <= now
 
     def next_release(self, now: float) -> float | None:
         """The earliest future time a waiting lane becomes ready (open loop), else None."""

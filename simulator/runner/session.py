@@ -217,6 +217,13 @@ class TenantSession:
         _remove_if_empty(self.workspace_root.parent)
 
     # -- load phase -----------------------------------------------------------------------
+    def run_chunk(
+        self, engine: str, indices: list[int], in_flight: int, retried: bool = False
+    ) -> list[list[ExecutionResult]]:
+        """Run consecutive statements of one lane back to back (one call for several tiny
+        statements amortizes the driver round trip); returns each statement's records."""
+        return [self.run(engine, index, in_flight, retried) for index in indices]
+
     def run(
         self, engine: str, index: int, in_flight: int, retried: bool = False
     ) -> list[ExecutionResult]:
