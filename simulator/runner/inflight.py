@@ -37,15 +37,21 @@ class InFlightCounter:
 
 
 class InFlightView:
-    """Actor-side view: the global in-flight count each running thread was dispatched with."""
+    """Actor-side view of the global count each running thread was dispatched with.
+
+    The count the driver sends includes the execution itself (it is what the record keeps
+    as ``in_flight_at_start``); fault injection asks how many run *elsewhere*, so calling
+    the view returns the count minus this one.
+    """
 
     def __init__(self) -> None:
         self._local = threading.local()
 
     def set(self, value: int) -> None:
-        """Record the global count for the execution about to run on this thread."""
+        """Record the global count (this execution included) for the one about to run."""
         self._local.value = value
 
     def __call__(self) -> int:
-        """The global in-flight count for the execution on this thread (1 if unknown)."""
-        return getattr(self._local, "value", 1)
+        """How many other executions are in flight (0 if unknown): the fault wrapper's
+        ``in_flight()``."""
+        return max(0, getattr(self._local, "value", 1) - 1)
