@@ -43,6 +43,10 @@ class Outcome:
     evidence: dict[str, Any] = field(default_factory=dict)
 
 
+def _no_rows(summary: ResultChecksum | None) -> bool:
+    return summary is None or summary.row_count == 0
+
+
 def load_checksum(execution: Execution) -> ResultChecksum | None:
     """The execution's result checksum, or None when it returned no result set."""
     return ResultChecksum.from_dict(execution.result) if execution.result else None
@@ -212,6 +216,10 @@ def compare_results(
     if bsum is None and csum is None:
         return Outcome("match", "", {"result": "no result set on either side"})
     if bsum is None or csum is None:
+        if query.kind != "select" and _no_rows(bsum) and _no_rows(csum):
+            # DuckDB answers DROP / CREATE / INSERT with an empty result set, SQLite and
+            # DataFusion with none: for a statement that is not a query that is not a change.
+            return Outcome("match", "", {"result": "no rows returned on either side"})
         present = "candidate" if bsum is None else "baseline"
         return Outcome(
             "result_mismatch",

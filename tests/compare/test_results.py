@@ -155,3 +155,19 @@ def test_limit_with_partial_order_confirms_float_noise_before_the_cut(tmp_path):
     wrong = compare(table(1.0, base_value), table(1.0, base_value * 1.01), tmp_path, **query)
     assert wrong.verdict == "result_mismatch"
     assert wrong.evidence["float_tolerance_applied"] is False
+
+
+def test_empty_result_set_against_none_matches_for_a_statement_that_is_not_a_query():
+    # DuckDB returns an empty result set for DROP TABLE; SQLite and DataFusion return none.
+    empty = pa.table({"Count": pa.array([], pa.int64())})
+    outcome = compare(empty, None, kind="ddl")
+    assert (outcome.verdict, outcome.evidence["result"]) == (
+        "match",
+        "no rows returned on either side",
+    )
+    assert compare(None, empty, kind="insert").verdict == "match"
+
+
+def test_a_query_answering_nothing_where_the_baseline_answered_is_still_a_mismatch():
+    assert compare(pa.table({"k": pa.array([], pa.int64())}), None).reason == "result_set_missing"
+    assert compare(rows((1, 2)), None, kind="ddl").reason == "result_set_missing"
