@@ -55,7 +55,10 @@ def handle(args: argparse.Namespace) -> int:
         if not Path("results").is_dir():
             work = Path(tempfile.mkdtemp(prefix=f"qsim-selftest-{stamp}-"))
     work = work.resolve()
-    work.mkdir(parents=True, exist_ok=True)
+    try:
+        work.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(f"--work: cannot use {work} as a work folder ({err.strerror})") from None
     result = run_selftest(
         work, runs=args.runs, quick=args.quick, echo=lambda line: print(line, file=sys.stderr)
     )
