@@ -40,7 +40,9 @@ def select_queries(
     """The workload's queries kept by the filters, in replay order (tenant, seq).
 
     Refuses a workload of zero queries, and a filter value that matches nothing (naming
-    close matches), so a typo never turns into an empty green run.
+    close matches), so a typo never turns into an empty green run. When queries or patterns
+    are picked, the tenant's earlier writes come along (their state is what the picked
+    statements read), so one query of a pipeline replays correctly on its own.
     """
     queries = sorted(workload.queries, key=lambda q: (q.tenant, q.seq))
     where = f"workload {workload.name} ({workload.path})"
@@ -57,7 +59,20 @@ def select_queries(
         for value in wanted:
             if value not in present:
                 raise WorkloadError(f"{where}: no {label} {value!r}{_close(value, present)}")
-        queries = [q for q in queries if getattr(q, attr) in set(wanted)]
+        picked = [q for q in queries if getattr(q, attr) in set(wanted)]
+        if attr == "tenant":
+            queries = picked
+            continue
+        last = {}
+        for q in picked:
+            last[q.tenant] = max(last.get(q.tenant, q.seq), q.seq)
+        chosen = {q.query_id for q in picked}
+        queries = [
+            q
+            for q in queries
+            if q.query_id in chosen
+            or (q.kind != "select" and q.tables_written and q.seq < last.get(q.tenant, -1))
+        ]
     return queries
 
 
