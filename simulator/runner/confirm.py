@@ -43,8 +43,9 @@ from simulator.runner.session import TenantSession
 from simulator.runner.store import RunStore
 from simulator.workload.store import WorkloadQuery
 
-# Quiet means nothing else in flight: the value fault injection's in_flight() sees.
-QUIET_IN_FLIGHT = 0
+# Quiet: the count a session is dispatched with includes the execution itself, so 1 means
+# nothing else in flight (fault injection's in_flight() sees 0).
+QUIET_IN_FLIGHT = 1
 
 
 @dataclass

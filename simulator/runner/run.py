@@ -444,9 +444,13 @@ class _Driver:
 
         for record in self.store.keep_records("verdicts", keep_verdict):
             self.verdicts[(record["candidate"], record["query_id"])] = record
-        for tenant, queries in self.queries.items():
-            for index in range(len(queries)):
-                self._judge_ready(tenant, index)
+        late = [
+            verdict
+            for tenant, queries in self.queries.items()
+            for index in range(len(queries))
+            for verdict in self._judge_ready(tenant, index)
+        ]
+        self.store.append("verdicts", late)
         total = len(self.queries) * len(self.engines)
         self.notes.append(
             f"resumed: {len(complete)} of {total} lanes were complete and kept; "
@@ -866,8 +870,10 @@ class _Driver:
         for lane, index, records, kept in batch:
             if lane.engine == self.baseline and not records[0].from_bank:
                 self._bank_store(lane.tenant, index, records, kept[0])
+        verdicts: list[dict[str, Any]] = []
         for lane, index, _, _ in batch:
-            self._judge_ready(lane.tenant, index)
+            verdicts.extend(self._judge_ready(lane.tenant, index))
+        self.store.append("verdicts", verdicts)
 
     def _remember(self, lane: Lane, index: int, records: list[Execution]) -> None:
         self.records[(lane.engine, lane.tenant, index)] = records
@@ -881,12 +887,13 @@ class _Driver:
             return record
         return dataclasses.replace(record, result_path=str(self.store.run_dir / record.result_path))
 
-    def _judge_ready(self, tenant: str, index: int) -> None:
-        """Judge every candidate whose execution and the baseline's are both recorded."""
+    def _judge_ready(self, tenant: str, index: int) -> list[dict[str, Any]]:
+        """Judge every candidate whose execution and the baseline's are both recorded;
+        return the new verdicts (the caller appends them)."""
         assert self.store is not None
         base = self.records.get((self.baseline, tenant, index))
         if base is None:
-            return
+            return []
         query = self.queries[tenant][index]
         fresh = []
         for candidate in self.candidates:
@@ -921,7 +928,7 @@ class _Driver:
             record = verdict.to_dict()
             self.verdicts[(candidate, query.query_id)] = record
             fresh.append(record)
-        self.store.append("verdicts", fresh)
+        return fresh
 
     # -- performance phase ----------------------------------------------------------------------
     def _perf_phase(self) -> None:

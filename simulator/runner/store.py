@@ -138,14 +138,16 @@ class RunStore:
         """Write JSON to ``path`` via a fsync'd temporary file and a rename."""
         self.write_bytes_atomic(path, json.dumps(data, indent=2, default=str).encode() + b"\n")
 
-    def write_bytes_atomic(self, path: Path, data: bytes) -> None:
-        """Write ``data`` to ``path`` via a fsync'd temporary file and a rename."""
+    def write_bytes_atomic(self, path: Path, data: bytes, *, sync: bool = True) -> None:
+        """Write ``data`` to ``path`` via a temporary file and a rename (fsync'd first
+        unless ``sync`` is false)."""
         tmp = path.with_name(f".{path.name}.tmp")
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
             try:
                 _write_all(fd, data)
-                os.fsync(fd)
+                if sync:
+                    os.fsync(fd)
             finally:
                 os.close(fd)
             os.replace(tmp, path)
@@ -236,9 +238,14 @@ class RunStore:
 
     # -- kept result files ------------------------------------------------------------------
     def write_result_file(self, execution_id: str, data: bytes) -> str:
-        """Keep an Arrow IPC result under ``results/``; returns the path relative to the run."""
+        """Keep an Arrow IPC result under ``results/``; returns the path relative to the run.
+
+        Not fsync'd on its own (one fsync per kept result would dominate the driver's
+        time): it is complete once renamed, which a killed driver cannot undo, and the
+        record that names it is fsync'd after it.
+        """
         folder = self.run_dir / "results"
         folder.mkdir(exist_ok=True)
         name = execution_id.replace(":", "_").replace("/", "_") + ".arrow"
-        self.write_bytes_atomic(folder / name, data)
+        self.write_bytes_atomic(folder / name, data, sync=False)
         return f"results/{name}"
