@@ -30,11 +30,14 @@ def test_every_seeded_run_reports_each_lost_partition_with_its_rows(loaded: Inci
     assert loaded.exit_code == 1
     assert len(loaded.candidates) == len(SEEDS)
     for candidate in loaded.candidates:
+        # The fault fires only while other executions are in flight, so a write that
+        # happens to run alone is not damaged; every damaged one must be reported.
         mine = [w for w in loaded.lost_writes if w.candidate == candidate]
-        # Every kind of the incident fired in every seeded run: CTAS, INSERT and DELETE.
-        assert {w.kind for w in mine} == {"ctas", "insert", "delete"}, candidate
+        assert mine, f"{candidate}: no write was damaged under load"
         assert all(w.verdict == "write_mismatch" and w.named for w in mine), mine
         assert all(w.rows > 0 and w.partition.startswith("day=2024-03-") for w in mine)
+    # Every kind of the incident was damaged and caught: CTAS, INSERT and DELETE.
+    assert {w.kind for w in loaded.lost_writes} == {"ctas", "insert", "delete"}
     # Different seeds lose different partitions: the detection does not depend on which.
     ctas_days = {w.partition for w in loaded.lost_writes if w.kind == "ctas"}
     assert len(ctas_days) >= 2
@@ -69,7 +72,7 @@ def test_quiet_confirmation_marks_every_finding_as_under_load_only(loaded: Incid
     assert loaded.confirmation is not None
     verdicts = read_records(loaded.run_dir / "verdicts.jsonl")
     findings = [v for v in verdicts if v["verdict"] in ("write_mismatch", "result_mismatch")]
-    assert len(findings) >= 3 * len(SEEDS)
+    assert len(findings) >= len(SEEDS)
     assert all(v["under_load_only"] for v in findings)
     assert not any(v["under_load_only"] for v in verdicts if v["verdict"] == "match")
     meta = json.loads((loaded.run_dir / "run.json").read_text())
@@ -90,12 +93,6 @@ def test_first_write_mismatch_is_judged_within_seconds_of_the_first_execution(
     assert 0 < loaded.first_write_mismatch_after_first_execution_s < 30
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runner bug: the in-flight count handed to fault injection includes the "
-    "execution itself (run.py _dispatch: in_flight.started(); session.py run: "
-    "in_flight.set(in_flight)), so only_under_load faults fire at concurrency 1",
-)
 def test_quiet_cluster_finds_nothing_because_the_fault_never_fires(tmp_path: Path) -> None:
     quiet = run_incident(tmp_path, SEEDS[:1], quiet=True, confirm=False)
     assert quiet.concurrency == 1
