@@ -77,10 +77,13 @@ class CalibrationRun:
         )
         return alarms, sum(len(self.perf.get(c, [])) for c in self.replicas)
 
-    def slow_patterns(self) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
-        """(measured patterns that read a slowed table, patterns judged ``regressed``)."""
+    def slow_patterns(
+        self, candidate: str = SLOW
+    ) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
+        """(measured patterns that read a slowed table, patterns judged ``regressed``) of
+        ``candidate`` (the slowed one, or one of a sweep: :func:`sweep_name`)."""
         expected, regressed = set(), set()
-        for p in self.perf.get(SLOW, []):
+        for p in self.perf.get(candidate, []):
             key = (p["tenant"], p["pattern_id"])
             if self.reads.get(key, set()) & set(SLOW_TABLES):
                 expected.add(key)
@@ -106,29 +109,38 @@ class CalibrationRun:
         return self.injected_errors, judged, others
 
 
+def sweep_name(factor: float) -> str:
+    """The candidate slowed by ``factor`` in a latency sweep (``duckdb_slow_x1.3``)."""
+    return f"{SLOW}_x{factor:g}"
+
+
+def _slowed(template: dict[str, Any], factor: float) -> dict[str, Any]:
+    return {
+        **template,
+        "faults": {
+            "enabled": True,
+            "latency": {"kinds": ["select"], "tables": list(SLOW_TABLES), "factor": factor},
+        },
+    }
+
+
 def calibration_candidates(
     data: dict[str, Any],
     replicas: int,
     latency_factor: float | None,
     error_rate: float | None,
+    latency_sweep: tuple[float, ...] = (),
 ) -> dict[str, dict[str, Any]]:
-    """The run's candidates: identical replicas, then the slowed and erroring ones."""
+    """The run's candidates: identical replicas, then the slowed (one, or one per factor
+    of ``latency_sweep``) and erroring ones."""
     template = data["engines"][REPLICA]
     candidates: dict[str, dict[str, Any]] = {
         f"{REPLICA}_r{i}": dict(template) for i in range(1, replicas + 1)
     }
     if latency_factor is not None:
-        candidates[SLOW] = {
-            **template,
-            "faults": {
-                "enabled": True,
-                "latency": {
-                    "kinds": ["select"],
-                    "tables": list(SLOW_TABLES),
-                    "factor": latency_factor,
-                },
-            },
-        }
+        candidates[SLOW] = _slowed(template, latency_factor)
+    for factor in latency_sweep:
+        candidates[sweep_name(factor)] = _slowed(template, factor)
     if error_rate is not None:
         candidates[ERRORS] = {
             **template,
@@ -148,6 +160,7 @@ def run_calibration(
     replicas: int = 1,
     latency_factor: float | None = None,
     error_rate: float | None = None,
+    latency_sweep: tuple[float, ...] = (),
     perf: dict[str, Any] | None = None,
     run_name: str = "aa",
 ) -> CalibrationRun:
@@ -155,7 +168,9 @@ def run_calibration(
     keys of its ``[perf]`` table) and analyse the run folder. Raises QsimError on bad
     input or setup."""
     base = scenario_data("aa", work)
-    data = with_candidates(base, calibration_candidates(base, replicas, latency_factor, error_rate))
+    data = with_candidates(
+        base, calibration_candidates(base, replicas, latency_factor, error_rate, latency_sweep)
+    )
     data["run"]["name"] = run_name
     data["perf"] = {**data.get("perf", {}), **(perf or {})}
     cfg = to_config(data, "aa")

@@ -64,6 +64,8 @@ def run_selftest(
     result.rows.extend(calibration_rows(calibration))
     alarms, patterns = calibration.false_alarm_rate()
     result.figures = {
+        "runs_wall_s": loaded.wall_s + quiet.wall_s + calibration.wall_s,
+        "confirm_wall_s": loaded.confirmation.wall_s if loaded.confirmation else 0.0,
         "first_write_mismatch_s": loaded.first_write_mismatch_s,
         "false_alarms": alarms,
         "perf_patterns": patterns,
