@@ -89,8 +89,8 @@ def canonical_key(value) -> str:
         return str(value.normalize() + 0)
     if isinstance(value, list | tuple):
         return "[" + ",".join(canonical_key(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ",".join(f"{k}:{canonical_key(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, dict):  # a struct value: fields by name, whatever order they came in
+        return "{" + ",".join(f"{k}:{canonical_key(v)}" for k, v in sorted(value.items())) + "}"
     return repr(value)
 
 
