@@ -82,7 +82,9 @@ def test_two_candidates_share_the_baseline_and_every_record_is_written_once(
     assert wait_no_processes(outcome.run_id) == []
 
 
-def test_baseline_bank_serves_the_next_run_in_open_loop(world: Path, tmp_path: Path) -> None:
+def test_baseline_bank_serves_the_next_run_unless_fresh_baseline(
+    world: Path, tmp_path: Path
+) -> None:
     bank = {"bank": True, "bank_refresh": 0.0, "bank_dir": str(tmp_path / "bank")}
     first = write_config(
         tmp_path / "first.toml", world, tmp_path / "results", run=bank, perf={"enabled": False}
@@ -116,3 +118,8 @@ def test_baseline_bank_serves_the_next_run_in_open_loop(world: Path, tmp_path: P
         if e["phase"] == "load":
             assert (e["status"], e["result"], e["writes"]) == first_base[e["query_id"]]
     assert sum(again.verdict_counts["cand"].values()) == meta["queries"]
+
+    fresh = execute_run(load_config(second), fresh_baseline=True)
+    executions = read_jsonl(fresh.run_dir / "executions.jsonl")
+    assert not any(e["from_bank"] for e in executions)
+    assert RunStore(fresh.run_dir).read_meta()["bank"]["served"] == 0
