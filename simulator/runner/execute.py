@@ -17,7 +17,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from simulator.compare.canonical import ChecksumAccumulator
+from simulator.compare.canonical import ChecksumAccumulator, ChecksumInputError
 from simulator.compare.tables import TableStateBuilder
 from simulator.engines.execution import Execution, TableState
 from simulator.engines.worker import EngineWorker, WorkerOutcome
@@ -62,12 +62,19 @@ class _ResultSink:
         self.accumulator: ChecksumAccumulator | None = None
         self.kept: list[pa.RecordBatch] | None = None
         self.rows = 0
+        self.error: ChecksumInputError | None = None
 
     def __call__(self, batch: pa.RecordBatch) -> None:
-        if self.accumulator is None:
-            self.accumulator = ChecksumAccumulator(batch.schema)
-            self.kept = [] if keeps_result(batch.schema) else None
-        self.accumulator.update(batch)
+        if self.error is not None:
+            return  # keep draining the stream so the worker stays in step
+        try:
+            if self.accumulator is None:
+                self.accumulator = ChecksumAccumulator(batch.schema)
+                self.kept = [] if keeps_result(batch.schema) else None
+            self.accumulator.update(batch)
+        except ChecksumInputError as err:
+            self.error = err
+            return
         self.rows += batch.num_rows
         if self.kept is not None:
             if self.rows <= self.keep_rows:
@@ -93,6 +100,22 @@ class _ResultSink:
             for batch in self.kept:
                 writer.write_batch(batch)
         return checksum, sink.getvalue().to_pybytes()
+
+
+class _StateSink:
+    """Feeds a written table's rows to its TableStateBuilder; on a checksum error it keeps
+    draining the stream (so the worker stays in step) and remembers the error."""
+
+    def __init__(self, builder: TableStateBuilder) -> None:
+        self.builder = builder
+        self.error: ChecksumInputError | None = None
+
+    def __call__(self, batch: pa.RecordBatch) -> None:
+        if self.error is None:
+            try:
+                self.builder.update(batch)
+            except ChecksumInputError as err:
+                self.error = err
 
 
 def _arrow_type(text: str) -> pa.DataType:
@@ -163,9 +186,17 @@ def execute_statement(
     _apply(record, outcome)
     kept: bytes | None = None
     if outcome.status == "ok" and result_sink is not None:
-        record.result, kept = result_sink.finish(outcome.schema)
-        if outcome.schema == [] and result_sink.accumulator is None:
-            record.result = None
+        try:
+            record.result, kept = result_sink.finish(outcome.schema)
+        except ChecksumInputError as err:
+            result_sink.error = err
+        if result_sink.error is not None:
+            # A result qsim cannot checksum must not pass as "no result": it is recorded as
+            # an error of this execution (both sides failing alike is then both_error).
+            record.result, kept = None, None
+            record.status = "error"
+            record.error_class = "ChecksumInputError"
+            record.error_message = f"qsim cannot checksum this result: {result_sink.error}"
     if outcome.status == "ok" and writes:
         try:
             record.writes = _post_state(worker, writes, statement, rows_before, timeout_s)
@@ -215,11 +246,12 @@ def _post_state(
                 exists=False,
             )
             continue
-        builder = TableStateBuilder(table, columns, rows_before=rows_before.get(table))
-        outcome = worker.read_table(table, builder.update, timeout_s=max(timeout_s, 60.0))
+        sink = _StateSink(TableStateBuilder(table, columns, rows_before=rows_before.get(table)))
+        outcome = worker.read_table(table, sink, timeout_s=max(timeout_s, 60.0))
         if outcome.status != "ok":
             raise EngineError(
                 f"reading back {table} failed: {outcome.error_class}: {outcome.error_message}"
             )
-        states[table] = builder.finish()
+        if sink.error is None:  # a post-state qsim cannot checksum is left out: "not captured"
+            states[table] = sink.builder.finish()
     return states

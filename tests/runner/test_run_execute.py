@@ -1,0 +1,89 @@
+"""One statement on a real engine worker: checksums from the stream, kept float results,
+write post-states per partition, and data qsim cannot checksum recorded, not raised."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.ipc
+import pytest
+from runner_fixtures import DUCKDB_NEW
+
+from simulator.config import EngineSpec
+from simulator.engines.runtime import default_root, ensure_runtime
+from simulator.engines.worker import EngineWorker
+from simulator.runner.execute import Statement, _ResultSink, execute_statement
+
+SPEC = EngineSpec(
+    name="cand",
+    adapter="duckdb",
+    requirements=(f"duckdb=={DUCKDB_NEW}",),
+    dialect="duckdb",
+    settings={"threads": 1},
+)
+
+
+@pytest.fixture
+def worker(tmp_path: Path) -> EngineWorker:
+    with EngineWorker(SPEC, ensure_runtime(SPEC, default_root()), tmp_path / "ws", []) as w:
+        yield w
+
+
+def _run(worker: EngineWorker, index: int, kind: str, sql: str, **extra: object):
+    statement = Statement(index=index, query_id=f"q{index}", kind=kind, sql=sql, **extra)
+    return execute_statement(
+        worker, statement, run_id="r", engine="cand", tenant="t01", keep_result_rows=10
+    )
+
+
+def test_select_is_checksummed_and_a_small_float_result_kept(worker: EngineWorker) -> None:
+    record, kept = _run(worker, 0, "select", "SELECT x, x / 3 AS third FROM range(5) t(x)")
+    assert record.status == "ok" and record.rows_returned == 5
+    assert record.result is not None and record.result["row_count"] == 5
+    assert record.result["column_names"] == ["x", "third"]
+    assert record.execution_id == "load:cand:t01:q0:0" and record.engine_version.startswith("v")
+    table = pa.ipc.open_file(pa.BufferReader(kept)).read_all()
+    assert table.num_rows == 5
+    _, not_kept = _run(worker, 1, "select", "SELECT x FROM range(5) t(x)")
+    assert not_kept is None  # no float or decimal column: nothing to compare tolerantly
+
+
+def test_write_post_state_is_read_back_per_day_partition(worker: EngineWorker) -> None:
+    create = "CREATE TABLE stage AS SELECT x, '2024-03-0' || (x % 2 + 1) AS day FROM range(6) t(x)"
+    record, _ = _run(worker, 0, "ctas", create, tables_written=("stage",))
+    state = record.writes["stage"]
+    assert state.rows_before is None and state.row_count == 6
+    assert state.partition_columns == ["day"]
+    assert {k: p.row_count for k, p in state.partitions.items()} == {
+        "day=2024-03-01": 3,
+        "day=2024-03-02": 3,
+    }
+    record, _ = _run(
+        worker, 1, "delete", "DELETE FROM stage WHERE day = '2024-03-01'", tables_written=("stage",)
+    )
+    state = record.writes["stage"]
+    assert (state.rows_before, state.row_count) == (6, 3)
+    assert list(state.partitions) == ["day=2024-03-02"]
+    dropped, _ = _run(worker, 2, "ddl", "DROP TABLE stage", tables_written=("stage",))
+    assert dropped.writes["stage"].exists is False
+
+
+def test_engine_errors_are_records_and_unparseable_sql_is_skipped(worker: EngineWorker) -> None:
+    record, _ = _run(worker, 0, "select", "SELECT * FROM no_such_table")
+    assert record.status == "error" and record.error_class
+    skipped, _ = execute_statement(
+        worker,
+        Statement(index=1, query_id="q1", kind="select", sql=None, skip_reason="unparseable"),
+        run_id="r",
+        engine="cand",
+        tenant="t01",
+    )
+    assert (skipped.status, skipped.error_message) == ("skipped", "unparseable")
+
+
+def test_a_result_qsim_cannot_checksum_is_kept_as_an_error_not_raised() -> None:
+    sink = _ResultSink(keep_rows=10)
+    sink(pa.record_batch({"x": pa.array([1], pa.int64())}))
+    sink(pa.record_batch({"x": pa.array(["a"], pa.string())}))  # type changes mid-stream
+    assert sink.error is not None and "column 0" in str(sink.error)
