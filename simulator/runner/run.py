@@ -391,7 +391,8 @@ class _Driver:
             ),
             start=start,
         )
-        perf_pending = self.cfg.perf.enabled and not self.store.load("perf")
+        perf_done = self.store.read_meta().get("perf_done") or self.store.load("perf")
+        perf_pending = self.cfg.perf.enabled and not perf_done
         if schedule.done() and not perf_pending:
             self.perf = self.store.load("perf")
             return
@@ -970,6 +971,7 @@ class _Driver:
             bar.close()
         self.perf = [v.to_dict() for v in verdicts]
         self.store.append("perf", self.perf)
+        self.store.update_meta(perf_done=True)
         self.perf_stats = {
             "patterns": len(targets),
             "rounds_executed": phase.executed_rounds,
