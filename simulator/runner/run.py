@@ -231,6 +231,7 @@ class _Driver:
         verdicts = list(self.verdicts.values())
         if status == "complete":
             code = summary.exit_code(verdicts, self.perf, self.cfg.report.gate_perf)
+        self.notes.extend(self._run_notes())
         meta = self._finish_meta(status, code)
         if status == "complete":
             with self._timed("report"):
@@ -268,6 +269,25 @@ class _Driver:
             yield
         finally:
             self.timings[phase] = round(time.monotonic() - began, 3)
+
+    def _run_notes(self) -> list[str]:
+        """Summary lines about how the results were obtained."""
+        notes = []
+        bank = self.bank_stats
+        if bank["served"]:
+            notes.append(
+                f"baseline bank: {bank['served']} baseline statements reused from earlier runs "
+                f"({bank['refreshed']} re-executed to check, {len(bank['drifted'])} drifted)"
+            )
+        faulty = [name for name in self.engines if self.cfg.engines[name].faults.enabled]
+        if faulty:
+            notes.append(f"WARNING: fault injection was ON for {', '.join(faulty)}")
+        if self.harness["retried"] or self.harness["sessions_replaced"]:
+            notes.append(
+                f"harness: {self.harness['sessions_replaced']} tenant sessions replaced, "
+                f"{self.harness['retried']} statements retried"
+            )
+        return notes
 
     # -- inputs -----------------------------------------------------------------------------
     def _prepare_new(
@@ -568,7 +588,11 @@ class _Driver:
         previous = self.bank.get_many([key]).get(key)
         if previous is not None and not self.fresh_baseline:
             self.bank_stats["refreshed"] += 1
-            if bank_fingerprint(previous.executions) != bank_fingerprint(dicts):
+            # A statically nondeterministic query (rand, TABLESAMPLE ...) differs by design.
+            expected_to_vary = bool(self.queries[tenant][index].nondeterministic)
+            if not expected_to_vary and (
+                bank_fingerprint(previous.executions) != bank_fingerprint(dicts)
+            ):
                 self.bank_stats["drifted"].append(records[0].query_id)
         self.bank.put(key, dicts, kept, self.run_id)
 
