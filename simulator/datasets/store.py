@@ -57,11 +57,14 @@ def check_generation_name(name: str, what: str = "generation name") -> str:
 
 
 def local_root(root: str | Path) -> Path:
-    """The local folder of a store given as a path or a pyarrow file system URI
-    (``file:///...``); refuses other file systems, which this version cannot commit to."""
+    """The absolute local folder of a store given as a path or a pyarrow file system URI
+    (``file:///...``); refuses other file systems, which this version cannot commit to.
+
+    Absolute, because table specs hand these paths to engine workers, whose current
+    directory is their workspace."""
     text = str(root)
     if "://" not in text:
-        return Path(text).expanduser()
+        return Path(text).expanduser().absolute()
     try:
         filesystem, path = pafs.FileSystem.from_uri(text)
     except (pa.ArrowInvalid, OSError) as err:

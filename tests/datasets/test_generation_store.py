@@ -208,3 +208,13 @@ def test_concurrent_identical_generates_commit_once(tmp_path: Path) -> None:
     assert len(set(ids)) == 1
     assert [g.id for g in store.list()] == ids[:1]
     assert not list(store.root.glob(".tmp-*"))
+
+
+def test_relative_store_root_gives_absolute_table_paths(tmp_path, monkeypatch):
+    """Workers run in their workspace folder, so a spec's files must not be relative."""
+    monkeypatch.chdir(tmp_path)
+    store = GenerationStore("store")
+    generation = store.generate("rel", scale=0.001, seed=1, tenants=1)
+    specs = store.resolve("rel").table_specs(generation.tenants()[0])
+    assert store.root == tmp_path / "store"
+    assert specs and all(Path(f).is_absolute() for spec in specs for f in spec.files)
