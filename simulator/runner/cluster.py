@@ -75,7 +75,10 @@ class RayCluster:
         """Start a local Ray (or join ``address``); RunError in one line when it fails."""
         import ray
 
-        self._reaper = start_reaper(self.run_id)
+        if not self.address:
+            self.temp_dir, self.moved = ray_temp_dir(self.run_dir)
+        # The reaper also removes Ray's temp dir when the driver dies without cleaning up.
+        self._reaper = start_reaper(self.run_id, [self.temp_dir] if self.temp_dir else [])
         self._previous_env = os.environ.get(RUN_ENV)
         os.environ[RUN_ENV] = self.run_id
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
@@ -91,7 +94,7 @@ class RayCluster:
             if self.address:
                 ray.init(address=self.address, **kwargs)
             else:
-                self.temp_dir, self.moved = ray_temp_dir(self.run_dir)
+                assert self.temp_dir is not None
                 self.temp_dir.mkdir(parents=True, exist_ok=True)
                 ray.init(_temp_dir=str(self.temp_dir), num_cpus=os.cpu_count() or 1, **kwargs)
         except Exception as err:  # Ray raises many types; any of them means "no cluster"
@@ -101,15 +104,13 @@ class RayCluster:
             raise RunError(f"cannot start or join {where}: {first}") from None
 
     def shutdown(self) -> None:
-        """Disconnect (and stop a local Ray); remove a moved temp dir. Safe to call twice."""
+        """Disconnect (and stop a local Ray); remove Ray's temp dir. Safe to call twice."""
         import ray
 
         if ray.is_initialized():
             ray.shutdown()
-        if self.moved and self.temp_dir is not None:
-            shutil.rmtree(self.temp_dir, ignore_errors=True)
-        elif self.temp_dir is not None:
-            # Ray's session logs are not results; keep the run folder small.
+        if self.temp_dir is not None:
+            # Ray's session files are not results; keep the run folder small.
             shutil.rmtree(self.temp_dir, ignore_errors=True)
         if self._reaper is not None:
             stop_reaper(self._reaper)

@@ -10,6 +10,7 @@ kills every process of this host that still carries the run's id. Linux only (/p
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -53,14 +54,15 @@ def kill_run(run_id: str) -> int:
     return killed
 
 
-def start_reaper(run_id: str) -> subprocess.Popen[bytes]:
-    """Start the watchdog for ``run_id``; close its stdin (or die) to trigger it."""
+def start_reaper(run_id: str, remove: list[Path] | None = None) -> subprocess.Popen[bytes]:
+    """Start the watchdog for ``run_id``; close its stdin (or die) to trigger it. After
+    the sweep it deletes the folders in ``remove`` (Ray's temp dir)."""
     # Not RUN_ENV (the reaper must not match its own sweep), but named so tests can wait
     # for it to finish.
     env = {k: v for k, v in os.environ.items() if k != RUN_ENV}
     env[REAPER_ENV] = run_id
     return subprocess.Popen(
-        [sys.executable, "-m", "simulator.runner.reaper", run_id],
+        [sys.executable, "-m", "simulator.runner.reaper", run_id, *map(str, remove or [])],
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -80,11 +82,13 @@ def stop_reaper(reaper: subprocess.Popen[bytes], timeout_s: float = 10.0) -> Non
 
 
 def main() -> None:
-    """Wait for the driver's pipe to close, then sweep the run's processes."""
-    run_id = sys.argv[1]
+    """Wait for the driver's pipe to close, sweep the run's processes, remove folders."""
+    run_id, remove = sys.argv[1], sys.argv[2:]
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     sys.stdin.buffer.read()
     kill_run(run_id)
+    for folder in remove:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -88,8 +88,10 @@ def test_interrupted_then_killed_run_resumes_to_exactly_one_record_each(
         time.sleep(0.05)
     second.send_signal(signal.SIGKILL)
     second.communicate(timeout=60)
-    assert json.loads((run_dir / "run.json").read_text())["status"] == "running"
+    killed = json.loads((run_dir / "run.json").read_text())
+    assert killed["status"] == "running"
     assert wait_no_processes(run_id) == []
+    assert not Path(killed["ray"]["temp_dir"]).exists()  # the reaper removed Ray's files
 
     # Resume to the end.
     third = _qsim("run", str(config), "--resume", run_id, cwd=tmp_path)
