@@ -50,5 +50,7 @@ def handle(args: argparse.Namespace) -> int:
             f"qsim: interrupted; resume with: qsim run {args.config} --resume {outcome.run_id}",
             file=sys.stderr,
         )
+    if outcome.report_error:
+        print(f"qsim: warning: report not written: {outcome.report_error}", file=sys.stderr)
     print(outcome.summary, flush=True)
     return outcome.exit_code

@@ -41,7 +41,7 @@ from simulator.compare.verdicts import Verdict
 from simulator.config import RunConfig
 from simulator.engines.execution import Execution
 from simulator.engines.runtime import default_root, ensure_runtime
-from simulator.errors import QsimError, RunError
+from simulator.errors import QsimError, ReportError, RunError
 from simulator.progress import progress
 from simulator.report import write_reports
 from simulator.runner import summary
@@ -94,6 +94,7 @@ class RunOutcome:
     verdict_counts: dict[str, dict[str, int]]
     perf_counts: dict[str, dict[str, int]]
     summary: str
+    report_error: str = ""
 
 
 def new_run_id(name: str) -> str:
@@ -199,6 +200,7 @@ class _Driver:
         self.harness = {"retried": 0, "sessions_replaced": 0}
         self.load_stats: dict[str, Any] = {}
         self.timings: dict[str, float] = {}
+        self.report_error = ""
 
     # -- top level --------------------------------------------------------------------------
     def execute(
@@ -260,6 +262,7 @@ class _Driver:
             verdict_counts=summary.verdict_counts(verdicts, self.candidates),
             perf_counts=summary.perf_counts(self.perf, self.candidates),
             summary=text,
+            report_error=self.report_error,
         )
 
     @contextmanager
@@ -1048,6 +1051,16 @@ class _Driver:
             return {**self.store.read_meta(), **fields}
 
     def _write_reports(self) -> None:
+        """Write the report outputs. A report failure (say a locked history database) does
+        not undo the run: the results and the exit code stand, the summary says what
+        failed and how to rebuild the report."""
         assert self.store is not None
-        path = write_reports(self.store.run_dir)
+        try:
+            path = write_reports(self.store.run_dir)
+        except ReportError as err:
+            self.report_error = str(err)
+            self.notes.append(
+                f"report not written: {err} (rebuild it with: qsim report {self.run_id})"
+            )
+            return
         self.notes.append(f"report: {path}")
