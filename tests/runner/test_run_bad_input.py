@@ -149,3 +149,17 @@ def test_disk_full_mid_run_keeps_every_record_and_resumes(
         "base": meta["queries"],
         "cand": meta["queries"],
     }
+
+
+def test_resume_refuses_a_changed_config_and_a_missing_run(world: Path, tmp_path: Path) -> None:
+    config = write_config(tmp_path / "run.toml", world, tmp_path / "results")
+    cfg = load_config(config)
+    store_module.RunStore.create(
+        tmp_path / "results", "t-1", {"config": {**cfg.raw, "load": {"concurrency": 9}}}
+    ).close()
+    with pytest.raises(RunError) as caught:
+        execute_run(cfg, run_id="t-1", resume=True)
+    assert "config differs from the one run t-1 started with" in _one_line(caught.value)
+    with pytest.raises(RunError) as caught:
+        execute_run(cfg, run_id="t-2", resume=True)
+    assert "no such run to resume (runs there: t-1)" in _one_line(caught.value)
