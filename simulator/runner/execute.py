@@ -24,6 +24,7 @@ from simulator.engines.worker import EngineWorker, WorkerOutcome
 from simulator.errors import EngineError
 
 AUTO_PARTITION = ("day",)
+DML_KINDS = ("insert", "update", "delete", "merge")
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,7 @@ def execute_statement(
         return record, None
     writes = statement.tables_written if statement.is_write and checksum else ()
     rows_before: dict[str, int | None] = {}
+    existing: set[str] = set()
     record.started_at = time.time()
     try:
         if writes:
@@ -199,7 +201,9 @@ def execute_statement(
             record.error_message = f"qsim cannot checksum this result: {result_sink.error}"
     if outcome.status == "ok" and writes:
         try:
-            record.writes = _post_state(worker, writes, statement, rows_before, timeout_s)
+            # DML cannot create or drop tables: the table list taken before still holds.
+            after = existing if statement.kind in DML_KINDS else None
+            record.writes = _post_state(worker, writes, statement, rows_before, timeout_s, after)
         except EngineError as err:
             _apply(record, _crash(err))
     record.finished_at = time.time()
@@ -228,9 +232,12 @@ def _post_state(
     statement: Statement,
     rows_before: dict[str, int | None],
     timeout_s: float,
+    existing: set[str] | None = None,
 ) -> dict[str, TableState]:
-    """Read back every written table and checksum it per partition."""
-    existing = {name.lower() for name in worker.list_tables()}
+    """Read back every written table and checksum it per partition (``existing``: the
+    lower-cased table names, when already known)."""
+    if existing is None:
+        existing = {name.lower() for name in worker.list_tables()}
     states: dict[str, TableState] = {}
     for table in writes:
         # A new table nobody configured is split by ``day`` when it has one (the builder
