@@ -76,6 +76,7 @@ from simulator.workload.store import WorkloadQuery
 EXIT_INTERRUPTED = 130
 SESSION_CPUS = 0.05  # sessions mostly wait on engine workers; 8 tenants fit on 2 cores
 CLOSE_TIMEOUT_S = 30.0
+REPLACE_ATTEMPTS = 4
 # A lane's consecutive statements go to its session in one call when they are tiny:
 # enough of them to fill CHUNK_TARGET_MS of engine time, at most CHUNK_MAX.
 CHUNK_TARGET_MS = 50.0
@@ -668,15 +669,29 @@ class _Driver:
     def _replace_session(self, tenant: str, incarnation: int) -> None:
         """The session of ``tenant`` died: start a fresh one that rebuilds lane state."""
         import ray
+        from ray.exceptions import ActorUnavailableError, RayActorError
 
         current = self.sessions[tenant]
         if current.incarnation != incarnation:
             return  # another failed call already replaced it
         ray.kill(current.actor, no_restart=True)
-        fresh = self._actor_class().remote(**self._session_kwargs(tenant, incarnation + 1))
-        info = self._get(fresh.start.remote())
         ok_writes = {e: self.lane_ok_writes.get(Lane(tenant, e), []) for e in self.engines}
-        self._get(fresh.restore.remote(ok_writes))
+        # A node that is leaving can still be picked for the replacement until Ray has
+        # declared it dead: try again, waiting a little longer each time.
+        for attempt in range(REPLACE_ATTEMPTS):
+            fresh = self._actor_class().remote(**self._session_kwargs(tenant, incarnation + 1))
+            try:
+                info = self._get(fresh.start.remote())
+                self._get(fresh.restore.remote(ok_writes))
+                break
+            except (RayActorError, ActorUnavailableError) as err:
+                ray.kill(fresh, no_restart=True)
+                if attempt == REPLACE_ATTEMPTS - 1:
+                    first = str(err).strip().splitlines()[0]
+                    raise RunError(
+                        f"tenant {tenant}: no replacement session could start ({first})"
+                    ) from None
+                time.sleep(2.0**attempt)
         self.sessions[tenant] = _Session(fresh, incarnation + 1, info["node"], info["pid"])
         self.harness["sessions_replaced"] += 1
 
@@ -705,12 +720,7 @@ class _Driver:
     # -- load phase ---------------------------------------------------------------------------
     def _load_phase(self, schedule: LoadSchedule) -> None:
         import ray
-        from ray.exceptions import RayActorError, RayTaskError
-
-        try:
-            from ray.exceptions import ActorUnavailableError
-        except ImportError:  # older Ray
-            ActorUnavailableError = RayActorError
+        from ray.exceptions import ActorUnavailableError, RayActorError, RayTaskError
 
         pending: dict[Any, tuple[Lane, list[int], int, int]] = {}
         bar = progress(schedule.remaining(), "replay", unit="stmt")
@@ -1008,7 +1018,7 @@ class _Driver:
     def _perf_round(
         self, tenant: str, index: int, order: list[str], repetition: int
     ) -> list[dict[str, Any]]:
-        from ray.exceptions import RayActorError
+        from ray.exceptions import ActorUnavailableError, RayActorError
 
         assert self.store is not None
         for attempt in range(2):
@@ -1016,7 +1026,7 @@ class _Driver:
             try:
                 records = self._get(session.actor.perf_round.remote(index, order, repetition))
                 break
-            except RayActorError:
+            except (RayActorError, ActorUnavailableError):
                 self._replace_session(tenant, session.incarnation)
                 if attempt:
                     raise RunError(
