@@ -18,6 +18,7 @@ from simulator.compare.perf import (
     decide_patterns,
     latency_percentiles,
     sign_flip_p_value,
+    t_quantile,
 )
 from simulator.config import PerfSection
 
@@ -138,3 +139,59 @@ def test_a_a_runs_stay_under_the_false_alarm_rate_and_a_1_3x_slowdown_is_found()
     assert found.escalated and found.pairs == CFG.max_repetitions
     assert found.ci_low > 1 + CFG.threshold and found.q_value <= CFG.alpha
     assert found.ratio == pytest.approx(1.3, rel=0.05)
+
+
+def _process_pairs(rng, blocks: int, per_block: int, effect_sigma: float, factor: float):
+    """Pairs from ``blocks`` worker-process pairs; each process pair carries one speed
+    ratio for its whole life (lognormal with ``effect_sigma``), shared by all its pairs."""
+    base, cand, ids = [], [], []
+    for block in range(blocks):
+        effect = float(np.exp(rng.normal(0, effect_sigma)))
+        b, c = _pairs(rng, per_block, 2.0, 0.03, factor * effect)
+        base.extend(b)
+        cand.extend(c)
+        ids.extend([block] * per_block)
+    return np.array(base), np.array(cand), ids
+
+
+def _flagged_share(effect_sigma: float, factor: float, *, use_blocks: bool) -> float:
+    """Share of 300 confirmation runs (5 process pairs x 3 pairs) called a change."""
+    rng = np.random.default_rng(5)
+    flagged = 0
+    trials = 300
+    for i in range(trials):
+        base, cand, ids = _process_pairs(rng, 5, 3, effect_sigma, factor)
+        blocks = ids if use_blocks else None
+        a = assess_pattern(base, cand, CFG, confirmation=True, seed=i, blocks=blocks)
+        flagged += a.verdict in ("regressed", "improved")
+    return flagged / trials
+
+
+@pytest.mark.slow
+def test_process_effects_are_unstable_not_regressed_when_pairs_span_process_pairs():
+    # Identical engines whose processes differ in speed for their whole life (lognormal
+    # sigma 0.3): pooling the pairs as independent calls that a change about one time in
+    # eight (measured 12%);
+    # five process pairs as blocks stay under the configured false-alarm rate.
+    pooled = _flagged_share(0.3, 1.0, use_blocks=False)
+    blocked = _flagged_share(0.3, 1.0, use_blocks=True)
+    assert pooled > 0.1
+    assert blocked <= CFG.false_alarm_rate
+    # A real 1.3x slowdown with small process effects is found about as often as when the
+    # pairs are pooled (the misses come from GC-like outliers, in both).
+    pooled_power = _flagged_share(0.03, 1.3, use_blocks=False)
+    blocked_power = _flagged_share(0.03, 1.3, use_blocks=True)
+    assert blocked_power >= 0.75
+    assert blocked_power >= 0.9 * pooled_power
+
+
+def test_t_quantiles_match_the_tables():
+    # Student t 0.975 quantiles for df 1, 2, 3, 4, 10, 30.
+    expected = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 10: 2.228, 30: 2.042}
+    for df, value in expected.items():
+        assert t_quantile(0.975, df) == pytest.approx(value, abs=4e-3)
+
+
+def test_block_ids_must_match_the_pairs():
+    with pytest.raises(ValueError, match="one block id per pair"):
+        assess_pattern([1.0, 2.0, 3.0], [1.0, 2.0, 3.0], CFG, blocks=[0, 1])
