@@ -184,6 +184,7 @@ class PerfSection:
     false_alarm_rate: float = 0.05
     min_ms: float = 0.0
     max_patterns: int = 0
+    process_pairs: int = 5
 
 
 @dataclass(frozen=True)
@@ -342,6 +343,8 @@ def _check_ranges(cfg: RunConfig, file: str) -> None:
         fail("perf.alpha", "must be between 0 and 1")
     if cfg.perf.repetitions < 2:
         fail("perf.repetitions", "must be at least 2 (paired runs need pairs)")
+    if cfg.perf.process_pairs < 1:
+        fail("perf.process_pairs", f"must be at least 1, got {cfg.perf.process_pairs}")
     if cfg.perf.max_repetitions < cfg.perf.repetitions:
         fail("perf.max_repetitions", "must be at least perf.repetitions")
     if cfg.compare.float_rel_tol < 0 or cfg.compare.float_abs_tol < 0:

@@ -8,6 +8,12 @@ rounds decide what they can (:func:`assess_pattern`); a candidate whose pattern
 ``needs_more`` gets ``confirmation_pairs`` fresh rounds and is decided on those alone.
 Benjamini-Hochberg then runs across all patterns of each candidate.
 
+Confirmation rounds run in ``perf.process_pairs`` blocks, each on freshly started engine
+workers (every tenant's workers restart once per block, before its first round in it), and
+every pattern's rounds are spread over all blocks. Two identical engine processes can differ
+in speed for their whole life; the blocks let the statistics see that as process-to-process
+spread (``unstable``) instead of a change (:func:`simulator.compare.perf.block_ratio_ci`).
+
 Repetition numbers: screening rounds are ``0..R-1``, confirmation rounds ``1000 + i``. Each
 round's records are appended in one write, so on resume a round is either complete (reused)
 or dropped and run again.
@@ -38,8 +44,8 @@ from simulator.workload.store import WorkloadQuery
 
 CONFIRMATION_OFFSET = 1000
 
-# (tenant, statement index, engine order, repetition) -> records of that round
-RoundRunner = Callable[[str, int, list[str], int], list[dict[str, Any]]]
+# (tenant, statement index, engine order, repetition, fresh workers first) -> records
+RoundRunner = Callable[[str, int, list[str], int, bool], list[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -113,16 +119,36 @@ class PerfPhase:
         return targets * self.cfg.repetitions
 
     def run(self, targets: list[PerfTarget]) -> list[PerfVerdict]:
-        """Time every target; BH per candidate across its patterns."""
+        """Time every target (screening, then confirmation blocks); BH per candidate."""
+        final: dict[tuple[int, str], PatternAssessment] = {}
+        escalate: dict[int, list[str]] = {}
+        for i, target in enumerate(targets):
+            screen = self._rounds(
+                target, self.candidates, [(r, False) for r in range(self.cfg.repetitions)]
+            )
+            if screen is None:
+                continue
+            for candidate in self.candidates:
+                assessment = assess_pattern(
+                    screen[self.baseline],
+                    screen[candidate],
+                    self.cfg,
+                    seed=self._seed(target, candidate),
+                )
+                if assessment.needs_more:
+                    escalate.setdefault(i, []).append(candidate)
+                else:
+                    final[(i, candidate)] = assessment
+        self._confirm(targets, escalate, final)
         decided: dict[str, list[tuple[PatternKey, PatternAssessment]]] = {
             c: [] for c in self.candidates
         }
-        for target in targets:
-            for candidate, assessment in self._assess(target).items():
-                key = PatternKey(
-                    target.tenant, target.query.pattern_id, target.query.kind, target.query.weight
-                )
-                decided[candidate].append((key, assessment))
+        for (i, candidate), assessment in sorted(final.items()):
+            target = targets[i]
+            key = PatternKey(
+                target.tenant, target.query.pattern_id, target.query.kind, target.query.weight
+            )
+            decided[candidate].append((key, assessment))
         verdicts: list[PerfVerdict] = []
         for candidate, assessments in decided.items():
             if assessments:
@@ -131,48 +157,63 @@ class PerfPhase:
                 )
         return verdicts
 
-    def _assess(self, target: PerfTarget) -> dict[str, PatternAssessment]:
-        screen = self._rounds(target, self.candidates, 0, self.cfg.repetitions)
-        if screen is None:
-            return {}
-        final: dict[str, PatternAssessment] = {}
-        escalate = []
-        for candidate in self.candidates:
-            assessment = assess_pattern(
-                screen[self.baseline],
-                screen[candidate],
-                self.cfg,
-                seed=self._seed(target, candidate),
-            )
-            if assessment.needs_more:
-                escalate.append(candidate)
-            else:
-                final[candidate] = assessment
-        if escalate:
-            confirm = self._rounds(
-                target, escalate, CONFIRMATION_OFFSET, confirmation_pairs(self.cfg)
-            )
-            if confirm is not None:
-                for candidate in escalate:
-                    final[candidate] = assess_pattern(
-                        confirm[self.baseline],
-                        confirm[candidate],
-                        self.cfg,
-                        confirmation=True,
-                        seed=self._seed(target, candidate),
-                    )
-        return final
+    def _confirm(
+        self,
+        targets: list[PerfTarget],
+        escalate: dict[int, list[str]],
+        final: dict[tuple[int, str], PatternAssessment],
+    ) -> None:
+        """Confirmation rounds of every escalated pattern, block by block on fresh workers;
+        each pattern is decided on its confirmation rounds alone."""
+        total = confirmation_pairs(self.cfg)
+        blocks = max(1, min(self.cfg.process_pairs, total // 2))
+        per_block = -(-total // blocks)
+        times: dict[int, dict[str, list[float]] | None] = {
+            i: {e: [] for e in (self.baseline, *candidates)} for i, candidates in escalate.items()
+        }
+        block_of: dict[int, list[int]] = {i: [] for i in escalate}
+        for block in range(blocks):
+            restarted: set[str] = set()
+            rounds = range(block * per_block, min(total, (block + 1) * per_block))
+            for i, candidates in escalate.items():
+                if times[i] is None:
+                    continue
+                target = targets[i]
+                plan = []
+                for r in rounds:
+                    plan.append((CONFIRMATION_OFFSET + r, target.tenant not in restarted))
+                    restarted.add(target.tenant)
+                got = self._rounds(target, candidates, plan)
+                if got is None:
+                    times[i] = None
+                    continue
+                for engine, values in got.items():
+                    times[i][engine].extend(values)
+                block_of[i].extend([block] * len(plan))
+        for i, candidates in escalate.items():
+            got = times[i]
+            if got is None:
+                continue
+            for candidate in candidates:
+                final[(i, candidate)] = assess_pattern(
+                    got[self.baseline],
+                    got[candidate],
+                    self.cfg,
+                    confirmation=True,
+                    seed=self._seed(targets[i], candidate),
+                    blocks=block_of[i],
+                )
 
     def _seed(self, target: PerfTarget, candidate: str) -> int:
         return zlib.crc32(f"{target.tenant}|{target.query.pattern_id}|{candidate}".encode())
 
     def _rounds(
-        self, target: PerfTarget, candidates: list[str], offset: int, count: int
+        self, target: PerfTarget, candidates: list[str], plan: list[tuple[int, bool]]
     ) -> dict[str, list[float]] | None:
-        """Engine -> wall times of ``count`` rounds; None when an execution failed."""
+        """Engine -> wall times of the planned rounds ((repetition, fresh workers) each);
+        None when an execution failed."""
         times: dict[str, list[float]] = {e: [] for e in (self.baseline, *candidates)}
-        for r in range(count):
-            repetition = offset + r
+        for repetition, fresh in plan:
             ids = {
                 e: Execution.make_id("perf", e, target.tenant, target.query.query_id, repetition)
                 for e in times
@@ -184,7 +225,7 @@ class PerfPhase:
                 if records:
                     self.drop({r["execution_id"] for r in records})
                 order = round_order(self.baseline, candidates, repetition)
-                records = self.run_round(target.tenant, target.index, order, repetition)
+                records = self.run_round(target.tenant, target.index, order, repetition, fresh)
                 self.executed_rounds += 1
             self.on_round()
             by_engine = {rec["engine"]: rec for rec in records}

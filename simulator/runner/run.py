@@ -1016,7 +1016,7 @@ class _Driver:
         }
 
     def _perf_round(
-        self, tenant: str, index: int, order: list[str], repetition: int
+        self, tenant: str, index: int, order: list[str], repetition: int, fresh: bool
     ) -> list[dict[str, Any]]:
         from ray.exceptions import ActorUnavailableError, RayActorError
 
@@ -1024,7 +1024,9 @@ class _Driver:
         for attempt in range(2):
             session = self.sessions[tenant]
             try:
-                records = self._get(session.actor.perf_round.remote(index, order, repetition))
+                records = self._get(
+                    session.actor.perf_round.remote(index, order, repetition, fresh)
+                )
                 break
             except (RayActorError, ActorUnavailableError):
                 self._replace_session(tenant, session.incarnation)

@@ -290,9 +290,17 @@ class TenantSession:
         lane.applied = max(lane.applied, index)
 
     # -- performance phase ----------------------------------------------------------------
-    def perf_round(self, index: int, order: list[str], repetition: int) -> list[dict[str, Any]]:
+    def perf_round(
+        self, index: int, order: list[str], repetition: int, fresh_workers: bool = False
+    ) -> list[dict[str, Any]]:
         """One interleaved round of statement ``index``: each engine of ``order`` once, in
-        that order, with nothing else running. Returns the records (phase ``perf``)."""
+        that order, with nothing else running. With ``fresh_workers`` every engine worker of
+        the tenant is replaced by a new process first (a new process-pair block of the
+        performance phase). Returns the records (phase ``perf``)."""
+        if fresh_workers:
+            for lane in self.lanes.values():
+                with lane.lock:
+                    lane.worker.restart()
         records = []
         for engine in order:
             lane = self.lanes[engine]

@@ -1,0 +1,109 @@
+"""The performance phase's schedule: screening, then confirmation rounds in process-pair
+blocks on fresh workers, each pattern spread over every block. The rounds here come from a
+timing model (a plain function), so the schedule and the decision can be checked exactly;
+the phase on real engines is exercised by the runner and scenario tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from simulator.config import PerfSection
+from simulator.runner.perf import CONFIRMATION_OFFSET, PerfPhase, PerfTarget
+from simulator.workload.store import WorkloadQuery
+
+
+def query(qid: str, pattern: str) -> WorkloadQuery:
+    return WorkloadQuery(
+        query_id=qid,
+        tenant="",
+        seq=0,
+        submitted_at=0.0,
+        sql="SELECT 1",
+        dialect="trino",
+        kind="select",
+        pattern_id=pattern,
+        tables_read=[],
+        tables_written=[],
+        order_by=False,
+        order_keys=[],
+        limit=None,
+        nondeterministic=[],
+        parse_error="",
+        weight=1.0,
+        pipeline="",
+        duration_ms=None,
+    )
+
+
+class ProcessSpeedModel:
+    """Times a round from per-process speed factors: every fresh start of a tenant's workers
+    draws new factors, as real processes do; the candidate may be truly slower."""
+
+    def __init__(self, process_factors: list[float], slowdown: float) -> None:
+        self.process_factors = process_factors
+        self.slowdown = slowdown
+        self.calls: list[tuple[str, int, int, bool]] = []
+        self.starts: dict[str, int] = {}
+
+    def __call__(
+        self, tenant: str, index: int, order: list[str], repetition: int, fresh: bool
+    ) -> list[dict[str, Any]]:
+        self.calls.append((tenant, index, repetition, fresh))
+        if fresh:
+            self.starts[tenant] = self.starts.get(tenant, 0) + 1
+        factor = self.process_factors[self.starts.get(tenant, 0) % len(self.process_factors)]
+        jitter = 1 + 0.01 * ((repetition * 7 + index) % 3 - 1)
+        return [
+            {
+                "execution_id": f"perf:{engine}:{tenant}:{index}:{repetition}",
+                "engine": engine,
+                "status": "ok",
+                "wall_ms": 2.0 * jitter * (factor * self.slowdown if engine == "cand" else 1.0),
+            }
+            for engine in order
+        ]
+
+
+def phase(model: ProcessSpeedModel, cfg: PerfSection) -> PerfPhase:
+    return PerfPhase(
+        cfg,
+        run_id="r",
+        baseline="base",
+        candidates=["cand"],
+        run_round=model,
+        existing={},
+        drop=lambda ids: None,
+    )
+
+
+TARGETS = [
+    PerfTarget("t01", 0, query("q0", "p0")),
+    PerfTarget("t01", 1, query("q1", "p1")),
+    PerfTarget("t02", 0, query("q2", "p2")),
+]
+
+
+def test_confirmation_restarts_each_tenant_once_per_block_and_spans_every_block() -> None:
+    cfg = PerfSection(repetitions=4, max_repetitions=15, process_pairs=5)
+    # The screen's process pair happens to run the candidate 1.3x slower, so every pattern
+    # escalates; the fresh process pairs of the blocks differ both ways.
+    model = ProcessSpeedModel([1.3, 0.8, 1.25, 0.85, 1.2, 0.9], slowdown=1.0)
+    verdicts = phase(model, cfg).run(TARGETS)
+    confirm = [c for c in model.calls if c[2] >= CONFIRMATION_OFFSET]
+    assert len(confirm) == 15 * len(TARGETS)
+    # One fresh start per tenant per block, before that tenant's first round in the block.
+    assert model.starts == {"t01": 5, "t02": 5}
+    for tenant, index in (("t01", 0), ("t01", 1), ("t02", 0)):
+        reps = [c[2] - CONFIRMATION_OFFSET for c in confirm if c[:2] == (tenant, index)]
+        assert reps == list(range(15))
+    # Speeds that differ between processes by up to 1.3x read as unstable, not a change.
+    assert {v.verdict for v in verdicts} == {"unstable"}
+    assert all(v.escalated and v.pairs == 15 for v in verdicts)
+
+
+def test_a_slowdown_that_every_process_pair_shows_is_regressed() -> None:
+    cfg = PerfSection(repetitions=4, max_repetitions=15, process_pairs=5)
+    model = ProcessSpeedModel([1.0, 1.02, 0.98], slowdown=1.4)
+    verdicts = phase(model, cfg).run(TARGETS)
+    assert {v.verdict for v in verdicts} == {"regressed"}
+    assert all(1.3 < v.ratio < 1.5 for v in verdicts)
