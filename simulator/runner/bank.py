@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from simulator.compare.canonical import CANONICAL_VERSION
 from simulator.errors import RunError
 
 SCHEMA = """
@@ -43,9 +44,12 @@ def bank_key(
     sql: str,
     history: str,
 ) -> str:
-    """The bank key of one baseline statement (``history`` from :func:`write_history`)."""
+    """The bank key of one baseline statement (``history`` from :func:`write_history`).
+
+    The canonical hashing version is part of the key: banked checksums computed by an older
+    hashing scheme must never be compared with fresh ones."""
     payload = json.dumps(
-        [runtime_spec_hash, settings, generation_id, tenant, sql, history],
+        [CANONICAL_VERSION, runtime_spec_hash, settings, generation_id, tenant, sql, history],
         sort_keys=True,
         default=str,
     )

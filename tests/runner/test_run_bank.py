@@ -51,3 +51,14 @@ def test_bank_round_trip_and_drift_fingerprint(tmp_path: Path) -> None:
     assert fingerprint([record]) == fingerprint([{**record, "wall_ms": 9.0}])
     bank.close()
     assert len(BaselineBank(tmp_path / "bank.sqlite")) == 1
+
+
+def test_key_changes_with_the_canonical_hashing_version(monkeypatch) -> None:
+    # Banked checksums of an older hashing scheme must not be compared with fresh ones: a
+    # string-hash change once turned 59 matches into false mismatches through the bank.
+    import simulator.runner.bank as bank
+
+    base = ("spec1", {"threads": 1}, "gen1", "t01", "SELECT 1", write_history([]))
+    key = bank_key(*base)
+    monkeypatch.setattr(bank, "CANONICAL_VERSION", bank.CANONICAL_VERSION + 1)
+    assert bank_key(*base) != key
