@@ -296,11 +296,17 @@ class TenantSession:
         """One interleaved round of statement ``index``: each engine of ``order`` once, in
         that order, with nothing else running. With ``fresh_workers`` every engine worker of
         the tenant is replaced by a new process first (a new process-pair block of the
-        performance phase). Returns the records (phase ``perf``)."""
+        performance phase) and runs the statement once untimed. Returns the records (phase
+        ``perf``)."""
         if fresh_workers:
-            for lane in self.lanes.values():
+            # A fresh process's first statement pays cold caches and lazy imports; one
+            # untimed run per engine keeps that out of the block's pairs.
+            for engine, lane in self.lanes.items():
                 with lane.lock:
                     lane.worker.restart()
+                    warm_up = self.statements[engine][index].sql
+                    if warm_up:
+                        lane.worker.execute(warm_up, self.timeout_s, None)
         records = []
         for engine in order:
             lane = self.lanes[engine]

@@ -1,5 +1,6 @@
 """Sensitivity: one run over configs/aa.toml with a candidate whose SELECTs naming
-``customers`` are 1.3x slower ([faults.latency] tables) and one whose SELECTs fail with an
+``customers`` are 2x slower (the smallest slowdown found on every pattern on a 2-core
+machine with these ~3 ms statements; see simulator/selftest/suite.py) ([faults.latency] tables) and one whose SELECTs fail with an
 injected error at a 1% rate. Real Ray, real engine workers."""
 
 from __future__ import annotations
@@ -9,9 +10,11 @@ import pytest
 
 from simulator.runner.prepare import QUERIES_FILE
 from simulator.selftest.calibration import ERRORS, SLOW, CalibrationRun, run_calibration
+from simulator.selftest.suite import LATENCY_FACTOR
 from simulator.selftest.world import read_records
 
-pytestmark = pytest.mark.slow
+# Timing assertions: run alone after the parallel suite (make test), on an idle machine.
+pytestmark = [pytest.mark.slow, pytest.mark.perf_isolated]
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +22,7 @@ def sensitivity(tmp_path_factory: pytest.TempPathFactory) -> CalibrationRun:
     return run_calibration(
         tmp_path_factory.mktemp("sensitivity"),
         replicas=0,
-        latency_factor=1.3,
+        latency_factor=LATENCY_FACTOR,
         error_rate=0.01,
         run_name="sensitivity",
     )
@@ -58,11 +61,6 @@ def test_latency_is_injected_on_statements_reading_customers_only(
     assert len(expected) >= 3
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="the 1.3x signal competes with between-process speed differences of identical "
-    "workers on a shared, loaded machine (see docs/findings.md, 'Performance calibration')",
-)
 def test_slowdown_is_regressed_on_those_patterns_and_no_others(
     sensitivity: CalibrationRun,
 ) -> None:
