@@ -1,7 +1,8 @@
 """Sensitivity: one run over configs/aa.toml with a candidate whose SELECTs naming
-``customers`` are 2x slower (the smallest slowdown found on every pattern on a 2-core
-machine with these ~3 ms statements; see simulator/selftest/suite.py) ([faults.latency] tables) and one whose SELECTs fail with an
-injected error at a 1% rate. Real Ray, real engine workers."""
+``customers`` are 2x slower ([faults.latency] tables; 2x is the smallest slowdown found on
+every pattern on a 2-core machine with these ~3 ms statements, see
+simulator/selftest/suite.py) and one whose SELECTs fail with an injected error at a 1%
+rate. Real Ray, real engine workers."""
 
 from __future__ import annotations
 
