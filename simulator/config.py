@@ -172,6 +172,7 @@ class LoadSection:
     time_compression: float = 600.0
     per_tenant_concurrency: int = 1
     timeout_s: float = 60.0
+    confirm_quietly: bool = True
 
 
 @dataclass(frozen=True)

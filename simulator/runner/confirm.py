@@ -31,7 +31,6 @@ from simulator.datasets.store import Generation, GenerationStore
 from simulator.engines.execution import Execution
 from simulator.engines.runtime import default_root, ensure_runtime
 from simulator.errors import RunError
-from simulator.report import write_reports
 from simulator.runner.prepare import (
     QUERIES_FILE,
     build_statements,
@@ -40,7 +39,6 @@ from simulator.runner.prepare import (
     writable_tables,
 )
 from simulator.runner.session import TenantSession
-from simulator.runner.store import RunStore
 from simulator.workload.store import WorkloadQuery
 
 # Quiet: the count a session is dispatched with includes the execution itself, so 1 means
@@ -81,12 +79,28 @@ class QuietConfirmation:
             "tenants": self.tenants,
             "executions": self.executions,
             "wall_s": round(self.wall_s, 3),
-            "reproduced": len(self.reproduced),
+            "reproduced": [{"candidate": c, "query_id": q} for c, q in self.reproduced],
             "under_load_only": [
                 {"candidate": c, "query_id": q, "quiet_verdict": self.quiet_verdicts[(c, q)]}
                 for c, q in self.under_load_only
             ],
         }
+
+    @classmethod
+    def from_meta(cls, data: dict[str, Any]) -> QuietConfirmation:
+        """Rebuild from :meth:`describe` output (``run.json`` key ``confirm``)."""
+        marked = [(d["candidate"], d["query_id"]) for d in data.get("under_load_only", [])]
+        return cls(
+            tenants=list(data.get("tenants", [])),
+            executions=int(data.get("executions", 0)),
+            wall_s=float(data.get("wall_s", 0.0)),
+            reproduced=[(d["candidate"], d["query_id"]) for d in data.get("reproduced", [])],
+            under_load_only=marked,
+            quiet_verdicts={
+                (d["candidate"], d["query_id"]): d["quiet_verdict"]
+                for d in data.get("under_load_only", [])
+            },
+        )
 
 
 def findings_by_tenant(verdicts: Iterable[dict[str, Any]]) -> dict[str, dict[str, set[str]]]:
@@ -139,21 +153,6 @@ def confirm_quietly(
             shutil.rmtree(root, ignore_errors=True)
     outcome.wall_s = time.monotonic() - began
     return outcome
-
-
-def mark_run(run_dir: Path, confirmation: QuietConfirmation) -> int:
-    """Record a confirmation in a finished run folder: ``under_load_only`` on its verdicts
-    (atomic rewrite of ``verdicts.jsonl``), ``confirm`` in ``run.json``, and the reports
-    written again so they say which findings appeared only under load. Returns how many
-    verdicts were marked. For runs whose driver did not confirm them itself."""
-    store = RunStore(Path(run_dir))
-    verdicts = store.load("verdicts")
-    changed = confirmation.apply(verdicts)
-    store.rewrite("verdicts", verdicts)
-    store.update_meta(confirm=confirmation.describe())
-    store.close()
-    write_reports(Path(run_dir))
-    return changed
 
 
 def _generation(cfg: RunConfig, run_dir: Path) -> Generation:

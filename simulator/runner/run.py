@@ -54,6 +54,7 @@ from simulator.runner.bank import (
 )
 from simulator.runner.bank import fingerprint as bank_fingerprint
 from simulator.runner.cluster import RayCluster
+from simulator.runner.confirm import confirm_quietly
 from simulator.runner.demo import resolve_generation, resolve_workload
 from simulator.runner.execute import Statement
 from simulator.runner.inflight import InFlightCounter
@@ -231,6 +232,9 @@ class _Driver:
             self._finish_meta("failed", 2)
             self.store.close()
             raise
+        if status == "complete" and self.cfg.load.confirm_quietly:
+            with self._timed("confirm"):
+                self._confirm_quietly()
         verdicts = list(self.verdicts.values())
         if status == "complete":
             code = summary.exit_code(verdicts, self.perf, self.cfg.report.gate_perf)
@@ -436,6 +440,32 @@ class _Driver:
                 self._perf_phase()
         else:
             self.perf = self.store.load("perf")
+
+    def _confirm_quietly(self) -> None:
+        """Replay each tenant with correctness findings alone (concurrency 1, fresh
+        workspaces); findings that do not come back are marked ``under_load_only``
+        (:mod:`simulator.runner.confirm`). Done once per run, after Ray has stopped."""
+        assert self.store is not None
+        if self.cfg.load.concurrency <= 1 or "confirm" in self.store.read_meta():
+            return
+        try:
+            confirmation = confirm_quietly(
+                self.cfg,
+                self.store.run_dir,
+                list(self.verdicts.values()),
+                generation=self.generation,
+            )
+        except KeyboardInterrupt:
+            self.notes.append("quiet confirmation interrupted: no finding marked under-load-only")
+            return
+        if confirmation.apply(self.verdicts.values()):
+            self.store.rewrite("verdicts", list(self.verdicts.values()))
+        self.store.update_meta(confirm=confirmation.describe())
+        if confirmation.under_load_only:
+            self.notes.append(
+                f"{len(confirmation.under_load_only)} finding(s) did not reproduce when "
+                "replayed alone: they appeared only under concurrent load"
+            )
 
     def _restore_records(self) -> dict[Lane, int]:
         """Resume: keep complete lanes, drop partial ones; return lane start positions."""

@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from simulator.compare.verdicts import REGRESSION_VERDICTS
-from simulator.runner.confirm import QuietConfirmation, confirm_quietly, mark_run
+from simulator.runner.confirm import QuietConfirmation
 from simulator.runner.run import execute_run
+from simulator.runner.store import RunStore
 from simulator.selftest.world import (
     build_world,
     incident_query_ids,
@@ -99,12 +100,14 @@ def run_incident(
     """Run the incident scenario (``configs/incident.toml``, or ``incident-quiet.toml``
     with ``quiet``) in ``work`` with one lossy candidate per seed; analyse the run folder.
 
-    With ``confirm`` the loaded run's findings are replayed quietly and marked
-    ``under_load_only`` in its folder. Raises QsimError on bad input or setup.
+    With ``confirm`` the run's driver replays the findings quietly and marks those that do
+    not come back ``under_load_only`` (``load.confirm_quietly``). Raises QsimError on bad
+    input or setup.
     """
     name = "incident-quiet" if quiet else "incident"
     base = scenario_data(name, work)
     data = with_candidates(base, lossy_candidates(base, seeds))
+    data.setdefault("load", {})["confirm_quietly"] = confirm
     cfg = to_config(data, name)
     ids = incident_query_ids(build_world(cfg))
     began = time.monotonic()
@@ -118,12 +121,9 @@ def run_incident(
         exit_code=outcome.exit_code,
     )
     analyse(result)
-    if confirm and any(
-        v in REGRESSION_VERDICTS for counts in result.findings.values() for v in counts
-    ):
-        verdicts = read_records(result.run_dir / "verdicts.jsonl")
-        result.confirmation = confirm_quietly(cfg, result.run_dir, verdicts)
-        mark_run(result.run_dir, result.confirmation)
+    confirmed = RunStore(outcome.run_dir).read_meta().get("confirm")
+    if confirmed is not None:
+        result.confirmation = QuietConfirmation.from_meta(confirmed)
     return result
 
 

@@ -76,7 +76,7 @@ def test_quiet_confirmation_marks_every_finding_as_under_load_only(loaded: Incid
     assert all(v["under_load_only"] for v in findings)
     assert not any(v["under_load_only"] for v in verdicts if v["verdict"] == "match")
     meta = json.loads((loaded.run_dir / "run.json").read_text())
-    assert meta["confirm"]["reproduced"] == 0
+    assert meta["confirm"]["reproduced"] == []
     assert len(meta["confirm"]["under_load_only"]) == len(findings)
     assert Counter(u["quiet_verdict"] for u in meta["confirm"]["under_load_only"]) == {
         "match": len(findings)
