@@ -19,14 +19,14 @@ import json
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from simulator.compare.judge import judge_query
 from simulator.compare.verdicts import REGRESSION_VERDICTS
-from simulator.config import RunConfig
+from simulator.config import EngineSpec, RunConfig
 from simulator.datasets.store import Generation, GenerationStore
 from simulator.engines.execution import Execution
 from simulator.engines.runtime import default_root, ensure_runtime
@@ -44,6 +44,9 @@ from simulator.workload.store import WorkloadQuery
 # Quiet: the count a session is dispatched with includes the execution itself, so 1 means
 # nothing else in flight (fault injection's in_flight() sees 0).
 QUIET_IN_FLIGHT = 1
+
+# (declared engine, tenant) -> the spec that tenant's engine runs with
+EngineFor = Callable[[EngineSpec, str], EngineSpec]
 
 
 @dataclass
@@ -120,8 +123,12 @@ def confirm_quietly(
     *,
     generation: Generation | None = None,
     work_dir: Path | None = None,
+    engine_for: EngineFor = lambda spec, tenant: spec,
 ) -> QuietConfirmation:
     """Replay, quietly, every tenant of ``verdicts`` that has a correctness finding.
+
+    ``engine_for(spec, tenant)`` gives the spec a tenant's engine runs with (the runner's
+    :class:`~simulator.runner.local_servers.LocalServers` fills in DSNs of servers it runs).
 
     ``run_dir`` is the loaded run's folder (its ``run.json`` names the generation and its
     ``queries.parquet`` holds the statements); ``verdicts`` are that run's verdict dicts (not
@@ -146,7 +153,14 @@ def confirm_quietly(
                 raise RunError(f"{run_dir / QUERIES_FILE}: no statements for tenant {tenant!r}")
             outcome.tenants.append(tenant)
             _confirm_tenant(
-                cfg, generation, tenant, queries[tenant], findings[tenant], root, outcome
+                cfg,
+                generation,
+                tenant,
+                queries[tenant],
+                findings[tenant],
+                root,
+                outcome,
+                engine_for,
             )
     finally:
         if owned:
@@ -172,6 +186,7 @@ def _confirm_tenant(
     findings: dict[str, set[str]],
     root: Path,
     outcome: QuietConfirmation,
+    engine_for: EngineFor,
 ) -> None:
     """Quietly replay one tenant on the baseline and its candidates with findings."""
     baseline = cfg.run.baseline
@@ -186,7 +201,7 @@ def _confirm_tenant(
         workspace_root=str(root / "workspaces"),
         generation_store=str(generation.path.parent.resolve()),
         generation_id=generation.id,
-        engines=[cfg.engines[name] for name in engines],
+        engines=[engine_for(cfg.engines[name], tenant) for name in engines],
         baseline=baseline,
         runtimes_root=str(default_root()),
         runtimes={name: ensure_runtime(cfg.engines[name], default_root()) for name in engines},

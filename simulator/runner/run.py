@@ -58,6 +58,7 @@ from simulator.runner.confirm import confirm_quietly
 from simulator.runner.demo import resolve_generation, resolve_workload
 from simulator.runner.execute import Statement
 from simulator.runner.inflight import InFlightCounter
+from simulator.runner.local_servers import LocalServers
 from simulator.runner.perf import PerfPhase, choose_targets
 from simulator.runner.prepare import (
     QUERIES_FILE,
@@ -203,6 +204,7 @@ class _Driver:
         self.load_stats: dict[str, Any] = {}
         self.timings: dict[str, float] = {}
         self.report_error = ""
+        self.servers = LocalServers()
 
     # -- top level --------------------------------------------------------------------------
     def execute(
@@ -218,23 +220,26 @@ class _Driver:
         try:
             with _terminate_as_interrupt():
                 try:
+                    self.servers.prepare(self.cfg.engines[name] for name in self.engines)
                     self._replay()
                     status = "complete"
                 except KeyboardInterrupt:
                     status, code = "interrupted", EXIT_INTERRUPTED
                 finally:
                     self._stop(graceful=status == "complete")
-        except QsimError:
-            self._finish_meta("failed", 2)
-            self.store.close()
-            raise
         except BaseException:
+            self.servers.stop()
             self._finish_meta("failed", 2)
             self.store.close()
             raise
-        if status == "complete" and self.cfg.load.confirm_quietly:
-            with self._timed("confirm"):
-                self._confirm_quietly()
+        try:
+            if status == "complete" and self.cfg.load.confirm_quietly:
+                with self._timed("confirm"):
+                    self._confirm_quietly()
+        finally:
+            self.servers.stop()
+        if self.servers.started:
+            self.store.update_meta(local_servers=self.servers.describe())
         verdicts = list(self.verdicts.values())
         if status == "complete":
             code = summary.exit_code(verdicts, self.perf, self.cfg.report.gate_perf)
@@ -454,6 +459,7 @@ class _Driver:
                 self.store.run_dir,
                 list(self.verdicts.values()),
                 generation=self.generation,
+                engine_for=self.servers.engine_for,
             )
         except KeyboardInterrupt:
             self.notes.append("quiet confirmation interrupted: no finding marked under-load-only")
@@ -639,7 +645,9 @@ class _Driver:
             "workspace_root": str(self.store.run_dir / "workspaces"),
             "generation_store": str(self.generation.path.parent.resolve()),
             "generation_id": self.generation.id,
-            "engines": [self.cfg.engines[name] for name in self.engines],
+            "engines": [
+                self.servers.engine_for(self.cfg.engines[name], tenant) for name in self.engines
+            ],
             "baseline": self.baseline,
             "runtimes_root": str(default_root()),
             "runtimes": self.runtimes,
