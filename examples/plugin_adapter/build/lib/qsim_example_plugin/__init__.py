@@ -1,1 +1,0 @@
-"""A minimal qsim engine adapter plugin (stdlib sqlite3)."""
