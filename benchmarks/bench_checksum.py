@@ -24,7 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import xxhash
 
-from simulator.compare.canonical import checksum_table
+from simulator.canonical import checksum_table
 
 TARGET_RATIO = 20.0
 TARGET_PEAK_MB = 1024.0
@@ -88,7 +88,7 @@ def raw_xxhash_seconds(table: pa.Table) -> tuple[float, float, int]:
 MEMORY_CHILD = """
 import resource, sys
 import pyarrow.parquet as pq
-from simulator.compare.canonical import ChecksumAccumulator
+from simulator.canonical import ChecksumAccumulator
 source = pq.ParquetFile(sys.argv[1])
 acc = ChecksumAccumulator(source.schema_arrow)
 rows = 0

@@ -35,7 +35,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from simulator.compare.canonical import ChecksumAccumulator
+from simulator.canonical import ChecksumAccumulator
 from simulator.compare.judge import judge_query
 from simulator.compare.tables import TableStateBuilder
 from simulator.config import CompareSection, EngineSpec

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from simulator.compare.canonical import row_hashes
+from simulator.canonical import row_hashes
 from simulator.compare.result_files import iter_result_batches
 
 

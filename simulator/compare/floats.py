@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from simulator.compare.canonical import value_hashes
+from simulator.canonical import value_hashes
 
 # About 100 float32 ulps: a float32 sum of a few thousand mixed-sign values, reordered,
 # moves by ~2e-6 relative (measured in tests/compare/test_floats.py).

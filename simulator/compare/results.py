@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from simulator.compare.canonical import ResultChecksum, row_hashes
+from simulator.canonical import ResultChecksum, row_hashes
 from simulator.compare.facts import QueryFacts, limit_without_total_order, order_is_total
 from simulator.compare.floats import compare_with_tolerance
 from simulator.compare.result_files import read_result

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import pyarrow as pa
 
-from simulator.compare.canonical import partition_checksums
+from simulator.canonical import partition_checksums
 from simulator.engines.execution import PartitionState, TableState
 
 _LANE_HEX = 16

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import xxhash
 
-from simulator.compare.canonical import checksum_table, partition_checksums
+from simulator.canonical import checksum_table, partition_checksums
 from simulator.datasets.manifest import describe_columns, encode_schema
 from simulator.errors import DatasetError
 

@@ -17,7 +17,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from simulator.compare.canonical import ChecksumAccumulator, partition_checksums
+from simulator.canonical import ChecksumAccumulator, partition_checksums
 from simulator.datasets.layout import file_hash, read_file_batches
 from simulator.datasets.manifest import MANIFEST_FILE, decode_schema, manifest_id
 from simulator.datasets.store import Generation

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from simulator.compare.canonical import CANONICAL_VERSION
+from simulator.canonical import CANONICAL_VERSION
 from simulator.errors import RunError
 
 SCHEMA = """

@@ -17,7 +17,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from simulator.compare.canonical import ChecksumAccumulator, ChecksumInputError
+from simulator.canonical import ChecksumAccumulator, ChecksumInputError
 from simulator.compare.tables import TableStateBuilder
 from simulator.engines.execution import Execution, TableState
 from simulator.engines.worker import EngineWorker, WorkerOutcome

@@ -31,7 +31,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from simulator.compare.canonical import ChecksumAccumulator
+from simulator.canonical import ChecksumAccumulator
 from simulator.compare.tables import TableStateBuilder
 from simulator.config import EngineSpec
 from simulator.datasets.store import GenerationStore

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from simulator.compare.canonical import FLOAT_MANTISSA_BITS, checksum_table
+from simulator.canonical import FLOAT_MANTISSA_BITS, checksum_table
 from simulator.compare.tables import TableStateBuilder
 from simulator.engines.execution import Execution, TableState
 

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 from compare_records import Query, execution, straddling_pair
 
-from simulator.compare.canonical import value_hashes
+from simulator.canonical import value_hashes
 from simulator.compare.floats import compare_with_tolerance
 from simulator.compare.judge import judge_query
 from simulator.config import CompareSection

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from simulator.compare.canonical import checksum_table, partition_checksums
+from simulator.canonical import checksum_table, partition_checksums
 from simulator.compare.tables import EMPTY_MULTISET, TableStateBuilder, add_multisets
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow.dataset as ds
 import pytest
 
-from simulator.compare.canonical import checksum_table
+from simulator.canonical import checksum_table
 from simulator.datasets.restore import restore_table
 from simulator.datasets.store import Generation, GenerationStore
 from simulator.errors import DatasetError

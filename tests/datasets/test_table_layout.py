@@ -9,7 +9,7 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator.compare.canonical import checksum_table
+from simulator.canonical import checksum_table
 from simulator.datasets.layout import (
     WRITER_OPTIONS,
     parse_partition_key,

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 from adapter_fixtures import DAYS, EVENTS_PER_DAY, adapter_params, read_back, run
 
-from simulator.compare.canonical import checksum_table
+from simulator.canonical import checksum_table
 
 pytestmark = pytest.mark.parametrize("adapter", adapter_params())
 

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 from adapter_fixtures import DAYS, EVENTS_PER_DAY, read_back, run, write_world
 
-from simulator.compare.canonical import checksum_table
+from simulator.canonical import checksum_table
 from simulator.engines.adapters.sqlite import ENGINE_ERRORS, SQLiteAdapter
 from simulator.engines.contract import TableSpec
 
