@@ -36,7 +36,7 @@ from simulator.datasets.manifest import (
     manifest_id,
     read_manifest,
 )
-from simulator.engines.contract import TableSpec
+from simulator.datasets.table_spec import TableSpec
 from simulator.errors import DatasetError
 from simulator.progress import progress
 

@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 
 from simulator.datasets.store import Generation
-from simulator.engines.contract import TableSpec
+from simulator.datasets.table_spec import TableSpec
 from simulator.errors import DatasetError
 
 

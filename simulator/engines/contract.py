@@ -1,8 +1,9 @@
 """The adapter contract: what an engine adapter is, and what the worker calls on it.
 
 This module runs inside an engine's isolated runtime, so it depends only on the standard
-library and pyarrow. A third-party adapter is a callable ``package.module:Factory`` that
-returns an :class:`EngineAdapter`.
+library, pyarrow and ``simulator.datasets.table_spec`` (``TableSpec``, which datasets produce
+and this contract re-exports; it too needs only pyarrow). A third-party adapter is a callable
+``package.module:Factory`` that returns an :class:`EngineAdapter`.
 
 Call order in a worker: ``open`` -> ``load_tables`` -> ``seal`` -> any number of
 ``execute`` / ``read_table`` / ``table_row_count`` -> ``close``. Any exception an adapter
@@ -18,22 +19,10 @@ from typing import Any
 
 import pyarrow as pa
 
+# Re-exported: adapters (third-party ones too) take TableSpec from this contract.
+from simulator.datasets.table_spec import TableSpec
 
-@dataclass(frozen=True)
-class TableSpec:
-    """One table of a tenant as an adapter must expose it.
-
-    ``files`` are absolute Parquet paths (the generation's files, or the workspace's copies
-    when ``writable``). ``partition_columns`` are hive partition keys whose values live in
-    the folder names ``col=value`` of each file and must appear as columns of the table.
-    ``schema`` is the table's full Arrow schema, partition columns included.
-    """
-
-    name: str
-    files: tuple[str, ...]
-    schema: pa.Schema
-    partition_columns: tuple[str, ...] = ()
-    writable: bool = False
+__all__ = ["EngineAdapter", "StatementResult", "TableSpec"]
 
 
 @dataclass
