@@ -253,19 +253,6 @@ SECTIONS: dict[str, type] = {
 }
 
 
-def _type_name(tp: Any) -> str:
-    origin = typing.get_origin(tp)
-    if origin in (tuple, list):
-        return "a list"
-    if origin is dict or tp is dict:
-        return "a table"
-    if dataclasses.is_dataclass(tp):
-        return "a table"
-    return {str: "a string", int: "an integer", float: "a number", bool: "true or false"}.get(
-        tp, str(tp)
-    )
-
-
 def _convert(value: Any, tp: Any, where: str) -> Any:
     """Check ``value`` against the annotation ``tp`` and convert lists to tuples."""
     origin = typing.get_origin(tp)
