@@ -48,8 +48,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Context, Decimal
 from typing import Any
 
@@ -57,15 +56,14 @@ import psycopg
 import pyarrow as pa
 from psycopg import sql as pgsql
 
+from simulator.engines.adapters.dbapi import ROW_STATEMENT, arrow_result, columns_of
 from simulator.engines.contract import EngineAdapter, StatementResult, TableSpec
+from simulator.engines.postgres_server import redact_dsn
+from simulator.engines.sql_names import check_table
 from simulator.engines.table_files import read_batches
 from simulator.errors import EngineError
 
-ROW_STATEMENT = re.compile(
-    r"^\s*(?:--[^\n]*\n\s*|/\*.*?\*/\s*)*[(\s]*(select|with|values|table)\b", re.I | re.S
-)
 FILE_ROLES = ("pg_read_server_files", "pg_write_server_files", "pg_execute_server_program")
-PASSWORD_IN_DSN = re.compile(r"(password\s*=\s*)('[^']*'|\S+)|(://[^:/@]+:)([^@]*)(@)", re.I)
 # PostgreSQL type OIDs -> Arrow (arrays map to lists of the element's type).
 OID_TYPES: dict[int, pa.DataType] = {
     16: pa.bool_(),
@@ -105,17 +103,6 @@ ARRAY_OIDS: dict[int, int] = {
 NUMERIC_OID = 1700
 # 38-digit decimals exceed the default context's 28 digits of precision.
 WIDE_DECIMALS = Context(prec=80)
-
-
-def redact(dsn: str) -> str:
-    """``dsn`` with any password replaced by ``***``."""
-
-    def hide(match: re.Match[str]) -> str:
-        if match.group(1):
-            return match.group(1) + "***"
-        return match.group(3) + "***" + match.group(5)
-
-    return PASSWORD_IN_DSN.sub(hide, dsn)
 
 
 def pg_type(t: pa.DataType) -> str:
@@ -236,10 +223,6 @@ def _primary(err: psycopg.Error) -> psycopg.Error:
     return type(err)(primary or " ".join(str(err).split()))
 
 
-def _quote(name: str) -> pgsql.Identifier:
-    return pgsql.Identifier(name)
-
-
 class PostgresAdapter(EngineAdapter):
     """PostgreSQL through psycopg. Settings: ``dsn`` (required), ``schema``,
     ``batch_rows`` (default 10000); any other key is a session parameter set with
@@ -280,7 +263,7 @@ class PostgresAdapter(EngineAdapter):
         except psycopg.Error as err:
             reason = " ".join(str(err).split())
             raise EngineError(
-                f"engine postgres: cannot connect to {redact(self._dsn)!r}: {reason}"
+                f"engine postgres: cannot connect to {redact_dsn(self._dsn)!r}: {reason}"
             ) from None
         self._check_role()
         self._end_earlier_sessions()
@@ -288,7 +271,8 @@ class PostgresAdapter(EngineAdapter):
         conn.execute("SELECT set_config('TimeZone', 'UTC', false)")
         for key, value in settings.items():
             conn.execute("SELECT set_config(%s, %s, false)", (key, str(value)))
-        conn.execute(pgsql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(_quote(self._schema)))
+        schema = pgsql.Identifier(self._schema)
+        conn.execute(pgsql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(schema))
         conn.execute("SELECT set_config('search_path', %s, false)", (self._schema,))
 
     def _end_earlier_sessions(self) -> None:
@@ -319,7 +303,8 @@ class PostgresAdapter(EngineAdapter):
             self.conn.close()
             self._conn = None
             raise EngineError(
-                f"engine postgres: role {user!r} at {redact(self._dsn)!r} has {', '.join(powers)}; "
+                f"engine postgres: role {user!r} at {redact_dsn(self._dsn)!r} has "
+                f"{', '.join(powers)}; "
                 "qsim replays untrusted SQL only as an unprivileged role"
             )
 
@@ -346,7 +331,7 @@ class PostgresAdapter(EngineAdapter):
     def _copy_in(self, spec: TableSpec, name: pgsql.Identifier, declared: list[str]) -> None:
         conn = self.conn
         columns = pgsql.SQL(", ").join(
-            pgsql.SQL("{} {}").format(_quote(field.name), pgsql.SQL(kind))
+            pgsql.SQL("{} {}").format(pgsql.Identifier(field.name), pgsql.SQL(kind))
             for field, kind in zip(spec.schema, declared, strict=True)
         )
         conn.execute(pgsql.SQL("CREATE TABLE {} ({})").format(name, columns))
@@ -412,7 +397,7 @@ class PostgresAdapter(EngineAdapter):
         first = fetch(self._batch_rows)
         description = cursor.description or []
         result = cursor.pgresult
-        columns = list(zip(*first, strict=True)) if first else [()] * len(description)
+        columns = columns_of(first, len(description))
         fields = []
         for i, (column, values) in enumerate(zip(description, columns, strict=True)):
             source = (result.ftable(i), result.ftablecol(i)) if result is not None else (0, 0)
@@ -423,38 +408,19 @@ class PostgresAdapter(EngineAdapter):
             fields.append(pa.field(column.name, arrow_type))
         schema = pa.schema(fields)
         converters = [_converter(field.type) for field in schema]
-
-        def batch(rows: list[tuple[Any, ...]]) -> pa.RecordBatch:
-            values = list(zip(*rows, strict=True)) if rows else [()] * len(schema)
-            arrays = [
-                convert(list(column)) for convert, column in zip(converters, values, strict=True)
-            ]
-            return pa.RecordBatch.from_arrays(arrays, schema=schema)
-
-        def batches() -> Iterator[pa.RecordBatch]:
-            rows = first
-            try:
-                while rows:
-                    yield batch(rows)
-                    rows = fetch(self._batch_rows)
-            finally:
-                self._finish_previous()
-
-        return StatementResult(schema, batches())
-
-    def _check_table(self, name: str) -> None:
-        if name not in self.list_tables():
-            raise ValueError(f"postgres adapter: no table {name!r} in schema {self._schema!r}")
+        return arrow_result(
+            schema, converters, first, fetch, self._batch_rows, on_end=self._finish_previous
+        )
 
     def read_table(self, name: str) -> StatementResult:
         """Stream all rows of table ``name``; refuses (ValueError) an unknown table."""
-        self._check_table(name)
+        check_table("postgres", name, self.list_tables(), f" in schema {self._schema!r}")
         query = pgsql.SQL("SELECT * FROM {}").format(pgsql.Identifier(self._schema, name))
         return self.execute(query.as_string(self.conn))
 
     def table_row_count(self, name: str) -> int:
         """``count(*)`` of table ``name``."""
-        self._check_table(name)
+        check_table("postgres", name, self.list_tables(), f" in schema {self._schema!r}")
         query = pgsql.SQL("SELECT count(*) FROM {}").format(pgsql.Identifier(self._schema, name))
         return int(self.conn.execute(query).fetchone()[0])
 

@@ -44,6 +44,7 @@ and ``writefile`` belong to the sqlite3 command-line shell, not the library.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import re
@@ -57,7 +58,14 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from simulator.engines.adapters.dbapi import (
+    LEADING_COMMENTS,
+    ROW_STATEMENT,
+    arrow_result,
+    columns_of,
+)
 from simulator.engines.contract import EngineAdapter, StatementResult, TableSpec
+from simulator.engines.sql_names import check_table, quote_identifier
 from simulator.engines.table_files import read_batches
 
 try:
@@ -92,12 +100,7 @@ DENIED_ACTIONS = frozenset(
     }
 )
 # Statements whose change count SQLite reports (as the stdlib's cursor.rowcount does).
-DML_STATEMENT = re.compile(
-    r"^\s*(?:--[^\n]*\n\s*|/\*.*?\*/\s*)*(insert|update|delete|replace)\b", re.I | re.S
-)
-ROW_STATEMENT = re.compile(
-    r"^\s*(?:--[^\n]*\n\s*|/\*.*?\*/\s*)*[(\s]*(select|with|values)\b", re.I | re.S
-)
+DML_STATEMENT = re.compile(LEADING_COMMENTS + r"(insert|update|delete|replace)\b", re.I | re.S)
 ENGINE_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error,) + ((apsw.Error,) if apsw else ())
 EXACT_REAL_DIGITS = 15
 WIDE_DECIMALS = Context(prec=80)
@@ -243,10 +246,6 @@ def _text(value: Any) -> str:
     return value.hex() if isinstance(value, bytes) else str(value)
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 class _ApswCursor:
     """The part of ``sqlite3.Cursor`` the adapter uses, over an apsw cursor, plus
     ``decltypes``: apsw reports each result column's declared type itself."""
@@ -358,14 +357,16 @@ class SQLiteAdapter(EngineAdapter):
         conn = self.conn
         present = set(self.list_tables())
         for spec in tables:
-            columns = ", ".join(f"{_quote(f.name)} {self._declare(f.type)}" for f in spec.schema)
+            columns = ", ".join(
+                f"{quote_identifier(f.name)} {self._declare(f.type)}" for f in spec.schema
+            )
             if spec.name in present:
                 continue
             marks = ", ".join("?" for _ in spec.schema)
-            insert = f"INSERT INTO {_quote(spec.name)} VALUES ({marks})"
+            insert = f"INSERT INTO {quote_identifier(spec.name)} VALUES ({marks})"
             # One transaction per table: a worker killed mid-load leaves no half table.
             conn.execute("BEGIN")
-            conn.execute(f"CREATE TABLE {_quote(spec.name)} ({columns})")
+            conn.execute(f"CREATE TABLE {quote_identifier(spec.name)} ({columns})")
             for batch in read_batches(spec, self._batch_rows):
                 conn.executemany(insert, zip(*(_to_sqlite(c) for c in batch.columns), strict=True))
             conn.execute("COMMIT")
@@ -421,46 +422,31 @@ class SQLiteAdapter(EngineAdapter):
         if len(declared) != len(names):
             declared = [""] * len(names)
         first = cursor.fetchmany(self._batch_rows)
-        first_columns = list(zip(*first, strict=True)) if first else [()] * len(names)
         fields = []
-        exact = []
-        for name, decl, values in zip(names, declared, first_columns, strict=True):
+        converters = []
+        for name, decl, values in zip(names, declared, columns_of(first, len(names)), strict=True):
             arrow_type = self._declared.get(decl)
-            exact.append(arrow_type is not None)
-            fields.append(pa.field(name, arrow_type or _infer_type(list(values), decl)))
-        schema = pa.schema(fields)
-
-        def batch(rows: list[tuple[Any, ...]]) -> pa.RecordBatch:
-            columns = list(zip(*rows, strict=True)) if rows else [()] * len(names)
-            arrays = [
-                _from_sqlite(list(values), field.type)
-                if is_exact
-                else _inferred_array(list(values), field.type, field.name)
-                for values, field, is_exact in zip(columns, schema, exact, strict=True)
-            ]
-            return pa.RecordBatch.from_arrays(arrays, schema=schema)
-
-        def batches() -> Iterator[pa.RecordBatch]:
-            rows = first
-            while rows:
-                yield batch(rows)
-                rows = cursor.fetchmany(self._batch_rows)
-
-        return StatementResult(schema, batches())
-
-    def _check_table(self, name: str) -> None:
-        if name not in self.list_tables():
-            raise ValueError(f"sqlite adapter: no table {name!r}")
+            if arrow_type is not None:
+                field = pa.field(name, arrow_type)
+                converters.append(functools.partial(_from_sqlite, t=field.type))
+            else:
+                field = pa.field(name, _infer_type(list(values), decl))
+                converters.append(functools.partial(_inferred_array, t=field.type, column=name))
+            fields.append(field)
+        return arrow_result(
+            pa.schema(fields), converters, first, cursor.fetchmany, self._batch_rows
+        )
 
     def read_table(self, name: str) -> StatementResult:
         """Stream all rows of table ``name``; refuses (ValueError) an unknown table."""
-        self._check_table(name)
-        return self.execute(f"SELECT * FROM {_quote(name)}")
+        check_table("sqlite", name, self.list_tables())
+        return self.execute(f"SELECT * FROM {quote_identifier(name)}")
 
     def table_row_count(self, name: str) -> int:
         """``count(*)`` of table ``name``."""
-        self._check_table(name)
-        return int(self.conn.execute(f"SELECT count(*) FROM {_quote(name)}").fetchone()[0])
+        check_table("sqlite", name, self.list_tables())
+        query = f"SELECT count(*) FROM {quote_identifier(name)}"
+        return int(self.conn.execute(query).fetchone()[0])
 
     def list_tables(self) -> list[str]:
         """Tables and views of the main database, SQLite's own tables excluded."""
