@@ -105,38 +105,43 @@ NUMERIC_OID = 1700
 WIDE_DECIMALS = Context(prec=80)
 
 
+# PostgreSQL column types qsim loads Arrow types into (see the module's table): plain types...
+PG_TYPES: dict[pa.DataType, str] = {
+    pa.bool_(): "boolean",
+    **{pa.int8(): "smallint", pa.int16(): "smallint", pa.int32(): "integer", pa.int64(): "bigint"},
+    pa.uint8(): "smallint",
+    pa.uint16(): "integer",
+    pa.uint32(): "bigint",
+    pa.uint64(): "numeric(20,0)",
+    **{pa.float16(): "real", pa.float32(): "real", pa.float64(): "double precision"},
+    **{pa.string(): "text", pa.large_string(): "text"},
+    **{pa.binary(): "bytea", pa.large_binary(): "bytea"},
+    **{pa.date32(): "date", pa.date64(): "date"},
+}
+# ... and parametrized families, the type built from the Arrow type's parameters.
+PG_FAMILIES: tuple[tuple[Callable[[Any], bool], Callable[[Any], str]], ...] = (
+    (pa.types.is_fixed_size_binary, lambda t: "bytea"),
+    (pa.types.is_decimal, lambda t: f"numeric({t.precision},{t.scale})"),
+    (pa.types.is_timestamp, lambda t: "timestamptz" if t.tz else "timestamp"),
+    (pa.types.is_time, lambda t: "time"),
+    (pa.types.is_duration, lambda t: "interval"),
+    (
+        lambda t: pa.types.is_list(t) or pa.types.is_large_list(t),
+        lambda t: "jsonb" if pa.types.is_nested(t.value_type) else pg_type(t.value_type) + "[]",
+    ),
+    (pa.types.is_nested, lambda t: "jsonb"),
+)
+
+
 def pg_type(t: pa.DataType) -> str:
     """The PostgreSQL column type qsim loads Arrow type ``t`` into (see module table)."""
     if pa.types.is_dictionary(t):
         return pg_type(t.value_type)
-    if pa.types.is_boolean(t):
-        return "boolean"
-    if pa.types.is_integer(t):
-        signed = {8: "smallint", 16: "smallint", 32: "integer", 64: "bigint"}
-        unsigned = {8: "smallint", 16: "integer", 32: "bigint", 64: "numeric(20,0)"}
-        return (signed if pa.types.is_signed_integer(t) else unsigned)[t.bit_width]
-    if pa.types.is_floating(t):
-        return "double precision" if t.bit_width == 64 else "real"
-    if pa.types.is_string(t) or pa.types.is_large_string(t):
-        return "text"
-    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
-        return "bytea"
-    if pa.types.is_decimal(t):
-        return f"numeric({t.precision},{t.scale})"
-    if pa.types.is_date(t):
-        return "date"
-    if pa.types.is_timestamp(t):
-        return "timestamptz" if t.tz else "timestamp"
-    if pa.types.is_time(t):
-        return "time"
-    if pa.types.is_duration(t):
-        return "interval"
-    if pa.types.is_list(t) or pa.types.is_large_list(t):
-        if pa.types.is_nested(t.value_type):
-            return "jsonb"
-        return pg_type(t.value_type) + "[]"
-    if pa.types.is_nested(t):
-        return "jsonb"
+    if t in PG_TYPES:
+        return PG_TYPES[t]
+    for is_family, name in PG_FAMILIES:
+        if is_family(t):
+            return name(t)
     raise ValueError(f"postgres adapter: Arrow type {t} has no PostgreSQL mapping")
 
 

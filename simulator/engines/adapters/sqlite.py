@@ -49,7 +49,7 @@ import itertools
 import json
 import re
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import time
 from decimal import Context, Decimal
 from pathlib import Path
@@ -106,36 +106,43 @@ EXACT_REAL_DIGITS = 15
 WIDE_DECIMALS = Context(prec=80)
 
 
+# Declared type names, Arrow -> SQLite (see the module's mapping table): plain types...
+DECLARED_NAMES: dict[pa.DataType, str] = {
+    pa.bool_(): "BOOLEAN",
+    **{pa.int8(): "INT8", pa.int16(): "INT16", pa.int32(): "INT32", pa.int64(): "INT64"},
+    **{pa.uint8(): "UINT8", pa.uint16(): "UINT16", pa.uint32(): "UINT32", pa.uint64(): "UINT64"},
+    **{pa.float16(): "FLOAT16", pa.float32(): "FLOAT", pa.float64(): "DOUBLE"},
+    **{pa.string(): "TEXT", pa.large_string(): "TEXT"},
+    **{pa.binary(): "BLOB", pa.large_binary(): "BLOB"},
+    **{pa.date32(): "DATE", pa.date64(): "DATE"},
+}
+# ... and parametrized families, the name built from the type's parameters.
+DECLARED_FAMILIES: tuple[tuple[Callable[[Any], bool], Callable[[Any], str]], ...] = (
+    (pa.types.is_fixed_size_binary, lambda t: "BLOB"),
+    (pa.types.is_decimal, lambda t: f"DECIMAL_BLOB({t.precision},{t.scale})"),
+    (pa.types.is_timestamp, lambda t: f"TIMESTAMP_{t.unit.upper()}" + ("_UTC" if t.tz else "")),
+    (pa.types.is_time, lambda t: f"TIME_{t.unit.upper()}"),
+    (pa.types.is_duration, lambda t: f"INT64_DURATION_{t.unit.upper()}"),
+    (pa.types.is_nested, lambda t: "JSON_TEXT"),
+)
+# SQLite's affinity rules on a declared type name: the first word found decides.
+AFFINITY_TYPES: tuple[tuple[tuple[str, ...], pa.DataType], ...] = (
+    (("INT",), pa.int64()),
+    (("CHAR", "CLOB", "TEXT"), pa.string()),
+    (("REAL", "FLOA", "DOUB"), pa.float64()),
+)
+
+
 def _declared_name(arrow_type: pa.DataType) -> str:
     """The base declared type name qsim uses for ``arrow_type`` (affinity chosen on purpose)."""
-    t = arrow_type
-    if pa.types.is_dictionary(t):
-        return _declared_name(t.value_type)
-    if pa.types.is_boolean(t):
-        return "BOOLEAN"
-    if pa.types.is_signed_integer(t):
-        return f"INT{t.bit_width}"
-    if pa.types.is_unsigned_integer(t):
-        return f"UINT{t.bit_width}"
-    if pa.types.is_floating(t):
-        return {16: "FLOAT16", 32: "FLOAT", 64: "DOUBLE"}[t.bit_width]
-    if pa.types.is_string(t) or pa.types.is_large_string(t):
-        return "TEXT"
-    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
-        return "BLOB"
-    if pa.types.is_decimal(t):
-        return f"DECIMAL_BLOB({t.precision},{t.scale})"
-    if pa.types.is_date(t):
-        return "DATE"
-    if pa.types.is_timestamp(t):
-        return f"TIMESTAMP_{t.unit.upper()}" + ("_UTC" if t.tz else "")
-    if pa.types.is_time(t):
-        return f"TIME_{t.unit.upper()}"
-    if pa.types.is_duration(t):
-        return f"INT64_DURATION_{t.unit.upper()}"
-    if pa.types.is_nested(t):
-        return "JSON_TEXT"
-    raise ValueError(f"sqlite adapter: Arrow type {t} has no SQLite mapping")
+    if pa.types.is_dictionary(arrow_type):
+        return _declared_name(arrow_type.value_type)
+    if arrow_type in DECLARED_NAMES:
+        return DECLARED_NAMES[arrow_type]
+    for is_family, name in DECLARED_FAMILIES:
+        if is_family(arrow_type):
+            return name(arrow_type)
+    raise ValueError(f"sqlite adapter: Arrow type {arrow_type} has no SQLite mapping")
 
 
 def _to_sqlite(column: pa.Array | pa.ChunkedArray) -> list[Any]:
@@ -207,12 +214,9 @@ def _from_sqlite(values: list[Any], t: pa.DataType) -> pa.Array:
 def _affinity_type(declared: str) -> pa.DataType:
     """Arrow type for an all-NULL column, from SQLite's affinity rules on its declared type."""
     upper = declared.upper()
-    if "INT" in upper:
-        return pa.int64()
-    if any(word in upper for word in ("CHAR", "CLOB", "TEXT")):
-        return pa.string()
-    if any(word in upper for word in ("REAL", "FLOA", "DOUB")):
-        return pa.float64()
+    for words, arrow_type in AFFINITY_TYPES:
+        if any(word in upper for word in words):
+            return arrow_type
     return pa.null()
 
 
