@@ -28,10 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# The one adapter list: the registry (import-free), re-exported for config readers.
+from simulator.engines.registry import BUILTIN_ADAPTERS
 from simulator.errors import ConfigError
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-BUILTIN_ADAPTERS = ("duckdb", "sqlite", "datafusion", "postgres")
 
 
 def check_name(value: str, what: str) -> str:
