@@ -41,12 +41,11 @@ from simulator.compare.tables import TableStateBuilder
 from simulator.config import CompareSection, EngineSpec
 from simulator.datasets.synthetic import world
 from simulator.engines.execution import Execution
-from simulator.workload.classify import classify, parse_statement
+from simulator.workload.classify import ROW_WRITE_KINDS, classify, parse_statement
 from simulator.workload.synth import synthesize_log
 from simulator.workload.transpile import transpile
 
 TARGET_OVERHEAD = 0.05
-WRITE_KINDS = ("ctas", "insert", "delete", "update", "merge")
 
 
 @dataclass
@@ -176,7 +175,7 @@ def run_statement(
     except duckdb.Error:
         return None
     engine_s = clock() - started
-    is_write = facts.kind in WRITE_KINDS and facts.tables_written
+    is_write = facts.kind in ROW_WRITE_KINDS and facts.tables_written
 
     started = clock()
     writes = {}

@@ -28,10 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# The one adapter list: the registry (import-free), re-exported for config readers.
+from simulator.engines.registry import BUILTIN_ADAPTERS
 from simulator.errors import ConfigError
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-BUILTIN_ADAPTERS = ("duckdb", "sqlite", "datafusion", "postgres")
 
 
 def check_name(value: str, what: str) -> str:
@@ -251,19 +252,6 @@ SECTIONS: dict[str, type] = {
     "compare": CompareSection,
     "report": ReportSection,
 }
-
-
-def _type_name(tp: Any) -> str:
-    origin = typing.get_origin(tp)
-    if origin in (tuple, list):
-        return "a list"
-    if origin is dict or tp is dict:
-        return "a table"
-    if dataclasses.is_dataclass(tp):
-        return "a table"
-    return {str: "a string", int: "an integer", float: "a number", bool: "true or false"}.get(
-        tp, str(tp)
-    )
 
 
 def _convert(value: Any, tp: Any, where: str) -> Any:

@@ -9,9 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-WRITE_KINDS = ("ctas", "insert", "delete", "update", "merge")
-# Kinds whose affected row count equals the change in the written table's row count.
-COUNTED_KINDS = ("ctas", "insert", "delete")
 # Static reason the workload's classifier gives for a LIMIT without ORDER BY anywhere in
 # the statement (top level, subquery or set operation).
 LIMIT_REASON = "limit_without_order_by"

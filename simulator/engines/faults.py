@@ -50,6 +50,7 @@ from simulator.config import EngineSpec, FaultsSection
 from simulator.engines.contract import TableSpec
 from simulator.engines.worker import EngineWorker, Sink, WorkerOutcome
 from simulator.errors import ConfigError
+from simulator.workload.classify import kind_of
 
 PARTITION_CANDIDATES = ("day", "dt", "ds", "date")
 ALIAS = "qsim_lost"
@@ -64,7 +65,7 @@ def statement_kind(sql: str, dialect: str) -> str:
     trees = [tree for tree in trees if tree is not None]
     if len(trees) != 1:
         return "other"
-    return _kind(trees[0])
+    return kind_of(trees[0])
 
 
 def statement_tables(sql: str, dialect: str) -> set[str]:
@@ -75,23 +76,6 @@ def statement_tables(sql: str, dialect: str) -> set[str]:
     except sqlglot.errors.SqlglotError:
         return set()
     return {t.name.lower() for tree in trees if tree is not None for t in tree.find_all(exp.Table)}
-
-
-def _kind(tree: exp.Expression) -> str:
-    if isinstance(tree, exp.Query):
-        return "select"
-    if isinstance(tree, exp.Insert):
-        return "insert"
-    if isinstance(tree, exp.Create):
-        is_table = str(tree.args.get("kind", "")).upper() == "TABLE"
-        return "ctas" if is_table and isinstance(tree.expression, exp.Query) else "ddl"
-    simple = {exp.Delete: "delete", exp.Update: "update", exp.Merge: "merge"}
-    for cls, kind in simple.items():
-        if isinstance(tree, cls):
-            return kind
-    if isinstance(tree, exp.Drop | exp.Alter | exp.TruncateTable):
-        return "ddl"
-    return "other"
 
 
 def check_faults(spec: EngineSpec) -> None:

@@ -37,8 +37,6 @@ from simulator.engines.protocol import (
 )
 from simulator.engines.registry import load_factory
 
-QSIM_SETTINGS = ("max_memory_mb",)
-
 
 def _error(err: BaseException, **extra: Any) -> dict[str, Any]:
     return {

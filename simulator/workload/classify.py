@@ -11,7 +11,11 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 KINDS = ("select", "ctas", "insert", "delete", "update", "merge", "ddl", "other", "unparseable")
-WRITE_KINDS = frozenset({"ctas", "insert", "delete", "update", "merge", "ddl"})
+# Kinds that write rows into a table (the post-state of the written table is their result).
+ROW_WRITE_KINDS = frozenset({"ctas", "insert", "delete", "update", "merge"})
+# Kinds that change a table, its rows or its definition (CREATE, DROP, ALTER, TRUNCATE too):
+# what the sampler follows to keep a pipeline's statements together.
+TABLE_WRITE_KINDS = ROW_WRITE_KINDS | {"ddl"}
 _DDL = (exp.Create, exp.Drop, exp.Alter, exp.TruncateTable)
 _NONDETERMINISTIC_NAMES = frozenset({"rand", "random", "uuid", "now", "shuffle", "localtime"})
 _UNORDERED_AGGREGATES = (exp.ArrayAgg, exp.GroupConcat)
@@ -60,7 +64,7 @@ def unparseable(message: str) -> Classification:
 
 def classify(tree: exp.Expression) -> Classification:
     """Return the classification of a parsed statement (the tree is not modified)."""
-    kind = _kind(tree)
+    kind = kind_of(tree)
     targets = _target_tables(tree, kind)
     target_ids = {id(t) for t in targets}
     ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
@@ -84,7 +88,11 @@ def classify(tree: exp.Expression) -> Classification:
     )
 
 
-def _kind(tree: exp.Expression) -> str:
+def kind_of(tree: exp.Expression) -> str:
+    """The statement kind of a parsed statement: one of ``KINDS`` but ``unparseable``.
+
+    The one definition of the kinds: the workload records it, fault injection draws on it.
+    """
     if isinstance(tree, exp.Query):
         return "select"
     if isinstance(tree, exp.Create):

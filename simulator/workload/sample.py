@@ -37,7 +37,7 @@ import xxhash
 
 from simulator.errors import WorkloadError
 from simulator.progress import progress
-from simulator.workload.classify import WRITE_KINDS
+from simulator.workload.classify import TABLE_WRITE_KINDS
 from simulator.workload.fingerprint import Analysis, Analyzer
 from simulator.workload.hashing import file_hash
 from simulator.workload.ingest import log_dir
@@ -265,13 +265,13 @@ def _touches_tables(log: _Log, row_kind: np.ndarray, order: np.ndarray) -> np.nd
     written = {
         table
         for a in log.analyses
-        if a.classification.kind in WRITE_KINDS
+        if a.classification.kind in TABLE_WRITE_KINDS
         for table in a.classification.tables_written
     }
     reads_written = np.array(
         [bool(written.intersection(a.classification.tables_read)) for a in log.analyses] or [False]
     )
-    is_write = np.isin(row_kind[order], list(WRITE_KINDS))
+    is_write = np.isin(row_kind[order], list(TABLE_WRITE_KINDS))
     return is_write | reads_written[log.analysis_code[order]]
 
 

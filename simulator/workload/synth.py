@@ -30,20 +30,23 @@ from typing import Any
 
 import numpy as np
 
+from simulator.datasets import synthetic as world_data
 from simulator.errors import WorkloadError
 from simulator.progress import progress
 from simulator.workload.timestamps import iso_utc
 
-DEFAULT_FIRST_DAY = "2024-03-01"
-DEFAULT_DAYS = 31
-TENANT_SKEW = 1.3
+# The world's vocabulary is the dataset generator's (one definition); queries filter on its
+# plain values.
+DEFAULT_FIRST_DAY = world_data.EVENT_START.date().isoformat()
+DEFAULT_DAYS = world_data.MAX_EVENT_DAYS
+TENANT_SKEW = world_data.TENANT_SKEW
 _DAY_PARTITION = re.compile(r"^day=(\d{4}-\d{2}-\d{2})$")
-WORLD_TABLES = ("events", "customers", "products", "orders")
+WORLD_TABLES = world_data.TABLES
 
-EVENT_TYPES = ["page_view", "click", "search", "add_to_cart", "purchase", "signup", "logout"]
-STATUSES = ["placed", "shipped", "delivered", "cancelled", "returned"]
-COUNTRIES = ["US", "DE", "JP", "BR", "IN", "FR", "GB", "NG", "CN", "MX", "SE", "PL"]
-CATEGORIES = ["books", "electronics", "garden", "toys", "food"]
+EVENT_TYPES = world_data.PLAIN_EVENT_TYPES
+STATUSES = world_data.PLAIN_STATUSES
+COUNTRIES = world_data.COUNTRIES
+CATEGORIES = world_data.PLAIN_CATEGORIES
 NAME_PATTERNS = ["^A", "^[JL]", "ü", "^\\w+ \\w+$", "[0-9]", "e$", "^.{3,5} ", "(?i)sm"]
 LETTERS = ["A", "B", "J", "L", "M", "S", "Z", "É", "И"]
 

@@ -37,6 +37,7 @@ import pyarrow as pa
 from datafusion import RuntimeEnvBuilder, SessionConfig, SessionContext, SQLOptions
 
 from simulator.engines.contract import EngineAdapter, StatementResult, TableSpec
+from simulator.engines.sql_names import check_table, quote_identifier
 from simulator.engines.table_files import read_batches
 
 # DDL kinds that only touch the session's in-memory catalog.
@@ -80,10 +81,6 @@ def _listing_root(spec: TableSpec) -> Path | None:
     root = roots.pop()
     listed = {str(path) for path in root.rglob("*.parquet")}
     return root if listed == {str(Path(f)) for f in spec.files} else None
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 class DataFusionAdapter(EngineAdapter):
@@ -214,19 +211,15 @@ class DataFusionAdapter(EngineAdapter):
 
         return StatementResult(schema, batches())
 
-    def _check_table(self, name: str) -> None:
-        if name not in self.list_tables():
-            raise ValueError(f"datafusion adapter: no table {name!r}")
-
     def read_table(self, name: str) -> StatementResult:
         """Stream all rows of table ``name``; refuses (ValueError) an unknown table."""
-        self._check_table(name)
+        check_table("datafusion", name, self.list_tables())
         return self._stream(self.ctx.table(name))
 
     def table_row_count(self, name: str) -> int:
         """``count(*)`` of table ``name``."""
-        self._check_table(name)
-        batch = self.ctx.sql(f"SELECT count(*) FROM {_quote(name)}").collect()[0]
+        check_table("datafusion", name, self.list_tables())
+        batch = self.ctx.sql(f"SELECT count(*) FROM {quote_identifier(name)}").collect()[0]
         return int(batch.column(0)[0].as_py())
 
     def list_tables(self) -> list[str]:

@@ -28,6 +28,7 @@ import duckdb
 import pyarrow as pa
 
 from simulator.engines.contract import EngineAdapter, StatementResult, TableSpec
+from simulator.engines.sql_names import quote_identifier
 
 DATABASE_FILE = "engine.duckdb"
 READ_ONLY_MODES = ("copy", "views")
@@ -54,10 +55,6 @@ PARTITION_TYPES = {
 
 class SandboxViolation(Exception):
     """A statement the sandbox refuses before it reaches the engine."""
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _literal(text: str) -> str:
@@ -98,11 +95,12 @@ class DuckDBAdapter(EngineAdapter):
     def _select_list(self, table: TableSpec) -> str:
         columns = []
         for field in table.schema:
+            name = quote_identifier(field.name)
             if field.name in table.partition_columns and not pa.types.is_string(field.type):
                 target = PARTITION_TYPES.get(str(field.type), "VARCHAR")
-                columns.append(f"CAST({_quote(field.name)} AS {target}) AS {_quote(field.name)}")
+                columns.append(f"CAST({name} AS {target}) AS {name}")
             else:
-                columns.append(_quote(field.name))
+                columns.append(name)
         return ", ".join(columns)
 
     def _source(self, table: TableSpec) -> str:
@@ -122,7 +120,7 @@ class DuckDBAdapter(EngineAdapter):
         views_allowed = self.read_only_mode == "views" and "allowed_paths" in self.settings
         allowed: list[str] = []
         for table in tables:
-            name = _quote(table.name)
+            name = quote_identifier(table.name)
             if not table.files:
                 self.con.register("__qsim_empty", table.schema.empty_table())
                 self._run(f"CREATE TABLE IF NOT EXISTS {name} AS SELECT * FROM __qsim_empty")
@@ -200,11 +198,12 @@ class DuckDBAdapter(EngineAdapter):
 
     def read_table(self, name: str) -> StatementResult:
         """Every row of ``name``."""
-        return self._rows(self.con.execute(f"SELECT * FROM {_quote(name)}"))
+        return self._rows(self.con.execute(f"SELECT * FROM {quote_identifier(name)}"))
 
     def table_row_count(self, name: str) -> int:
         """``count(*)`` of ``name``."""
-        return int(self.con.execute(f"SELECT count(*) FROM {_quote(name)}").fetchall()[0][0])
+        query = f"SELECT count(*) FROM {quote_identifier(name)}"
+        return int(self.con.execute(query).fetchall()[0][0])
 
     def list_tables(self) -> list[str]:
         """Tables and views of the main schema."""

@@ -48,8 +48,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Context, Decimal
 from typing import Any
 
@@ -57,15 +56,14 @@ import psycopg
 import pyarrow as pa
 from psycopg import sql as pgsql
 
+from simulator.engines.adapters.dbapi import ROW_STATEMENT, arrow_result, columns_of
 from simulator.engines.contract import EngineAdapter, StatementResult, TableSpec
+from simulator.engines.postgres_server import redact_dsn
+from simulator.engines.sql_names import check_table
 from simulator.engines.table_files import read_batches
 from simulator.errors import EngineError
 
-ROW_STATEMENT = re.compile(
-    r"^\s*(?:--[^\n]*\n\s*|/\*.*?\*/\s*)*[(\s]*(select|with|values|table)\b", re.I | re.S
-)
 FILE_ROLES = ("pg_read_server_files", "pg_write_server_files", "pg_execute_server_program")
-PASSWORD_IN_DSN = re.compile(r"(password\s*=\s*)('[^']*'|\S+)|(://[^:/@]+:)([^@]*)(@)", re.I)
 # PostgreSQL type OIDs -> Arrow (arrays map to lists of the element's type).
 OID_TYPES: dict[int, pa.DataType] = {
     16: pa.bool_(),
@@ -107,49 +105,43 @@ NUMERIC_OID = 1700
 WIDE_DECIMALS = Context(prec=80)
 
 
-def redact(dsn: str) -> str:
-    """``dsn`` with any password replaced by ``***``."""
-
-    def hide(match: re.Match[str]) -> str:
-        if match.group(1):
-            return match.group(1) + "***"
-        return match.group(3) + "***" + match.group(5)
-
-    return PASSWORD_IN_DSN.sub(hide, dsn)
+# PostgreSQL column types qsim loads Arrow types into (see the module's table): plain types...
+PG_TYPES: dict[pa.DataType, str] = {
+    pa.bool_(): "boolean",
+    **{pa.int8(): "smallint", pa.int16(): "smallint", pa.int32(): "integer", pa.int64(): "bigint"},
+    pa.uint8(): "smallint",
+    pa.uint16(): "integer",
+    pa.uint32(): "bigint",
+    pa.uint64(): "numeric(20,0)",
+    **{pa.float16(): "real", pa.float32(): "real", pa.float64(): "double precision"},
+    **{pa.string(): "text", pa.large_string(): "text"},
+    **{pa.binary(): "bytea", pa.large_binary(): "bytea"},
+    **{pa.date32(): "date", pa.date64(): "date"},
+}
+# ... and parametrized families, the type built from the Arrow type's parameters.
+PG_FAMILIES: tuple[tuple[Callable[[Any], bool], Callable[[Any], str]], ...] = (
+    (pa.types.is_fixed_size_binary, lambda t: "bytea"),
+    (pa.types.is_decimal, lambda t: f"numeric({t.precision},{t.scale})"),
+    (pa.types.is_timestamp, lambda t: "timestamptz" if t.tz else "timestamp"),
+    (pa.types.is_time, lambda t: "time"),
+    (pa.types.is_duration, lambda t: "interval"),
+    (
+        lambda t: pa.types.is_list(t) or pa.types.is_large_list(t),
+        lambda t: "jsonb" if pa.types.is_nested(t.value_type) else pg_type(t.value_type) + "[]",
+    ),
+    (pa.types.is_nested, lambda t: "jsonb"),
+)
 
 
 def pg_type(t: pa.DataType) -> str:
     """The PostgreSQL column type qsim loads Arrow type ``t`` into (see module table)."""
     if pa.types.is_dictionary(t):
         return pg_type(t.value_type)
-    if pa.types.is_boolean(t):
-        return "boolean"
-    if pa.types.is_integer(t):
-        signed = {8: "smallint", 16: "smallint", 32: "integer", 64: "bigint"}
-        unsigned = {8: "smallint", 16: "integer", 32: "bigint", 64: "numeric(20,0)"}
-        return (signed if pa.types.is_signed_integer(t) else unsigned)[t.bit_width]
-    if pa.types.is_floating(t):
-        return "double precision" if t.bit_width == 64 else "real"
-    if pa.types.is_string(t) or pa.types.is_large_string(t):
-        return "text"
-    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
-        return "bytea"
-    if pa.types.is_decimal(t):
-        return f"numeric({t.precision},{t.scale})"
-    if pa.types.is_date(t):
-        return "date"
-    if pa.types.is_timestamp(t):
-        return "timestamptz" if t.tz else "timestamp"
-    if pa.types.is_time(t):
-        return "time"
-    if pa.types.is_duration(t):
-        return "interval"
-    if pa.types.is_list(t) or pa.types.is_large_list(t):
-        if pa.types.is_nested(t.value_type):
-            return "jsonb"
-        return pg_type(t.value_type) + "[]"
-    if pa.types.is_nested(t):
-        return "jsonb"
+    if t in PG_TYPES:
+        return PG_TYPES[t]
+    for is_family, name in PG_FAMILIES:
+        if is_family(t):
+            return name(t)
     raise ValueError(f"postgres adapter: Arrow type {t} has no PostgreSQL mapping")
 
 
@@ -236,10 +228,6 @@ def _primary(err: psycopg.Error) -> psycopg.Error:
     return type(err)(primary or " ".join(str(err).split()))
 
 
-def _quote(name: str) -> pgsql.Identifier:
-    return pgsql.Identifier(name)
-
-
 class PostgresAdapter(EngineAdapter):
     """PostgreSQL through psycopg. Settings: ``dsn`` (required), ``schema``,
     ``batch_rows`` (default 10000); any other key is a session parameter set with
@@ -280,7 +268,7 @@ class PostgresAdapter(EngineAdapter):
         except psycopg.Error as err:
             reason = " ".join(str(err).split())
             raise EngineError(
-                f"engine postgres: cannot connect to {redact(self._dsn)!r}: {reason}"
+                f"engine postgres: cannot connect to {redact_dsn(self._dsn)!r}: {reason}"
             ) from None
         self._check_role()
         self._end_earlier_sessions()
@@ -288,7 +276,8 @@ class PostgresAdapter(EngineAdapter):
         conn.execute("SELECT set_config('TimeZone', 'UTC', false)")
         for key, value in settings.items():
             conn.execute("SELECT set_config(%s, %s, false)", (key, str(value)))
-        conn.execute(pgsql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(_quote(self._schema)))
+        schema = pgsql.Identifier(self._schema)
+        conn.execute(pgsql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(schema))
         conn.execute("SELECT set_config('search_path', %s, false)", (self._schema,))
 
     def _end_earlier_sessions(self) -> None:
@@ -319,7 +308,8 @@ class PostgresAdapter(EngineAdapter):
             self.conn.close()
             self._conn = None
             raise EngineError(
-                f"engine postgres: role {user!r} at {redact(self._dsn)!r} has {', '.join(powers)}; "
+                f"engine postgres: role {user!r} at {redact_dsn(self._dsn)!r} has "
+                f"{', '.join(powers)}; "
                 "qsim replays untrusted SQL only as an unprivileged role"
             )
 
@@ -346,7 +336,7 @@ class PostgresAdapter(EngineAdapter):
     def _copy_in(self, spec: TableSpec, name: pgsql.Identifier, declared: list[str]) -> None:
         conn = self.conn
         columns = pgsql.SQL(", ").join(
-            pgsql.SQL("{} {}").format(_quote(field.name), pgsql.SQL(kind))
+            pgsql.SQL("{} {}").format(pgsql.Identifier(field.name), pgsql.SQL(kind))
             for field, kind in zip(spec.schema, declared, strict=True)
         )
         conn.execute(pgsql.SQL("CREATE TABLE {} ({})").format(name, columns))
@@ -412,7 +402,7 @@ class PostgresAdapter(EngineAdapter):
         first = fetch(self._batch_rows)
         description = cursor.description or []
         result = cursor.pgresult
-        columns = list(zip(*first, strict=True)) if first else [()] * len(description)
+        columns = columns_of(first, len(description))
         fields = []
         for i, (column, values) in enumerate(zip(description, columns, strict=True)):
             source = (result.ftable(i), result.ftablecol(i)) if result is not None else (0, 0)
@@ -423,38 +413,19 @@ class PostgresAdapter(EngineAdapter):
             fields.append(pa.field(column.name, arrow_type))
         schema = pa.schema(fields)
         converters = [_converter(field.type) for field in schema]
-
-        def batch(rows: list[tuple[Any, ...]]) -> pa.RecordBatch:
-            values = list(zip(*rows, strict=True)) if rows else [()] * len(schema)
-            arrays = [
-                convert(list(column)) for convert, column in zip(converters, values, strict=True)
-            ]
-            return pa.RecordBatch.from_arrays(arrays, schema=schema)
-
-        def batches() -> Iterator[pa.RecordBatch]:
-            rows = first
-            try:
-                while rows:
-                    yield batch(rows)
-                    rows = fetch(self._batch_rows)
-            finally:
-                self._finish_previous()
-
-        return StatementResult(schema, batches())
-
-    def _check_table(self, name: str) -> None:
-        if name not in self.list_tables():
-            raise ValueError(f"postgres adapter: no table {name!r} in schema {self._schema!r}")
+        return arrow_result(
+            schema, converters, first, fetch, self._batch_rows, on_end=self._finish_previous
+        )
 
     def read_table(self, name: str) -> StatementResult:
         """Stream all rows of table ``name``; refuses (ValueError) an unknown table."""
-        self._check_table(name)
+        check_table("postgres", name, self.list_tables(), f" in schema {self._schema!r}")
         query = pgsql.SQL("SELECT * FROM {}").format(pgsql.Identifier(self._schema, name))
         return self.execute(query.as_string(self.conn))
 
     def table_row_count(self, name: str) -> int:
         """``count(*)`` of table ``name``."""
-        self._check_table(name)
+        check_table("postgres", name, self.list_tables(), f" in schema {self._schema!r}")
         query = pgsql.SQL("SELECT count(*) FROM {}").format(pgsql.Identifier(self._schema, name))
         return int(self.conn.execute(query).fetchone()[0])
 

@@ -44,11 +44,12 @@ and ``writefile`` belong to the sqlite3 command-line shell, not the library.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import re
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import time
 from decimal import Context, Decimal
 from pathlib import Path
@@ -57,7 +58,14 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from simulator.engines.adapters.dbapi import (
+    LEADING_COMMENTS,
+    ROW_STATEMENT,
+    arrow_result,
+    columns_of,
+)
 from simulator.engines.contract import EngineAdapter, StatementResult, TableSpec
+from simulator.engines.sql_names import check_table, quote_identifier
 from simulator.engines.table_files import read_batches
 
 try:
@@ -92,47 +100,49 @@ DENIED_ACTIONS = frozenset(
     }
 )
 # Statements whose change count SQLite reports (as the stdlib's cursor.rowcount does).
-DML_STATEMENT = re.compile(
-    r"^\s*(?:--[^\n]*\n\s*|/\*.*?\*/\s*)*(insert|update|delete|replace)\b", re.I | re.S
-)
-ROW_STATEMENT = re.compile(
-    r"^\s*(?:--[^\n]*\n\s*|/\*.*?\*/\s*)*[(\s]*(select|with|values)\b", re.I | re.S
-)
+DML_STATEMENT = re.compile(LEADING_COMMENTS + r"(insert|update|delete|replace)\b", re.I | re.S)
 ENGINE_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error,) + ((apsw.Error,) if apsw else ())
 EXACT_REAL_DIGITS = 15
 WIDE_DECIMALS = Context(prec=80)
 
 
+# Declared type names, Arrow -> SQLite (see the module's mapping table): plain types...
+DECLARED_NAMES: dict[pa.DataType, str] = {
+    pa.bool_(): "BOOLEAN",
+    **{pa.int8(): "INT8", pa.int16(): "INT16", pa.int32(): "INT32", pa.int64(): "INT64"},
+    **{pa.uint8(): "UINT8", pa.uint16(): "UINT16", pa.uint32(): "UINT32", pa.uint64(): "UINT64"},
+    **{pa.float16(): "FLOAT16", pa.float32(): "FLOAT", pa.float64(): "DOUBLE"},
+    **{pa.string(): "TEXT", pa.large_string(): "TEXT"},
+    **{pa.binary(): "BLOB", pa.large_binary(): "BLOB"},
+    **{pa.date32(): "DATE", pa.date64(): "DATE"},
+}
+# ... and parametrized families, the name built from the type's parameters.
+DECLARED_FAMILIES: tuple[tuple[Callable[[Any], bool], Callable[[Any], str]], ...] = (
+    (pa.types.is_fixed_size_binary, lambda t: "BLOB"),
+    (pa.types.is_decimal, lambda t: f"DECIMAL_BLOB({t.precision},{t.scale})"),
+    (pa.types.is_timestamp, lambda t: f"TIMESTAMP_{t.unit.upper()}" + ("_UTC" if t.tz else "")),
+    (pa.types.is_time, lambda t: f"TIME_{t.unit.upper()}"),
+    (pa.types.is_duration, lambda t: f"INT64_DURATION_{t.unit.upper()}"),
+    (pa.types.is_nested, lambda t: "JSON_TEXT"),
+)
+# SQLite's affinity rules on a declared type name: the first word found decides.
+AFFINITY_TYPES: tuple[tuple[tuple[str, ...], pa.DataType], ...] = (
+    (("INT",), pa.int64()),
+    (("CHAR", "CLOB", "TEXT"), pa.string()),
+    (("REAL", "FLOA", "DOUB"), pa.float64()),
+)
+
+
 def _declared_name(arrow_type: pa.DataType) -> str:
     """The base declared type name qsim uses for ``arrow_type`` (affinity chosen on purpose)."""
-    t = arrow_type
-    if pa.types.is_dictionary(t):
-        return _declared_name(t.value_type)
-    if pa.types.is_boolean(t):
-        return "BOOLEAN"
-    if pa.types.is_signed_integer(t):
-        return f"INT{t.bit_width}"
-    if pa.types.is_unsigned_integer(t):
-        return f"UINT{t.bit_width}"
-    if pa.types.is_floating(t):
-        return {16: "FLOAT16", 32: "FLOAT", 64: "DOUBLE"}[t.bit_width]
-    if pa.types.is_string(t) or pa.types.is_large_string(t):
-        return "TEXT"
-    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
-        return "BLOB"
-    if pa.types.is_decimal(t):
-        return f"DECIMAL_BLOB({t.precision},{t.scale})"
-    if pa.types.is_date(t):
-        return "DATE"
-    if pa.types.is_timestamp(t):
-        return f"TIMESTAMP_{t.unit.upper()}" + ("_UTC" if t.tz else "")
-    if pa.types.is_time(t):
-        return f"TIME_{t.unit.upper()}"
-    if pa.types.is_duration(t):
-        return f"INT64_DURATION_{t.unit.upper()}"
-    if pa.types.is_nested(t):
-        return "JSON_TEXT"
-    raise ValueError(f"sqlite adapter: Arrow type {t} has no SQLite mapping")
+    if pa.types.is_dictionary(arrow_type):
+        return _declared_name(arrow_type.value_type)
+    if arrow_type in DECLARED_NAMES:
+        return DECLARED_NAMES[arrow_type]
+    for is_family, name in DECLARED_FAMILIES:
+        if is_family(arrow_type):
+            return name(arrow_type)
+    raise ValueError(f"sqlite adapter: Arrow type {arrow_type} has no SQLite mapping")
 
 
 def _to_sqlite(column: pa.Array | pa.ChunkedArray) -> list[Any]:
@@ -204,12 +214,9 @@ def _from_sqlite(values: list[Any], t: pa.DataType) -> pa.Array:
 def _affinity_type(declared: str) -> pa.DataType:
     """Arrow type for an all-NULL column, from SQLite's affinity rules on its declared type."""
     upper = declared.upper()
-    if "INT" in upper:
-        return pa.int64()
-    if any(word in upper for word in ("CHAR", "CLOB", "TEXT")):
-        return pa.string()
-    if any(word in upper for word in ("REAL", "FLOA", "DOUB")):
-        return pa.float64()
+    for words, arrow_type in AFFINITY_TYPES:
+        if any(word in upper for word in words):
+            return arrow_type
     return pa.null()
 
 
@@ -241,10 +248,6 @@ def _inferred_array(values: list[Any], t: pa.DataType, column: str) -> pa.Array:
 
 def _text(value: Any) -> str:
     return value.hex() if isinstance(value, bytes) else str(value)
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 class _ApswCursor:
@@ -358,14 +361,16 @@ class SQLiteAdapter(EngineAdapter):
         conn = self.conn
         present = set(self.list_tables())
         for spec in tables:
-            columns = ", ".join(f"{_quote(f.name)} {self._declare(f.type)}" for f in spec.schema)
+            columns = ", ".join(
+                f"{quote_identifier(f.name)} {self._declare(f.type)}" for f in spec.schema
+            )
             if spec.name in present:
                 continue
             marks = ", ".join("?" for _ in spec.schema)
-            insert = f"INSERT INTO {_quote(spec.name)} VALUES ({marks})"
+            insert = f"INSERT INTO {quote_identifier(spec.name)} VALUES ({marks})"
             # One transaction per table: a worker killed mid-load leaves no half table.
             conn.execute("BEGIN")
-            conn.execute(f"CREATE TABLE {_quote(spec.name)} ({columns})")
+            conn.execute(f"CREATE TABLE {quote_identifier(spec.name)} ({columns})")
             for batch in read_batches(spec, self._batch_rows):
                 conn.executemany(insert, zip(*(_to_sqlite(c) for c in batch.columns), strict=True))
             conn.execute("COMMIT")
@@ -421,46 +426,31 @@ class SQLiteAdapter(EngineAdapter):
         if len(declared) != len(names):
             declared = [""] * len(names)
         first = cursor.fetchmany(self._batch_rows)
-        first_columns = list(zip(*first, strict=True)) if first else [()] * len(names)
         fields = []
-        exact = []
-        for name, decl, values in zip(names, declared, first_columns, strict=True):
+        converters = []
+        for name, decl, values in zip(names, declared, columns_of(first, len(names)), strict=True):
             arrow_type = self._declared.get(decl)
-            exact.append(arrow_type is not None)
-            fields.append(pa.field(name, arrow_type or _infer_type(list(values), decl)))
-        schema = pa.schema(fields)
-
-        def batch(rows: list[tuple[Any, ...]]) -> pa.RecordBatch:
-            columns = list(zip(*rows, strict=True)) if rows else [()] * len(names)
-            arrays = [
-                _from_sqlite(list(values), field.type)
-                if is_exact
-                else _inferred_array(list(values), field.type, field.name)
-                for values, field, is_exact in zip(columns, schema, exact, strict=True)
-            ]
-            return pa.RecordBatch.from_arrays(arrays, schema=schema)
-
-        def batches() -> Iterator[pa.RecordBatch]:
-            rows = first
-            while rows:
-                yield batch(rows)
-                rows = cursor.fetchmany(self._batch_rows)
-
-        return StatementResult(schema, batches())
-
-    def _check_table(self, name: str) -> None:
-        if name not in self.list_tables():
-            raise ValueError(f"sqlite adapter: no table {name!r}")
+            if arrow_type is not None:
+                field = pa.field(name, arrow_type)
+                converters.append(functools.partial(_from_sqlite, t=field.type))
+            else:
+                field = pa.field(name, _infer_type(list(values), decl))
+                converters.append(functools.partial(_inferred_array, t=field.type, column=name))
+            fields.append(field)
+        return arrow_result(
+            pa.schema(fields), converters, first, cursor.fetchmany, self._batch_rows
+        )
 
     def read_table(self, name: str) -> StatementResult:
         """Stream all rows of table ``name``; refuses (ValueError) an unknown table."""
-        self._check_table(name)
-        return self.execute(f"SELECT * FROM {_quote(name)}")
+        check_table("sqlite", name, self.list_tables())
+        return self.execute(f"SELECT * FROM {quote_identifier(name)}")
 
     def table_row_count(self, name: str) -> int:
         """``count(*)`` of table ``name``."""
-        self._check_table(name)
-        return int(self.conn.execute(f"SELECT count(*) FROM {_quote(name)}").fetchone()[0])
+        check_table("sqlite", name, self.list_tables())
+        query = f"SELECT count(*) FROM {quote_identifier(name)}"
+        return int(self.conn.execute(query).fetchone()[0])
 
     def list_tables(self) -> list[str]:
         """Tables and views of the main database, SQLite's own tables excluded."""
