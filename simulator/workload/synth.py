@@ -67,6 +67,12 @@ class _World:
     tenants: list[str]
     tables: dict[str, set[str]]
     days: list[str]
+    # Each tenant's own event days: a literal drawn from them finds rows (a small tenant's
+    # events span fewer days than the world's), so its queries return something to compare.
+    tenant_days: dict[str, list[str]]
+
+    def days_of(self, tenant: str) -> list[str]:
+        return self.tenant_days.get(tenant) or self.days
 
 
 Params = dict[str, Any]
@@ -133,8 +139,51 @@ def _dashboard_params(rng: random.Random, days: list[str]) -> Params:
     }
 
 
+# Ids below this exist in every tenant of a demo-sized world (the smallest has ~200
+# customers), so a query naming one finds rows.
+SMALL_ID_RANGE = 200
+
 # Ad-hoc exploration: (template, tables, parameter draw).
 ADHOC: list[tuple[str, set[str], _Draw]] = [
+    (
+        "SELECT event_type, count(amount) AS priced, count(payload) AS with_payload, "
+        "count(*) AS events, min(time) AS first_at FROM events WHERE day = '{day}' "
+        "GROUP BY event_type ORDER BY event_type NULLS FIRST",
+        {"events"},
+        lambda rng, days: {"day": rng.choice(days)},
+    ),
+    (
+        "SELECT segment, country, count(*) AS n, count(segment) AS named, "
+        "min(created_at) AS first_created, sum(balance) AS balance FROM customers "
+        "WHERE customer_id <= {cid} GROUP BY segment, country "
+        "ORDER BY segment NULLS FIRST, country NULLS FIRST",
+        {"customers"},
+        lambda rng, days: {"cid": rng.randint(20, SMALL_ID_RANGE)},
+    ),
+    (
+        "SELECT order_id, customer_id, status, ordered_at, total, qty FROM orders "
+        "WHERE customer_id <= {k} ORDER BY order_id",
+        {"orders"},
+        lambda rng, days: {"k": rng.randint(2, 12)},
+    ),
+    (
+        "SELECT user_id, event_type, payload, amount FROM events WHERE day = '{day}' "
+        "AND user_id % {k} = 0 ORDER BY event_id LIMIT {limit}",
+        {"events"},
+        lambda rng, days: {
+            "day": rng.choice(days),
+            "k": rng.randint(3, 9),
+            "limit": rng.choice([20, 50]),
+        },
+    ),
+    (
+        "SELECT o.status, c.segment, count(*) AS orders, sum(o.total) AS revenue, "
+        "max(o.ordered_at) AS last_order FROM orders o JOIN customers c "
+        "ON o.customer_id = c.customer_id WHERE c.customer_id <= {cid} "
+        "GROUP BY o.status, c.segment ORDER BY o.status NULLS FIRST, c.segment NULLS FIRST",
+        {"orders", "customers"},
+        lambda rng, days: {"cid": rng.randint(20, SMALL_ID_RANGE)},
+    ),
     (
         "SELECT user_id, time, amount, sum(amount) OVER (PARTITION BY user_id ORDER BY time "
         "ROWS BETWEEN {k} PRECEDING AND CURRENT ROW) AS rolling FROM events "
@@ -272,7 +321,7 @@ ADHOC: list[tuple[str, set[str], _Draw]] = [
         "ORDER BY ordered_at, order_id) AS previous_total FROM orders "
         "WHERE customer_id = {cid} ORDER BY ordered_at, order_id",
         {"orders"},
-        lambda rng, days: {"cid": rng.randint(1, 5000)},
+        lambda rng, days: {"cid": rng.randint(1, SMALL_ID_RANGE)},
     ),
     (
         "SELECT category, count(*) AS n, array_join(array_sort(array_agg(name)), '|') AS names "
@@ -373,13 +422,18 @@ def world_from_generation(generation: Any) -> tuple[list[str], dict[str, set[str
     with ``tenants()``, ``tables(tenant)`` and a ``manifest`` dict in the datasets layout)."""
     tenants = list(generation.tenants())
     tables = {t: set(generation.tables(t)) for t in tenants}
-    found: set[str] = set()
-    for tenant_tables in generation.manifest.get("tenants", {}).values():
-        for key in tenant_tables.get("events", {}).get("partitions", {}):
-            match = _DAY_PARTITION.match(key)
-            if match:
-                found.add(match.group(1))
+    found = {day for days in days_by_tenant(generation).values() for day in days}
     return tenants, tables, sorted(found)
+
+
+def days_by_tenant(generation: Any) -> dict[str, list[str]]:
+    """Each tenant's ``day`` partitions of its events table, sorted."""
+    days: dict[str, list[str]] = {}
+    for tenant, tenant_tables in generation.manifest.get("tenants", {}).items():
+        keys = tenant_tables.get("events", {}).get("partitions", {})
+        matches = (_DAY_PARTITION.match(key) for key in keys)
+        days[tenant] = sorted(match.group(1) for match in matches if match)
+    return days
 
 
 def default_days(first_day: str = DEFAULT_FIRST_DAY, count: int = DEFAULT_DAYS) -> list[str]:
@@ -452,8 +506,11 @@ _SOURCES = {"dashboard": "superset", "adhoc": "trino-cli", "pipeline": "airflow"
 def _world(
     generation: Any | None, tenants: int | list[str] | None, days: list[str] | None
 ) -> _World:
+    tenant_days: dict[str, list[str]] = {}
     if generation is not None:
         ids, tables, found_days = world_from_generation(generation)
+        if not days:
+            tenant_days = days_by_tenant(generation)
         days = days or found_days or default_days()
     else:
         if tenants is None:
@@ -470,7 +527,7 @@ def _world(
             date.fromisoformat(day)
         except ValueError:
             raise WorkloadError(f"synth: day {day!r} is not YYYY-MM-DD") from None
-    return _World(list(ids), tables, sorted(days))
+    return _World(list(ids), tables, sorted(days), tenant_days)
 
 
 def _arrivals(days: list[str], rows: int, seed: int) -> tuple[np.ndarray, float]:
@@ -518,7 +575,7 @@ def _plan(
         options = [p for p in PIPELINES if p[1] <= tables]
         if options:
             name, _, statements, draw = rng.choice(options)
-            params = draw(rng, world.days)
+            params = draw(rng, world.days_of(tenant))
             pipeline = f"{name}-{pipelines + 1:06d}"
             for statement in statements:
                 queue.append(("pipeline", statement.format(**params), pipeline))
@@ -528,7 +585,7 @@ def _plan(
         options_d = [d for d in DASHBOARDS if d[1] <= tables]
         if options_d:
             _, _, panels = rng.choice(options_d)
-            params = _dashboard_params(rng, world.days)
+            params = _dashboard_params(rng, world.days_of(tenant))
             for panel in panels:
                 queue.append(("dashboard", panel.format(**params), ""))
             return 0
@@ -536,5 +593,5 @@ def _plan(
     if not options_a:
         raise WorkloadError(f"synth: tenant {tenant} has none of the tables {WORLD_TABLES}")
     template, _, draw = options_a[math.floor(rng.random() * len(options_a))]
-    queue.append(("adhoc", template.format(**draw(rng, world.days)), ""))
+    queue.append(("adhoc", template.format(**draw(rng, world.days_of(tenant))), ""))
     return 0
