@@ -18,10 +18,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from simulator.compare.verdicts import PerfVerdict, Verdict
-from simulator.engines.execution import Execution, PartitionState, TableState
 from simulator.report import generate_reports
-from simulator.report.loader import load_run
+from simulator.results.execution import Execution, PartitionState, TableState
+from simulator.results.reader import load_run
+from simulator.results.verdicts import PerfVerdict, Verdict
 
 
 def _write_run(run_dir: Path, tenants: int, patterns: int) -> int:

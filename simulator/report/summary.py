@@ -6,14 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from simulator import __version__
-from simulator.compare.verdicts import PERF_VERDICTS, QUERY_VERDICTS
 from simulator.config import ReportSection
 from simulator.report.findings import Changes, Finding
 from simulator.report.gate import GateResult, fails_gate
-from simulator.report.loader import RunData
+from simulator.results.reader import RunData
+from simulator.results.verdicts import PERF_VERDICTS, QUERY_VERDICTS
 
 SCHEMA_VERSION = 1
-SUMMARY_FILE = "summary.json"
 
 
 def _finding(finding: Finding, settings: ReportSection) -> dict[str, Any]:

@@ -4,8 +4,8 @@ Entry point: :func:`simulator.runner.run.execute_run` (``qsim run``) returns a
 :class:`~simulator.runner.run.RunOutcome` (``run_dir``, ``status``, ``exit_code``,
 ``verdict_counts`` and ``perf_counts`` per candidate, ``summary``).
 
-Modules, in the order a run uses them: ``demo`` (build a missing demo generation and
-workload), ``prepare`` (filters, checks, per-engine statements), ``store`` (the run folder:
+Modules, in the order a run uses them: ``inputs`` (build a missing demo generation and
+workload), ``prepare`` (filters, checks, per-engine statements), ``results.store`` (the run folder:
 run.json, fsync'd JSONL records, resume compaction), ``cluster`` and ``reaper`` (Ray
 lifecycle; nothing outlives the driver), ``session`` (one Ray actor per tenant owning its
 engine workers and workspaces), ``execute`` (one statement -> one ``Execution`` with

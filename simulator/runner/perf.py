@@ -37,9 +37,9 @@ from simulator.compare.perf import (
     confirmation_pairs,
     decide_patterns,
 )
-from simulator.compare.verdicts import PerfVerdict
 from simulator.config import PerfSection
-from simulator.engines.execution import Execution
+from simulator.results.execution import Execution
+from simulator.results.verdicts import PerfVerdict
 from simulator.workload.store import WorkloadQuery
 
 CONFIRMATION_OFFSET = 1000

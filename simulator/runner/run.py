@@ -28,7 +28,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,13 +37,16 @@ from typing import Any
 
 from simulator import __version__
 from simulator.compare.judge import judge_query
-from simulator.compare.verdicts import Verdict
 from simulator.config import RunConfig
-from simulator.engines.execution import Execution
 from simulator.engines.runtime import default_root, ensure_runtime
-from simulator.errors import QsimError, ReportError, RunError
+from simulator.errors import QsimError, RunError
 from simulator.progress import progress
-from simulator.report import write_reports
+from simulator.results.execution import Execution
+from simulator.results.exit_codes import EXIT_INCOMPLETE, EXIT_INTERRUPTED, exit_code
+from simulator.results.layout import BANK_FILE, QUERIES_FILE, WORKSPACES_FOLDER
+from simulator.results.meta import EngineMeta, HostMeta, RunMeta, RunStatus
+from simulator.results.store import RunStore
+from simulator.results.verdicts import Verdict
 from simulator.runner import summary
 from simulator.runner.bank import (
     BankEntry,
@@ -55,13 +58,12 @@ from simulator.runner.bank import (
 from simulator.runner.bank import fingerprint as bank_fingerprint
 from simulator.runner.cluster import RayCluster
 from simulator.runner.confirm import confirm_quietly
-from simulator.runner.demo import resolve_generation, resolve_workload
 from simulator.runner.execute import Statement
 from simulator.runner.inflight import InFlightCounter
+from simulator.runner.inputs import resolve_generation, resolve_workload
 from simulator.runner.local_servers import LocalServers
 from simulator.runner.perf import PerfPhase, choose_targets
 from simulator.runner.prepare import (
-    QUERIES_FILE,
     build_statements,
     by_tenant,
     check_tenants,
@@ -72,10 +74,8 @@ from simulator.runner.prepare import (
 )
 from simulator.runner.schedule import Lane, LoadSchedule, release_offsets
 from simulator.runner.session import TenantSession
-from simulator.runner.store import RunStore
 from simulator.workload.store import WorkloadQuery
 
-EXIT_INTERRUPTED = 130
 SESSION_CPUS = 0.05  # sessions mostly wait on engine workers; 8 tenants fit on 2 cores
 CLOSE_TIMEOUT_S = 30.0
 REPLACE_ATTEMPTS = 4
@@ -83,7 +83,6 @@ REPLACE_ATTEMPTS = 4
 # enough of them to fill CHUNK_TARGET_MS of engine time, at most CHUNK_MAX.
 CHUNK_TARGET_MS = 50.0
 CHUNK_MAX = 16
-BANK_FILE = "baseline_bank.sqlite"
 
 
 @dataclass
@@ -98,6 +97,20 @@ class RunOutcome:
     perf_counts: dict[str, dict[str, int]]
     summary: str
     report_error: str = ""
+
+
+@dataclass
+class Epilogue:
+    """What the step run after a complete run (the report, see :mod:`simulator.jobs`)
+    adds to the summary: one note, and the error text when it failed."""
+
+    note: str
+    error: str = ""
+
+
+# Called with the run folder once a run completed; its wall time is recorded as the
+# run's "report" timing.
+AfterComplete = Callable[[Path], Epilogue]
 
 
 def new_run_id(name: str) -> str:
@@ -153,8 +166,11 @@ def execute_run(
     pattern_ids: list[str] | None = None,
     fresh_baseline: bool = False,
     ray_address: str | None = None,
+    after_complete: AfterComplete | None = None,
 ) -> RunOutcome:
     """Run (or with ``resume=True`` finish) the job ``cfg`` describes; see the module doc.
+    ``after_complete`` (the report writer of :mod:`simulator.jobs.run_report`) runs once the
+    run is complete, before the summary is rendered.
 
     Raises a QsimError (one line) for bad input or setup: missing generation or workload,
     zero queries, a tenant without tables, an engine that cannot start, a full disk. A
@@ -163,7 +179,7 @@ def execute_run(
     """
     if resume and not run_id:
         raise RunError("--resume needs a run id")
-    driver = _Driver(cfg, run_id, resume, fresh_baseline, ray_address)
+    driver = _Driver(cfg, run_id, resume, fresh_baseline, ray_address, after_complete)
     return driver.execute(tenants, query_ids, pattern_ids)
 
 
@@ -175,8 +191,10 @@ class _Driver:
         resume: bool,
         fresh_baseline: bool,
         ray_address: str | None,
+        after_complete: AfterComplete | None,
     ) -> None:
         self.cfg = cfg
+        self.after_complete = after_complete
         self.resume = resume
         self.run_id = run_id or new_run_id(cfg.run.name)
         self.fresh_baseline = fresh_baseline
@@ -203,6 +221,7 @@ class _Driver:
         self.harness = {"retried": 0, "sessions_replaced": 0}
         self.load_stats: dict[str, Any] = {}
         self.timings: dict[str, float] = {}
+        self.perf_stats: dict[str, int] = {}
         self.report_error = ""
         self.servers = LocalServers()
 
@@ -216,24 +235,24 @@ class _Driver:
             else:
                 self._prepare_new(tenants, query_ids, pattern_ids)
         assert self.store is not None
-        status, code = "failed", 2
+        status, code = RunStatus.FAILED, EXIT_INCOMPLETE
         try:
             with _terminate_as_interrupt():
                 try:
                     self.servers.prepare(self.cfg.engines[name] for name in self.engines)
                     self._replay()
-                    status = "complete"
+                    status = RunStatus.COMPLETE
                 except KeyboardInterrupt:
-                    status, code = "interrupted", EXIT_INTERRUPTED
+                    status, code = RunStatus.INTERRUPTED, EXIT_INTERRUPTED
                 finally:
-                    self._stop(graceful=status == "complete")
+                    self._stop(graceful=status == RunStatus.COMPLETE)
         except BaseException:
             self.servers.stop()
-            self._finish_meta("failed", 2)
+            self._finish_meta(RunStatus.FAILED, EXIT_INCOMPLETE)
             self.store.close()
             raise
         try:
-            if status == "complete" and self.cfg.load.confirm_quietly:
+            if status == RunStatus.COMPLETE and self.cfg.load.confirm_quietly:
                 with self._timed("confirm"):
                     self._confirm_quietly()
         finally:
@@ -241,15 +260,20 @@ class _Driver:
         if self.servers.started:
             self.store.update_meta(local_servers=self.servers.describe())
         verdicts = list(self.verdicts.values())
-        if status == "complete":
-            code = summary.exit_code(verdicts, self.perf, self.cfg.report.gate_perf)
+        if status == RunStatus.COMPLETE:
+            code = exit_code(
+                failing=summary.regressed(verdicts, self.perf, self.cfg.report.gate_perf)
+            )
         self.notes.extend(self._run_notes())
         meta = self._finish_meta(status, code)
-        if status == "complete":
-            with self._timed("report"):
-                self._write_reports()
+        if status == RunStatus.COMPLETE:
+            if self.after_complete is not None:
+                with self._timed("report"):
+                    epilogue = self.after_complete(self.store.run_dir)
+                self.notes.append(epilogue.note)
+                self.report_error = epilogue.error
             self.store.update_meta(timings=self.timings)
-        if status == "interrupted":
+        if status == RunStatus.INTERRUPTED:
             self.notes.append(
                 f"interrupted: resume with qsim run {self.cfg.path} --resume {self.run_id}"
             )
@@ -316,52 +340,51 @@ class _Driver:
         self.runtimes = runtimes
         self.generation = generation
         self.queries = by_tenant(queries)
-        meta = {
-            "pipeline": self.cfg.run.name,
-            "config_path": str(self.cfg.path),
-            "config": self.cfg.raw,
-            "generation_id": generation.id,
-            "generation_name": generation.name,
-            "workload_id": workload.id,
-            "workload_name": workload.name,
-            "baseline": self.baseline,
-            "candidates": self.candidates,
-            "engines": {
+        meta = RunMeta(
+            run_id=self.run_id,
+            pipeline=self.cfg.run.name,
+            config_path=str(self.cfg.path),
+            config=self.cfg.raw,
+            generation_id=generation.id,
+            generation_name=generation.name,
+            workload_id=workload.id,
+            workload_name=workload.name,
+            baseline=self.baseline,
+            candidates=self.candidates,
+            engines={
                 name: self._engine_meta(name, runtimes[name].spec_hash) for name in self.engines
             },
-            "qsim_version": __version__,
-            "host": {
-                "hostname": socket.gethostname(),
-                "platform": platform.platform(),
-                "cpus": os.cpu_count(),
-                "python": sys.version.split()[0],
-            },
-            "started_at": _now_iso(),
-            "finished_at": None,
-            "status": "running",
-            "exit_code": None,
-            "queries": len(queries),
-            "tenants": sorted(self.queries),
-            "load": self._load_meta(),
-            "filters": {"tenants": tenants, "query_ids": query_ids, "pattern_ids": pattern_ids},
-            "fresh_baseline": self.fresh_baseline,
-        }
+            qsim_version=__version__,
+            host=HostMeta(
+                hostname=socket.gethostname(),
+                platform=platform.platform(),
+                cpus=os.cpu_count(),
+                python=sys.version.split()[0],
+            ),
+            started_at=_now_iso(),
+            status=RunStatus.RUNNING,
+            queries=len(queries),
+            tenants=sorted(self.queries),
+            load=self._load_meta(),
+            filters={"tenants": tenants, "query_ids": query_ids, "pattern_ids": pattern_ids},
+            fresh_baseline=self.fresh_baseline,
+        )
         self.store = RunStore.create(self.results_dir, self.run_id, meta)
         write_queries(self.store.run_dir / QUERIES_FILE, queries)
 
-    def _engine_meta(self, name: str, spec_hash: str) -> dict[str, Any]:
+    def _engine_meta(self, name: str, spec_hash: str) -> EngineMeta:
         spec = self.cfg.engines[name]
-        return {
-            "role": "baseline" if name == self.baseline else "candidate",
-            "adapter": spec.adapter,
-            "requirements": list(spec.requirements),
-            "dialect": spec.dialect,
-            "settings": spec.settings,
-            "version": "",
-            "runtime_spec_hash": spec_hash,
-            "faults_enabled": spec.faults.enabled,
-            "faults": dataclasses.asdict(spec.faults),
-        }
+        return EngineMeta(
+            role="baseline" if name == self.baseline else "candidate",
+            adapter=spec.adapter,
+            requirements=list(spec.requirements),
+            dialect=spec.dialect,
+            settings=spec.settings,
+            version="",
+            runtime_spec_hash=spec_hash,
+            faults_enabled=spec.faults.enabled,
+            faults=dataclasses.asdict(spec.faults),
+        )
 
     def _load_meta(self) -> dict[str, Any]:
         load = self.cfg.load
@@ -378,25 +401,25 @@ class _Driver:
 
         self.store = RunStore.open_existing(self.results_dir, self.run_id)
         meta = self.store.read_meta()
-        if meta.get("config") != self.cfg.raw:
+        if meta.config != self.cfg.raw:
             self.store.close()
             raise RunError(
                 f"{self.store.meta_path}: config differs from the one run {self.run_id} started "
-                f"with ({meta.get('config_path')}); resume with that config"
+                f"with ({meta.config_path}); resume with that config"
             )
-        if meta.get("status") == "complete":
+        if meta.status == RunStatus.COMPLETE:
             self.notes.append("run was already complete; nothing re-executed")
-        self.generation = GenerationStore(self.cfg.dataset.store).get(meta["generation_id"])
+        self.generation = GenerationStore(self.cfg.dataset.store).get(meta.generation_id)
         self.queries = by_tenant(read_queries(self.store.run_dir / QUERIES_FILE))
-        self.fresh_baseline = bool(meta.get("fresh_baseline", False)) or self.fresh_baseline
+        self.fresh_baseline = meta.fresh_baseline or self.fresh_baseline
         self.runtimes = {
             name: ensure_runtime(self.cfg.engines[name], default_root()) for name in self.engines
         }
         self.store.update_meta(
-            status="running",
+            status=RunStatus.RUNNING,
             exit_code=None,
             finished_at=None,
-            resumed_at=[*meta.get("resumed_at", []), _now_iso()],
+            resumed_at=[*(meta.resumed_at or []), _now_iso()],
         )
 
     # -- replay -----------------------------------------------------------------------------
@@ -424,7 +447,7 @@ class _Driver:
             ),
             start=start,
         )
-        perf_done = self.store.read_meta().get("perf_done") or self.store.load("perf")
+        perf_done = self.store.read_meta().perf_done or self.store.load("perf")
         perf_pending = self.cfg.perf.enabled and not perf_done
         if schedule.done() and not perf_pending:
             self.perf = self.store.load("perf")
@@ -451,7 +474,7 @@ class _Driver:
         workspaces); findings that do not come back are marked ``under_load_only``
         (:mod:`simulator.runner.confirm`). Done once per run, after Ray has stopped."""
         assert self.store is not None
-        if self.cfg.load.concurrency <= 1 or "confirm" in self.store.read_meta():
+        if self.cfg.load.concurrency <= 1 or self.store.read_meta().confirm is not None:
             return
         try:
             confirmation = confirm_quietly(
@@ -545,8 +568,7 @@ class _Driver:
         if not self.cfg.run.bank or spec.faults.enabled:
             return
         assert self.store is not None
-        meta = self.store.read_meta()
-        spec_hash = meta["engines"][self.baseline]["runtime_spec_hash"]
+        spec_hash = self.store.read_meta().engines[self.baseline].runtime_spec_hash
         self.bank = BaselineBank(self._bank_path())
         self.bank_stats["enabled"] = True
         for tenant, queries in self.queries.items():
@@ -642,7 +664,7 @@ class _Driver:
         return {
             "run_id": self.run_id,
             "tenant": tenant,
-            "workspace_root": str(self.store.run_dir / "workspaces"),
+            "workspace_root": str(self.store.run_dir / WORKSPACES_FOLDER),
             "generation_store": str(self.generation.path.parent.resolve()),
             "generation_id": self.generation.id,
             "engines": [
@@ -686,8 +708,8 @@ class _Driver:
         assert self.store is not None
         meta = self.store.read_meta()
         for name, version in versions.items():
-            meta["engines"][name]["version"] = version
-        meta["sessions"] = {t: {"node": s.node, "pid": s.pid} for t, s in self.sessions.items()}
+            meta.engines[name].version = version
+        meta.sessions = {t: {"node": s.node, "pid": s.pid} for t, s in self.sessions.items()}
         self.store.write_meta(meta)
         del ray
 
@@ -1079,7 +1101,7 @@ class _Driver:
         return records
 
     # -- end of run -----------------------------------------------------------------------------
-    def _finish_meta(self, status: str, code: int) -> dict[str, Any]:
+    def _finish_meta(self, status: str, code: int) -> RunMeta:
         assert self.store is not None
         fields: dict[str, Any] = {
             "status": status,
@@ -1090,27 +1112,11 @@ class _Driver:
             "timings": self.timings,
         }
         try:
-            meta = self.store.read_meta()
-            load = dict(meta.get("load", {}))
+            load = dict(self.store.read_meta().load)
             load.update(self.load_stats)
             fields["load"] = load
-            if getattr(self, "perf_stats", None):
+            if self.perf_stats:
                 fields["perf"] = self.perf_stats
             return self.store.update_meta(**fields)
         except QsimError:
-            return {**self.store.read_meta(), **fields}
-
-    def _write_reports(self) -> None:
-        """Write the report outputs. A report failure (say a locked history database) does
-        not undo the run: the results and the exit code stand, the summary says what
-        failed and how to rebuild the report."""
-        assert self.store is not None
-        try:
-            path = write_reports(self.store.run_dir)
-        except ReportError as err:
-            self.report_error = str(err)
-            self.notes.append(
-                f"report not written: {err} (rebuild it with: qsim report {self.run_id})"
-            )
-            return
-        self.notes.append(f"report: {path}")
+            return dataclasses.replace(self.store.read_meta(), **fields)

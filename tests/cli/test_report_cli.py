@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
-
-# The run-folder writer lives with the report tests (tests/ has no packages).
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "report"))
-from report_run_folders import RunSpec, write_run
+from run_folders import RunSpec, write_run
 
 from simulator.cli import GROUPS, main
 

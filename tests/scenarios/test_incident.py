@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from simulator.results.layout import RecordKind
+from simulator.results.reader import read_records
 from simulator.selftest.incident import IncidentRun, run_incident
-from simulator.selftest.world import read_records
 
 pytestmark = pytest.mark.slow
 
@@ -45,7 +46,8 @@ def test_every_seeded_run_reports_each_lost_partition_with_its_rows(loaded: Inci
 
 def test_write_mismatch_evidence_names_partitions_and_row_counts(loaded: IncidentRun) -> None:
     verdicts = {
-        (v["candidate"], v["query_id"]): v for v in read_records(loaded.run_dir / "verdicts.jsonl")
+        (v["candidate"], v["query_id"]): v
+        for v in read_records(loaded.run_dir, RecordKind.VERDICTS)
     }
     delete = next(w for w in loaded.lost_writes if w.kind == "delete")
     evidence = verdicts[(delete.candidate, delete.query_id)]["evidence"]
@@ -70,7 +72,7 @@ def test_write_mismatch_evidence_names_partitions_and_row_counts(loaded: Inciden
 
 def test_quiet_confirmation_marks_every_finding_as_under_load_only(loaded: IncidentRun) -> None:
     assert loaded.confirmation is not None
-    verdicts = read_records(loaded.run_dir / "verdicts.jsonl")
+    verdicts = read_records(loaded.run_dir, RecordKind.VERDICTS)
     findings = [v for v in verdicts if v["verdict"] in ("write_mismatch", "result_mismatch")]
     assert len(findings) >= len(SEEDS)
     assert all(v["under_load_only"] for v in findings)

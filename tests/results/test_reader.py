@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from simulator.errors import ReportError
-from simulator.report.loader import load_run, resolve_run
+from simulator.results.reader import load_run, resolve_run
 
 
 def test_complete_run_loads_every_record(make_run: Callable[..., Path]) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from report_run_folders import realistic_spec, write_run
+from run_folders import realistic_spec, write_run
 
 from simulator.report import generate_reports
 from simulator.report.history import History

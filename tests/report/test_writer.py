@@ -7,10 +7,10 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
 
-from report_run_folders import realistic_spec, write_run
+from run_folders import realistic_spec, write_run
 
-from simulator.compare.verdicts import PERF_VERDICTS, QUERY_VERDICTS
 from simulator.report import generate_reports
+from simulator.results.verdicts import PERF_VERDICTS, QUERY_VERDICTS
 
 # The documented schema (docs/summary-schema.md), version 1: key -> type.
 TOP_LEVEL = {
