@@ -37,6 +37,7 @@ from simulator.datasets.store import GenerationStore
 from simulator.engines.runtime import default_root, ensure_runtime
 from simulator.engines.worker import EngineWorker
 from simulator.jobs.run_report import run_and_report
+from simulator.results.layout import RUN_FILE
 from simulator.runner.inputs import resolve_generation, resolve_workload
 from simulator.workload.store import WorkloadQuery, save_workload
 
@@ -58,7 +59,7 @@ def variant(cfg: RunConfig, results: Path, **sections: dict[str, Any]) -> RunCon
 def load_figures(cfg: RunConfig, **kwargs: Any) -> dict[str, Any]:
     """Run ``cfg`` and return its load-phase figures from run.json."""
     outcome = run_and_report(cfg, **kwargs)
-    meta = json.loads((outcome.run_dir / "run.json").read_text())
+    meta = json.loads((outcome.run_dir / RUN_FILE).read_text())
     load = meta["load"]
     load["per_s"] = load["executions"] / load["wall_s"]
     return load

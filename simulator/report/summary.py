@@ -9,6 +9,7 @@ from simulator import __version__
 from simulator.config import ReportSection
 from simulator.report.findings import Changes, Finding
 from simulator.report.gate import GateResult, fails_gate
+from simulator.results.layout import HTML_FILE, JUNIT_FILE
 from simulator.results.reader import RunData
 from simulator.results.verdicts import PERF_VERDICTS, QUERY_VERDICTS
 
@@ -127,6 +128,6 @@ def build_summary(
             1 for e in data.executions if e.engine == data.baseline and e.from_bank
         ),
         "missing": list(data.missing),
-        "report": "report.html",
-        "junit": "junit.xml",
+        "report": HTML_FILE,
+        "junit": JUNIT_FILE,
     }

@@ -26,6 +26,7 @@ from simulator.config import load_config
 from simulator.errors import DatasetError, EngineError, QsimError, RunError, WorkloadError
 from simulator.jobs.run_report import run_and_report
 from simulator.results import store as store_module
+from simulator.results.layout import EXECUTIONS_FILE, HISTORY_FILE, RUN_FILE
 from simulator.results.meta import RunMeta
 from simulator.workload.store import WorkloadQuery, load_workload, save_workload
 
@@ -109,7 +110,7 @@ def test_engine_that_fails_to_start_fails_the_run_cleanly(world: Path, tmp_path:
         run_and_report(load_config(config))
     assert "engine cand" in _one_line(caught.value)
     (run_dir,) = (tmp_path / "results").iterdir()
-    meta = json.loads((run_dir / "run.json").read_text())
+    meta = json.loads((run_dir / RUN_FILE).read_text())
     assert meta["status"] == "failed" and meta["exit_code"] == 2
     assert wait_no_processes(run_dir.name) == []
 
@@ -129,23 +130,23 @@ def test_disk_full_mid_run_keeps_every_record_and_resumes(
     assert "disk full (ENOSPC)" in message and "--resume" in message
     assert fake.refused >= 1
     (run_dir,) = [p for p in (tmp_path / "results").iterdir() if p.is_dir()]
-    raw = (run_dir / "executions.jsonl").read_bytes()
+    raw = (run_dir / EXECUTIONS_FILE).read_bytes()
     assert raw.endswith(b"\n")  # the half-written line was cut back
-    kept = read_jsonl(run_dir / "executions.jsonl")
+    kept = read_jsonl(run_dir / EXECUTIONS_FILE)
     assert kept
     assert wait_no_processes(run_dir.name) == []
 
     monkeypatch.setattr(store_module, "_write_all", fake.real)  # space freed
     # A corrupt report history does not undo the run: results and exit code stand.
-    (tmp_path / "results" / "history.sqlite").write_bytes(b"not a database" * 100)
+    (tmp_path / "results" / HISTORY_FILE).write_bytes(b"not a database" * 100)
     outcome = run_and_report(load_config(config), run_id=run_dir.name, resume=True)
     assert outcome.status == "complete" and outcome.exit_code in (0, 1)
     assert "history" in outcome.report_error
     assert f"qsim report {run_dir.name}" in outcome.summary
-    executions = read_jsonl(run_dir / "executions.jsonl")
+    executions = read_jsonl(run_dir / EXECUTIONS_FILE)
     ids = [e["execution_id"] for e in executions]
     assert len(ids) == len(set(ids))
-    meta = json.loads((run_dir / "run.json").read_text())
+    meta = json.loads((run_dir / RUN_FILE).read_text())
     assert Counter(e["engine"] for e in executions if e["phase"] == "load") == {
         "base": meta["queries"],
         "cand": meta["queries"],

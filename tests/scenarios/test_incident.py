@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from simulator.results.layout import RecordKind
+from simulator.results.layout import HTML_FILE, RUN_FILE, SUMMARY_FILE, RecordKind
 from simulator.results.reader import read_records
 from simulator.selftest.incident import IncidentRun, run_incident
 
@@ -77,15 +77,15 @@ def test_quiet_confirmation_marks_every_finding_as_under_load_only(loaded: Incid
     assert len(findings) >= len(SEEDS)
     assert all(v["under_load_only"] for v in findings)
     assert not any(v["under_load_only"] for v in verdicts if v["verdict"] == "match")
-    meta = json.loads((loaded.run_dir / "run.json").read_text())
+    meta = json.loads((loaded.run_dir / RUN_FILE).read_text())
     assert meta["confirm"]["reproduced"] == []
     assert len(meta["confirm"]["under_load_only"]) == len(findings)
     assert Counter(u["quiet_verdict"] for u in meta["confirm"]["under_load_only"]) == {
         "match": len(findings)
     }
-    summary = json.loads((loaded.run_dir / "summary.json").read_text())
+    summary = json.loads((loaded.run_dir / SUMMARY_FILE).read_text())
     assert "under_load_only" in json.dumps(summary)
-    assert "only under concurrent load" in (loaded.run_dir / "report.html").read_text()
+    assert "only under concurrent load" in (loaded.run_dir / HTML_FILE).read_text()
 
 
 def test_first_write_mismatch_is_judged_within_seconds_of_the_first_execution(
