@@ -40,7 +40,7 @@ from simulator.compare.judge import judge_query
 from simulator.compare.tables import TableStateBuilder
 from simulator.config import CompareSection, EngineSpec
 from simulator.datasets.synthetic import world
-from simulator.engines.execution import Execution
+from simulator.results.execution import Execution
 from simulator.workload.classify import ROW_WRITE_KINDS, classify, parse_statement
 from simulator.workload.synth import synthesize_log
 from simulator.workload.transpile import transpile

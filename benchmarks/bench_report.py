@@ -18,10 +18,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from simulator.compare.verdicts import PerfVerdict, Verdict
-from simulator.engines.execution import Execution, PartitionState, TableState
 from simulator.report import generate_reports
-from simulator.report.loader import load_run
+from simulator.results.execution import Execution, PartitionState, TableState
+from simulator.results.layout import QUERIES_FILE, RUN_FILE
+from simulator.results.reader import load_run
+from simulator.results.verdicts import PerfVerdict, Verdict
 
 
 def _write_run(run_dir: Path, tenants: int, patterns: int) -> int:
@@ -44,7 +45,7 @@ def _write_run(run_dir: Path, tenants: int, patterns: int) -> int:
         "status": "complete",
         "exit_code": 1,
     }
-    (run_dir / "run.json").write_text(json.dumps(run))
+    (run_dir / RUN_FILE).write_text(json.dumps(run))
     rows, executions, verdicts, perf = [], [], [], []
     clock = 1_700_000_000.0
     for t in range(tenants):
@@ -130,7 +131,7 @@ def _write_run(run_dir: Path, tenants: int, patterns: int) -> int:
                     candidate_ms=11.0 + p % 13,
                 )
             )
-    pq.write_table(pa.Table.from_pylist(rows), run_dir / "queries.parquet")
+    pq.write_table(pa.Table.from_pylist(rows), run_dir / QUERIES_FILE)
     for name, records in (("executions", executions), ("verdicts", verdicts), ("perf", perf)):
         with (run_dir / f"{name}.jsonl").open("w") as handle:
             for record in records:

@@ -36,8 +36,9 @@ from simulator.config import RunConfig, load_config, parse_config
 from simulator.datasets.store import GenerationStore
 from simulator.engines.runtime import default_root, ensure_runtime
 from simulator.engines.worker import EngineWorker
-from simulator.runner.demo import resolve_generation, resolve_workload
-from simulator.runner.run import execute_run
+from simulator.jobs.run_report import run_and_report
+from simulator.results.layout import RUN_FILE
+from simulator.runner.inputs import resolve_generation, resolve_workload
 from simulator.workload.store import WorkloadQuery, save_workload
 
 TARGET_EFFICIENCY = 0.8
@@ -57,8 +58,8 @@ def variant(cfg: RunConfig, results: Path, **sections: dict[str, Any]) -> RunCon
 
 def load_figures(cfg: RunConfig, **kwargs: Any) -> dict[str, Any]:
     """Run ``cfg`` and return its load-phase figures from run.json."""
-    outcome = execute_run(cfg, **kwargs)
-    meta = json.loads((outcome.run_dir / "run.json").read_text())
+    outcome = run_and_report(cfg, **kwargs)
+    meta = json.loads((outcome.run_dir / RUN_FILE).read_text())
     load = meta["load"]
     load["per_s"] = load["executions"] / load["wall_s"]
     return load

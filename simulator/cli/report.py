@@ -10,13 +10,14 @@ import os
 from pathlib import Path
 from typing import Any
 
+from simulator.jobs.nightly import run_nightly
+from simulator.jobs.replay import DEFAULT_CONFIG, run_replay
 from simulator.report import generate_reports
-from simulator.report.gate import GATE_PASS
-from simulator.report.history import HISTORY_FILE, History
-from simulator.report.loader import resolve_run
-from simulator.report.nightly import run_nightly
-from simulator.report.replay import DEFAULT_CONFIG, run_replay
+from simulator.report.history import History
 from simulator.report.writer import ReportOutcome
+from simulator.results.exit_codes import EXIT_PASS
+from simulator.results.layout import HISTORY_FILE
+from simulator.results.reader import resolve_run
 
 
 def _history_path(args: argparse.Namespace) -> Path:
@@ -47,7 +48,7 @@ def _report(args: argparse.Namespace) -> int:
     history = Path(args.history) if args.history else None
     outcome = generate_reports(run_dir, history_db=history, use_history=not args.no_history)
     _print_outcome(outcome)
-    return outcome.gate.exit_code if args.gate else GATE_PASS
+    return outcome.gate.exit_code if args.gate else EXIT_PASS
 
 
 def _fmt(value: Any, pattern: str = "{:.2f}") -> str:
@@ -68,7 +69,7 @@ def _history(args: argparse.Namespace) -> int:
                     f"{r['verdict'] or '-'}\t{r['perf_verdict'] or '-'}\t"
                     f"{_fmt(r['baseline_ms'])}\t{_fmt(r['candidate_ms'])}\t{_fmt(r['ratio'])}"
                 )
-            return GATE_PASS
+            return EXIT_PASS
         runs = history.runs(args.pipeline, args.limit)
         if not runs:
             print("no runs recorded" + (f" for pipeline {args.pipeline}" if args.pipeline else ""))
@@ -85,7 +86,7 @@ def _history(args: argparse.Namespace) -> int:
                     f"    {cand['candidate']} {cand['version']}: {cand['queries']} queries, "
                     f"{cand['regressions']} regressions, {cand['perf_regressed']} perf regressed"
                 )
-    return GATE_PASS
+    return EXIT_PASS
 
 
 def _accept(args: argparse.Namespace) -> int:
@@ -116,7 +117,7 @@ def _accept(args: argparse.Namespace) -> int:
         + (f" until {acceptance.until}" if acceptance.until else "")
         + f": {acceptance.reason}"
     )
-    return GATE_PASS
+    return EXIT_PASS
 
 
 def _nightly(args: argparse.Namespace) -> int:
@@ -135,7 +136,7 @@ def _replay(args: argparse.Namespace) -> int:
         ray_address=args.ray_address,
     )
     _print_outcome(outcome)
-    return GATE_PASS
+    return EXIT_PASS
 
 
 def _results_options(parser: argparse.ArgumentParser) -> None:

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from simulator.config import load_config
-from simulator.runner.run import execute_run
+from simulator.jobs.run_report import run_and_report
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def handle(args: argparse.Namespace) -> int:
     """Run the job and print its summary; returns the run's exit code."""
     cfg = load_config(args.config)
-    outcome = execute_run(
+    outcome = run_and_report(
         cfg,
         run_id=args.resume,
         resume=bool(args.resume),

@@ -17,7 +17,7 @@ from simulator.compare.floats import compare_with_tolerance
 from simulator.compare.result_files import read_result
 from simulator.compare.results import Outcome, differing_positions, floats_only, load_checksum
 from simulator.config import CompareSection
-from simulator.engines.execution import Execution
+from simulator.results.execution import Execution
 
 
 def _result_moves(

@@ -28,10 +28,10 @@ from simulator.compare.determinism import baseline_consistency
 from simulator.compare.diff_sample import diff_sample, is_sub_multiset
 from simulator.compare.facts import QueryFacts, static_reasons
 from simulator.compare.results import Outcome, compare_results
-from simulator.compare.verdicts import Verdict
 from simulator.compare.writes import compare_writes, reported_count_problem
 from simulator.config import CompareSection
-from simulator.engines.execution import Execution
+from simulator.results.execution import Execution
+from simulator.results.verdicts import Verdict
 
 
 def _side(execution: Execution) -> dict[str, Any]:

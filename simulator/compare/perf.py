@@ -39,8 +39,8 @@ from statistics import NormalDist
 
 import numpy as np
 
-from simulator.compare.verdicts import PerfVerdict
 from simulator.config import PerfSection
+from simulator.results.verdicts import PerfVerdict
 
 BOOTSTRAP_RESAMPLES = 2000
 # Exact sign-flip enumeration is 2**n rows of n values: 16 pairs is 1M floats, cheap.

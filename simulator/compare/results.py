@@ -31,7 +31,7 @@ from simulator.compare.floats import compare_with_tolerance
 from simulator.compare.result_files import read_result
 from simulator.compare.schema import compare_schema, is_float_type
 from simulator.config import CompareSection
-from simulator.engines.execution import Execution
+from simulator.results.execution import Execution
 
 
 @dataclass

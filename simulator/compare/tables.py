@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import pyarrow as pa
 
 from simulator.canonical import partition_checksums
-from simulator.engines.execution import PartitionState, TableState
+from simulator.results.execution import PartitionState, TableState
 
 _LANE_HEX = 16
 _MASK = 0xFFFFFFFFFFFFFFFF

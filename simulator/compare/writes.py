@@ -26,7 +26,7 @@ from typing import Any
 
 from simulator.compare.facts import QueryFacts
 from simulator.compare.results import Outcome
-from simulator.engines.execution import Execution, TableState
+from simulator.results.execution import Execution, TableState
 
 # Partitions listed per table and category in the evidence; the totals are always given.
 MAX_LISTED_PARTITIONS = 200

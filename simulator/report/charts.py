@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 from markupsafe import Markup, escape
 
-from simulator.engines.execution import Execution
+from simulator.results.execution import Execution
 
 WIDTH, HEIGHT = 560, 300
 LEFT, RIGHT, TOP, BOTTOM = 56, 16, 16, 44

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from simulator.config import ReportSection
-from simulator.engines.execution import Execution, TableState
 from simulator.report.findings import Finding
-from simulator.report.loader import RunData
 from simulator.report.masking import mask_literals
+from simulator.results.execution import Execution, TableState
+from simulator.results.reader import RunData
 
 DEFAULT_CONFIG = "configs/demo.toml"
 # Verdict.evidence keys rendered in their own place rather than in "other evidence".

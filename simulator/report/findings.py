@@ -18,7 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 
-from simulator.compare.verdicts import REGRESSION_VERDICTS, PerfVerdict, Verdict
+from simulator.results.verdicts import REGRESSION_VERDICTS, PerfVerdict, Verdict
 
 CORRECTNESS = "correctness"
 PERFORMANCE = "performance"

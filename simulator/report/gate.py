@@ -22,10 +22,7 @@ from dataclasses import dataclass, field
 
 from simulator.config import ReportSection
 from simulator.report.findings import CORRECTNESS, Finding
-
-GATE_PASS = 0
-GATE_FAIL = 1
-GATE_INCOMPLETE = 2
+from simulator.results.exit_codes import EXIT_PASS, exit_code
 
 
 @dataclass
@@ -38,7 +35,7 @@ class GateResult:
 
     @property
     def passed(self) -> bool:
-        return self.exit_code == GATE_PASS
+        return self.exit_code == EXIT_PASS
 
 
 def _perf_gates(finding: Finding, settings: ReportSection) -> bool:
@@ -75,8 +72,8 @@ def apply_gate(findings: list[Finding], settings: ReportSection, complete: bool)
         for f in failing
     ]
     if not complete:
-        return GateResult(GATE_INCOMPLETE, failing, ["run did not complete", *reasons])
-    return GateResult(GATE_FAIL if failing else GATE_PASS, failing, reasons)
+        reasons = ["run did not complete", *reasons]
+    return GateResult(exit_code(failing=bool(failing), complete=complete), failing, reasons)
 
 
 def ship_decisions(

@@ -21,7 +21,6 @@ from simulator.errors import ReportError
 from simulator.report.findings import Acceptance, Changes, FindingKey
 from simulator.report.rollup import PatternRow
 
-HISTORY_FILE = "history.sqlite"
 SCHEMA_VERSION = 1
 
 SCHEMA = """

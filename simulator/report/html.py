@@ -15,16 +15,15 @@ from pathlib import Path
 import jinja2
 
 from simulator import __version__
-from simulator.compare.verdicts import QUERY_VERDICTS, PerfVerdict
 from simulator.config import ReportSection
 from simulator.report import charts
 from simulator.report.evidence import Evidence
 from simulator.report.findings import CORRECTNESS, Acceptance, Changes, Finding
 from simulator.report.gate import GateResult, fails_gate
-from simulator.report.loader import RunData
 from simulator.report.rollup import PatternRow, TenantRow
+from simulator.results.reader import RunData
+from simulator.results.verdicts import QUERY_VERDICTS, PerfVerdict
 
-HTML_FILE = "report.html"
 TEMPLATES = Path(__file__).parent / "templates"
 
 

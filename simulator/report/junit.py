@@ -13,9 +13,8 @@ from simulator.config import ReportSection
 from simulator.report.evidence import Evidence
 from simulator.report.findings import Finding
 from simulator.report.gate import blocks_ship
-from simulator.report.loader import RunData
+from simulator.results.reader import RunData
 
-JUNIT_FILE = "junit.xml"
 # XML 1.0 cannot carry most control characters, which engine error messages may contain.
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 

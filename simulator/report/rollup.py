@@ -11,8 +11,8 @@ import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from simulator.compare.verdicts import QUERY_VERDICTS
-from simulator.report.loader import RunData
+from simulator.results.reader import RunData
+from simulator.results.verdicts import QUERY_VERDICTS
 
 # Worst first: the verdict a pattern row shows when its queries disagree.
 SEVERITY = (

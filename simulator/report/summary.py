@@ -6,14 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from simulator import __version__
-from simulator.compare.verdicts import PERF_VERDICTS, QUERY_VERDICTS
 from simulator.config import ReportSection
 from simulator.report.findings import Changes, Finding
 from simulator.report.gate import GateResult, fails_gate
-from simulator.report.loader import RunData
+from simulator.results.layout import HTML_FILE, JUNIT_FILE
+from simulator.results.reader import RunData
+from simulator.results.verdicts import PERF_VERDICTS, QUERY_VERDICTS
 
 SCHEMA_VERSION = 1
-SUMMARY_FILE = "summary.json"
 
 
 def _finding(finding: Finding, settings: ReportSection) -> dict[str, Any]:
@@ -128,6 +128,6 @@ def build_summary(
             1 for e in data.executions if e.engine == data.baseline and e.from_bank
         ),
         "missing": list(data.missing),
-        "report": "report.html",
-        "junit": "junit.xml",
+        "report": HTML_FILE,
+        "junit": JUNIT_FILE,
     }

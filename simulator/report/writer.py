@@ -14,12 +14,13 @@ from typing import Any
 from simulator.report.evidence import build_evidence
 from simulator.report.findings import classify, collect_findings, covered_patterns
 from simulator.report.gate import GateResult, apply_gate, ship_decisions
-from simulator.report.history import HISTORY_FILE, History
-from simulator.report.html import HTML_FILE, render_html
-from simulator.report.junit import JUNIT_FILE, build_junit
-from simulator.report.loader import load_run
+from simulator.report.history import History
+from simulator.report.html import render_html
+from simulator.report.junit import build_junit
 from simulator.report.rollup import pattern_rows, tenant_rows
-from simulator.report.summary import SUMMARY_FILE, build_summary
+from simulator.report.summary import build_summary
+from simulator.results.layout import HISTORY_FILE, HTML_FILE, JUNIT_FILE, SUMMARY_FILE
+from simulator.results.reader import load_run
 
 
 @dataclass

@@ -15,7 +15,6 @@ workers are the same isolated runtimes the load phase used.
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 import time
@@ -25,14 +24,15 @@ from pathlib import Path
 from typing import Any
 
 from simulator.compare.judge import judge_query
-from simulator.compare.verdicts import REGRESSION_VERDICTS
 from simulator.config import EngineSpec, RunConfig
 from simulator.datasets.store import Generation, GenerationStore
-from simulator.engines.execution import Execution
 from simulator.engines.runtime import default_root, ensure_runtime
 from simulator.errors import RunError
+from simulator.results.execution import Execution
+from simulator.results.layout import QUERIES_FILE, WORKSPACES_FOLDER
+from simulator.results.store import read_meta
+from simulator.results.verdicts import REGRESSION_VERDICTS
 from simulator.runner.prepare import (
-    QUERIES_FILE,
     build_statements,
     by_tenant,
     read_queries,
@@ -170,12 +170,7 @@ def confirm_quietly(
 
 
 def _generation(cfg: RunConfig, run_dir: Path) -> Generation:
-    meta_path = run_dir / "run.json"
-    try:
-        generation_id = json.loads(meta_path.read_text())["generation_id"]
-    except (OSError, ValueError, KeyError) as err:
-        raise RunError(f"{meta_path}: cannot read the run's generation id ({err})") from None
-    return GenerationStore(cfg.dataset.store).get(generation_id)
+    return GenerationStore(cfg.dataset.store).get(read_meta(run_dir).generation_id)
 
 
 def _confirm_tenant(
@@ -198,7 +193,7 @@ def _confirm_tenant(
     session = TenantSession(
         run_id=f"confirm-{tenant}",
         tenant=tenant,
-        workspace_root=str(root / "workspaces"),
+        workspace_root=str(root / WORKSPACES_FOLDER),
         generation_store=str(generation.path.parent.resolve()),
         generation_id=generation.id,
         engines=[engine_for(cfg.engines[name], tenant) for name in engines],

@@ -19,9 +19,9 @@ import pyarrow as pa
 
 from simulator.canonical import ChecksumAccumulator, ChecksumInputError
 from simulator.compare.tables import TableStateBuilder
-from simulator.engines.execution import Execution, TableState
 from simulator.engines.worker import EngineWorker, WorkerOutcome
 from simulator.errors import EngineError
+from simulator.results.execution import Execution, TableState
 
 AUTO_PARTITION = ("day",)
 DML_KINDS = ("insert", "update", "delete", "merge")

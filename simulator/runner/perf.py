@@ -37,9 +37,15 @@ from simulator.compare.perf import (
     confirmation_pairs,
     decide_patterns,
 )
-from simulator.compare.verdicts import PerfVerdict
 from simulator.config import PerfSection
-from simulator.engines.execution import Execution
+from simulator.errors import RunError
+from simulator.progress import progress
+from simulator.results.execution import Execution, Phase, Status
+from simulator.results.layout import RecordKind
+from simulator.results.verdicts import PerfVerdict
+from simulator.runner.context import RunContext
+from simulator.runner.pool import SessionPool
+from simulator.runner.recorder import Recorder
 from simulator.workload.store import WorkloadQuery
 
 CONFIRMATION_OFFSET = 1000
@@ -113,10 +119,6 @@ class PerfPhase:
         self.on_round = on_round
         self.executed_rounds = 0
         self.reused_rounds = 0
-
-    def rounds_needed(self, targets: int) -> int:
-        """Screening rounds of ``targets`` patterns (for the progress bar)."""
-        return targets * self.cfg.repetitions
 
     def run(self, targets: list[PerfTarget]) -> list[PerfVerdict]:
         """Time every target (screening, then confirmation blocks); BH per candidate."""
@@ -234,3 +236,77 @@ class PerfPhase:
             for engine in times:
                 times[engine].append(float(by_engine[engine]["wall_ms"]))
         return times
+
+
+def run_perf_phase(
+    ctx: RunContext, pool: SessionPool, recorder: Recorder
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """Time the chosen patterns on their tenants' sessions after the load phase, append
+    the perf verdicts and mark ``perf_done`` in run.json; return the verdicts and the
+    phase's figures (patterns, rounds executed, rounds reused)."""
+    store = ctx.store
+    existing = {
+        r["execution_id"]: r for r in store.load(RecordKind.EXECUTIONS) if r["phase"] == Phase.PERF
+    }
+
+    def load_ok(tenant: str, index: int) -> bool:
+        return all(
+            (recs := recorder.records.get((e, tenant, index))) is not None
+            and recs[0].status == Status.OK
+            for e in ctx.engines
+        )
+
+    def baseline_ms(tenant: str, index: int) -> float:
+        recs = recorder.records.get((ctx.baseline, tenant, index))
+        return recs[0].wall_ms if recs else 0.0
+
+    def drop(ids: set[str]) -> None:
+        store.keep_records(RecordKind.EXECUTIONS, lambda r: r["execution_id"] not in ids)
+
+    def run_round(
+        tenant: str, index: int, order: list[str], repetition: int, fresh: bool
+    ) -> list[dict[str, Any]]:
+        from ray.exceptions import ActorUnavailableError, RayActorError
+
+        for attempt in range(2):
+            session = pool[tenant]
+            try:
+                records = pool.get(session.actor.perf_round.remote(index, order, repetition, fresh))
+                break
+            except (RayActorError, ActorUnavailableError):
+                pool.replace(tenant, session.incarnation)
+                if attempt:
+                    raise RunError(
+                        f"tenant {tenant}: session died twice during the perf phase"
+                    ) from None
+        if attempt:
+            for record in records:
+                record["retried"] = True
+        store.append(RecordKind.EXECUTIONS, records)
+        return records
+
+    targets = choose_targets(ctx.queries, load_ok, baseline_ms, ctx.cfg.perf)
+    bar = progress(len(targets) * ctx.cfg.perf.repetitions, "perf", unit="round")
+    phase = PerfPhase(
+        ctx.cfg.perf,
+        run_id=ctx.run_id,
+        baseline=ctx.baseline,
+        candidates=ctx.candidates,
+        run_round=run_round,
+        existing=existing,
+        drop=drop,
+        on_round=lambda: bar.update(1),
+    )
+    try:
+        verdicts = phase.run(targets)
+    finally:
+        bar.close()
+    perf = [v.to_dict() for v in verdicts]
+    store.append(RecordKind.PERF, perf)
+    store.update_meta(perf_done=True)
+    stats = {
+        "patterns": len(targets),
+        "rounds_executed": phase.executed_rounds,
+        "rounds_reused": phase.reused_rounds,
+    }
+    return perf, stats

@@ -23,8 +23,6 @@ from simulator.runner.execute import Statement
 from simulator.workload.store import QUERY_SCHEMA, Workload, WorkloadQuery
 from simulator.workload.transpile import transpile
 
-QUERIES_FILE = "queries.parquet"
-
 
 def _close(value: str, choices: list[str]) -> str:
     close = difflib.get_close_matches(value, choices, n=3, cutoff=0.5)

@@ -36,11 +36,11 @@ from simulator.compare.tables import TableStateBuilder
 from simulator.config import EngineSpec
 from simulator.datasets.store import GenerationStore
 from simulator.datasets.workspace import make_workspace
-from simulator.engines.execution import Execution
 from simulator.engines.faults import wrap as wrap_faults
 from simulator.engines.runtime import Runtime, ensure_runtime
 from simulator.engines.table_files import read_batches
 from simulator.engines.worker import EngineWorker
+from simulator.results.execution import Execution
 from simulator.runner.execute import Statement, execute_statement
 from simulator.runner.inflight import InFlightView
 

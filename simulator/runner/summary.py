@@ -10,7 +10,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from simulator.compare.verdicts import PERF_VERDICTS, QUERY_VERDICTS, REGRESSION_VERDICTS
+from simulator.results.exit_codes import EXIT_PASS, EXIT_REGRESSION
+from simulator.results.meta import RunMeta
+from simulator.results.verdicts import PERF_VERDICTS, QUERY_VERDICTS, REGRESSION_VERDICTS
 
 TOP_FINDINGS = 8
 
@@ -33,13 +35,12 @@ def perf_counts(perf: list[dict[str, Any]], candidates: list[str]) -> dict[str, 
     return {c: {k: n[k] for k in PERF_VERDICTS if n[k]} for c, n in counts.items()}
 
 
-def exit_code(verdicts: list[dict[str, Any]], perf: list[dict[str, Any]], gate_perf: bool) -> int:
-    """1 when any candidate regressed (correctness, or performance when gated), else 0."""
+def regressed(verdicts: list[dict[str, Any]], perf: list[dict[str, Any]], gate_perf: bool) -> bool:
+    """True when any candidate regressed (correctness, or performance when gated): what
+    fails a complete run (the exit code is :func:`simulator.results.exit_codes.exit_code`)."""
     if any(v["verdict"] in REGRESSION_VERDICTS for v in verdicts):
-        return 1
-    if gate_perf and any(v["verdict"] == "regressed" for v in perf):
-        return 1
-    return 0
+        return True
+    return gate_perf and any(v["verdict"] == "regressed" for v in perf)
 
 
 def _finding_line(v: dict[str, Any]) -> str:
@@ -53,7 +54,7 @@ def _finding_line(v: dict[str, Any]) -> str:
 
 
 def render(
-    meta: dict[str, Any],
+    meta: RunMeta,
     verdicts: list[dict[str, Any]],
     perf: list[dict[str, Any]],
     run_dir: Path,
@@ -64,18 +65,19 @@ def render(
     notes: list[str],
 ) -> str:
     """The summary text; its last line is the run folder."""
-    candidates = list(meta.get("candidates", []))
-    engines = meta.get("engines", {})
-    baseline = meta.get("baseline", "")
+    candidates = list(meta.candidates)
+    baseline = meta.baseline
 
     def engine(name: str) -> str:
-        info = engines.get(name, {})
-        return f"{name} ({info.get('adapter', '?')} {info.get('version') or '?'})"
+        info = meta.engines.get(name)
+        adapter = info.adapter if info is not None else "?"
+        version = info.version if info is not None else ""
+        return f"{name} ({adapter} {version or '?'})"
 
     lines = [
-        f"qsim run {meta.get('run_id')}: {status} in {wall_s:.1f} s; generation "
-        f"{str(meta.get('generation_id', ''))[:12]}, workload {meta.get('workload_name')} "
-        f"({meta.get('queries', 0)} queries, {len(meta.get('tenants', []))} tenants), "
+        f"qsim run {meta.run_id}: {status} in {wall_s:.1f} s; generation "
+        f"{meta.generation_id[:12]}, workload {meta.workload_name} "
+        f"({meta.queries} queries, {len(meta.tenants)} tenants), "
         f"baseline {engine(baseline)}",
     ]
     vcounts = verdict_counts(verdicts, candidates)
@@ -101,7 +103,9 @@ def render(
                 f"(CI {p['ci_low']:.2f}-{p['ci_high']:.2f}, {p['pairs']} pairs)"
             )
     lines.extend(notes)
-    verdict_word = {0: "no regressions", 1: "REGRESSIONS FOUND"}.get(code, status)
+    verdict_word = {EXIT_PASS: "no regressions", EXIT_REGRESSION: "REGRESSIONS FOUND"}.get(
+        code, status
+    )
     lines.append(f"exit {code}: {verdict_word}")
     lines.append(str(run_dir))
     return "\n".join(lines)

@@ -24,12 +24,12 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from simulator.compare.verdicts import REGRESSION_VERDICTS
-from simulator.runner.prepare import QUERIES_FILE
-from simulator.runner.run import execute_run
+from simulator.jobs.run_report import run_and_report
+from simulator.results.layout import QUERIES_FILE, RecordKind
+from simulator.results.reader import read_records
+from simulator.results.verdicts import REGRESSION_VERDICTS
 from simulator.selftest.world import (
     build_world,
-    read_records,
     scenario_data,
     to_config,
     with_candidates,
@@ -176,7 +176,7 @@ def run_calibration(
     cfg = to_config(data, "aa")
     build_world(cfg)
     began = time.monotonic()
-    outcome = execute_run(cfg)
+    outcome = run_and_report(cfg)
     result = CalibrationRun(
         run_id=outcome.run_id,
         run_dir=outcome.run_dir,
@@ -190,11 +190,11 @@ def run_calibration(
 
 def analyse(result: CalibrationRun) -> None:
     """Fill ``result`` from its run folder."""
-    for verdict in read_records(result.run_dir / "verdicts.jsonl"):
+    for verdict in read_records(result.run_dir, RecordKind.VERDICTS):
         result.verdicts.setdefault(verdict["candidate"], []).append(verdict)
-    for verdict in read_records(result.run_dir / "perf.jsonl"):
+    for verdict in read_records(result.run_dir, RecordKind.PERF):
         result.perf.setdefault(verdict["candidate"], []).append(verdict)
-    for record in read_records(result.run_dir / "executions.jsonl"):
+    for record in read_records(result.run_dir, RecordKind.EXECUTIONS):
         if record["engine"] == ERRORS and record["phase"] == "load" and record["fault"] == "error":
             result.injected_errors.add(record["query_id"])
     rows = pq.read_table(

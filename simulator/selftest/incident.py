@@ -13,7 +13,6 @@ must mark its findings ``under_load_only``.
 from __future__ import annotations
 
 import copy
-import json
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -21,14 +20,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from simulator.compare.verdicts import REGRESSION_VERDICTS
+from simulator.jobs.run_report import run_and_report
+from simulator.results.layout import RecordKind
+from simulator.results.reader import read_records
+from simulator.results.store import read_meta
+from simulator.results.verdicts import REGRESSION_VERDICTS
 from simulator.runner.confirm import QuietConfirmation
-from simulator.runner.run import execute_run
-from simulator.runner.store import RunStore
 from simulator.selftest.world import (
     build_world,
     incident_query_ids,
-    read_records,
     scenario_data,
     to_config,
     with_candidates,
@@ -111,7 +111,7 @@ def run_incident(
     cfg = to_config(data, name)
     ids = incident_query_ids(build_world(cfg))
     began = time.monotonic()
-    outcome = execute_run(cfg, query_ids=ids)
+    outcome = run_and_report(cfg, query_ids=ids)
     result = IncidentRun(
         run_id=outcome.run_id,
         run_dir=outcome.run_dir,
@@ -121,7 +121,7 @@ def run_incident(
         exit_code=outcome.exit_code,
     )
     analyse(result)
-    confirmed = RunStore(outcome.run_dir).read_meta().get("confirm")
+    confirmed = read_meta(outcome.run_dir).confirm
     if confirmed is not None:
         result.confirmation = QuietConfirmation.from_meta(confirmed)
     return result
@@ -129,9 +129,10 @@ def run_incident(
 
 def analyse(result: IncidentRun) -> None:
     """Fill ``result`` from its run folder: findings, lost writes and first detection."""
-    executions = read_records(result.run_dir / "executions.jsonl")
+    executions = read_records(result.run_dir, RecordKind.EXECUTIONS)
     verdicts = {
-        (v["candidate"], v["query_id"]): v for v in read_records(result.run_dir / "verdicts.jsonl")
+        (v["candidate"], v["query_id"]): v
+        for v in read_records(result.run_dir, RecordKind.VERDICTS)
     }
     for verdict in verdicts.values():
         result.findings.setdefault(verdict["candidate"], Counter())[verdict["verdict"]] += 1
@@ -193,8 +194,8 @@ def _first_detection(
     for record in executions:
         if record["phase"] == "load" and record.get("finished_at"):
             finished[(record["engine"], record["query_id"])] = record["finished_at"]
-    meta = json.loads((result.run_dir / "run.json").read_text())
-    baseline = meta["baseline"]
+    meta = read_meta(result.run_dir)
+    baseline = meta.baseline
     moments = [
         max(finished.get((candidate, query_id), 0.0), finished.get((baseline, query_id), 0.0))
         for (candidate, query_id), v in verdicts.items()
@@ -203,6 +204,6 @@ def _first_detection(
     starts = [r["started_at"] for r in executions if r.get("started_at")]
     if not moments or not starts:
         return
-    started = datetime.fromisoformat(meta["started_at"]).timestamp()
+    started = datetime.fromisoformat(meta.started_at).timestamp()
     result.first_write_mismatch_s = min(moments) - started
     result.first_write_mismatch_after_first_execution_s = min(moments) - min(starts)

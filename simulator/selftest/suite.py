@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from simulator.compare.verdicts import REGRESSION_VERDICTS
+from simulator.results.verdicts import REGRESSION_VERDICTS
 from simulator.selftest.calibration import CalibrationRun, run_calibration
 from simulator.selftest.incident import IncidentRun, run_incident
 from simulator.selftest.matrix import Detection

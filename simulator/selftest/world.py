@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import fcntl
-import json
 import re
 import tomllib
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 
 from simulator.config import RunConfig, parse_config
 from simulator.errors import ConfigError, RunError
-from simulator.runner.demo import resolve_generation, resolve_workload
+from simulator.runner.inputs import resolve_generation, resolve_workload
 from simulator.workload.store import Workload
 
 CONFIGS_DIR = Path(__file__).resolve().parents[2] / "configs"
@@ -101,10 +100,3 @@ def incident_query_ids(workload: Workload) -> list[str]:
             selects[query.tenant] = selects.get(query.tenant, 0) + 1
             chosen[query.tenant].append(query.query_id)
     return [query_id for tenant in sorted(chosen) for query_id in chosen[tenant]]
-
-
-def read_records(path: Path) -> list[dict[str, Any]]:
-    """Every JSON line of a run folder's record file ([] when it does not exist)."""
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
-
-# The run-folder writer lives with the report tests (tests/ has no packages).
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "report"))
-from report_run_folders import RunSpec, write_run
+from run_folders import RunSpec, write_run
 
 from simulator.cli import GROUPS, main
+from simulator.results.layout import HISTORY_FILE, HTML_FILE, JUNIT_FILE, SUMMARY_FILE
 
 FINDINGS = {("t01", "p_ins"): "write_mismatch", ("t02", "p_top_cust"): "result_mismatch"}
 
@@ -50,8 +47,8 @@ def test_report_prints_verdicts_and_path(results: Path, capsys: pytest.CaptureFi
     assert code == 0
     assert lines[0] == "DO NOT SHIP: candidate 2.0.1: 10 match, 1 result_mismatch, 1 write_mismatch"
     assert lines[1] == "findings: 2 new, 0 known, 0 fixed; gate fail (exit 1)"
-    assert lines[-1] == str(results / run / "report.html")
-    assert (results / run / "summary.json").is_file() and (results / run / "junit.xml").is_file()
+    assert lines[-1] == str(results / run / HTML_FILE)
+    assert (results / run / SUMMARY_FILE).is_file() and (results / run / JUNIT_FILE).is_file()
     code, _, _ = qsim(capsys, "report", str(results / run), "--results-dir", str(results), "--gate")
     assert code == 1
 
@@ -118,7 +115,7 @@ def test_history_and_accept_bad_input(results: Path, capsys: pytest.CaptureFixtu
     assert code == 2 and err.count("\n") == 1 and "close matches: p_top_cust" in err
     code, _, err = qsim(capsys, "accept", "p_ins", "--reason", "x", "--until", "soon", *rd)
     assert code == 2 and "expected a date YYYY-MM-DD" in err
-    (results / "history.sqlite").write_bytes(b"\x00garbage" * 100)
+    (results / HISTORY_FILE).write_bytes(b"\x00garbage" * 100)
     code, _, err = qsim(capsys, "history", *rd)
     assert code == 2 and err.count("\n") == 1 and "history database is corrupt" in err
 
@@ -214,11 +211,11 @@ def test_nightly_end_to_end_twice(
     config = tmp_path / "nightly.toml"
     config.write_text(E2E_CONFIG.format(tmp=tmp_path))
     first, out, _ = qsim(capsys, "nightly", str(config), "--candidate", "duckdb_2_0")
-    night1 = json.loads((Path(out.splitlines()[-1]).parent / "summary.json").read_text())
+    night1 = json.loads((Path(out.splitlines()[-1]).parent / SUMMARY_FILE).read_text())
     assert night1["run_status"] == "complete" and night1["previous_run_id"] is None
     assert first == night1["exit_status"] == (1 if night1["findings"]["new"] else 0)
     second, out, _ = qsim(capsys, "nightly", str(config), "--candidate", "duckdb_2_0")
-    night2 = json.loads((Path(out.splitlines()[-1]).parent / "summary.json").read_text())
+    night2 = json.loads((Path(out.splitlines()[-1]).parent / SUMMARY_FILE).read_text())
     assert night2["previous_run_id"] == night1["run_id"]
     assert night2["findings"]["new"] == []
     assert [f["id"] for f in night2["findings"]["known"]] == [

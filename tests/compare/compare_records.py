@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from simulator.canonical import FLOAT_MANTISSA_BITS, checksum_table
 from simulator.compare.tables import TableStateBuilder
-from simulator.engines.execution import Execution, TableState
+from simulator.results.execution import Execution, TableState
 
 _ids = itertools.count()
 

@@ -8,8 +8,8 @@ import pytest
 from compare_records import Query, execution
 
 from simulator.compare.judge import judge_query
-from simulator.compare.verdicts import QUERY_VERDICTS
 from simulator.config import CompareSection
+from simulator.results.verdicts import QUERY_VERDICTS
 
 CFG = CompareSection()
 TABLE = pa.table({"k": [1, 2, 3], "v": ["a", "b", "c"]})

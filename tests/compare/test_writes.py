@@ -137,7 +137,7 @@ def test_update_that_changes_the_row_count_is_flagged():
 
 
 def test_table_missing_on_the_candidate_is_a_write_mismatch():
-    from simulator.engines.execution import TableState
+    from simulator.results.execution import TableState
 
     gone = TableState(table="events", row_count=0, checksum="", exists=False)
     verdict = judge(state(events()), gone, kind="ctas")

@@ -13,8 +13,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from simulator.config import load_config
-from simulator.runner.demo import resolve_generation, resolve_workload
+from simulator.runner.inputs import resolve_generation, resolve_workload
 
 DUCKDB_OLD = "1.1.3"
 DUCKDB_NEW = "2.0.1"
@@ -191,3 +193,9 @@ class FakeFullDisk:
         self.refused += 1
         os.write(fd, data[: len(data) // 2])
         raise OSError(errno.ENOSPC, "No space left on device")
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny generation + workload, shared by all xdist workers of the session."""
+    return build_world(world_root(tmp_path_factory.getbasetemp()))

@@ -11,8 +11,11 @@ from typing import Any
 import pytest
 
 from simulator.datasets.store import GenerationStore
+from simulator.results.layout import QUERIES_FILE
+from simulator.results.meta import RunMeta
+from simulator.results.store import RunStore
 from simulator.runner.confirm import confirm_quietly, findings_by_tenant
-from simulator.runner.prepare import QUERIES_FILE, write_queries
+from simulator.runner.prepare import write_queries
 from simulator.selftest.world import (
     build_world,
     incident_query_ids,
@@ -33,10 +36,9 @@ def _run_folder(tmp_path: Path, only_under_load: bool) -> tuple[Any, Path, list[
     wanted = set(incident_query_ids(workload))
     tenant = min(q.tenant for q in workload.queries if q.query_id in wanted)
     queries = [q for q in workload.queries if q.query_id in wanted and q.tenant == tenant]
-    run_dir = tmp_path / "run"
-    run_dir.mkdir()
     generation_id = GenerationStore(cfg.dataset.store).resolve("scenarios").id
-    (run_dir / "run.json").write_text(json.dumps({"generation_id": generation_id}))
+    RunStore.create(tmp_path, "run", RunMeta(generation_id=generation_id)).close()
+    run_dir = tmp_path / "run"
     write_queries(run_dir / QUERIES_FILE, queries)
     return cfg, run_dir, queries
 

@@ -24,8 +24,10 @@ from runner_fixtures import (
 
 from simulator.config import load_config
 from simulator.errors import DatasetError, EngineError, QsimError, RunError, WorkloadError
-from simulator.runner import store as store_module
-from simulator.runner.run import execute_run
+from simulator.jobs.run_report import run_and_report
+from simulator.results import store as store_module
+from simulator.results.layout import EXECUTIONS_FILE, HISTORY_FILE, RUN_FILE
+from simulator.results.meta import RunMeta
 from simulator.workload.store import WorkloadQuery, load_workload, save_workload
 
 
@@ -42,7 +44,7 @@ def test_missing_generation_is_one_line_and_creates_no_run_folder(
         tmp_path / "run.toml", world, tmp_path / "results", dataset={"generation": "nosuch"}
     )
     with pytest.raises(DatasetError) as caught:
-        execute_run(load_config(config))
+        run_and_report(load_config(config))
     assert "generation 'nosuch' not found" in _one_line(caught.value)
     assert not (tmp_path / "results").exists()
 
@@ -55,7 +57,7 @@ def test_missing_workload_is_not_built_unless_the_config_describes_it(
     config = tmp_path / "run.toml"
     config.write_text(to_toml(data))
     with pytest.raises(WorkloadError) as caught:
-        execute_run(load_config(config))
+        run_and_report(load_config(config))
     assert "no workload named 'nosuch'" in _one_line(caught.value)
 
 
@@ -75,7 +77,7 @@ def test_zero_query_workload_and_tenant_without_tables(world: Path, tmp_path: Pa
         config = tmp_path / f"{name}.toml"
         config.write_text(to_toml(data))
         with pytest.raises(error) as caught:
-            execute_run(load_config(config))
+            run_and_report(load_config(config))
         assert text in _one_line(caught.value)
 
 
@@ -105,10 +107,10 @@ def test_engine_that_fails_to_start_fails_the_run_cleanly(world: Path, tmp_path:
         engines={"base": duckdb_engine(DUCKDB_OLD), "cand": broken},
     )
     with pytest.raises(EngineError) as caught:
-        execute_run(load_config(config))
+        run_and_report(load_config(config))
     assert "engine cand" in _one_line(caught.value)
     (run_dir,) = (tmp_path / "results").iterdir()
-    meta = json.loads((run_dir / "run.json").read_text())
+    meta = json.loads((run_dir / RUN_FILE).read_text())
     assert meta["status"] == "failed" and meta["exit_code"] == 2
     assert wait_no_processes(run_dir.name) == []
 
@@ -123,28 +125,28 @@ def test_disk_full_mid_run_keeps_every_record_and_resumes(
     fake = FakeFullDisk(store_module._write_all, allow=12)
     monkeypatch.setattr(store_module, "_write_all", fake)
     with pytest.raises(RunError) as caught:
-        execute_run(load_config(config))
+        run_and_report(load_config(config))
     message = _one_line(caught.value)
     assert "disk full (ENOSPC)" in message and "--resume" in message
     assert fake.refused >= 1
     (run_dir,) = [p for p in (tmp_path / "results").iterdir() if p.is_dir()]
-    raw = (run_dir / "executions.jsonl").read_bytes()
+    raw = (run_dir / EXECUTIONS_FILE).read_bytes()
     assert raw.endswith(b"\n")  # the half-written line was cut back
-    kept = read_jsonl(run_dir / "executions.jsonl")
+    kept = read_jsonl(run_dir / EXECUTIONS_FILE)
     assert kept
     assert wait_no_processes(run_dir.name) == []
 
     monkeypatch.setattr(store_module, "_write_all", fake.real)  # space freed
     # A corrupt report history does not undo the run: results and exit code stand.
-    (tmp_path / "results" / "history.sqlite").write_bytes(b"not a database" * 100)
-    outcome = execute_run(load_config(config), run_id=run_dir.name, resume=True)
+    (tmp_path / "results" / HISTORY_FILE).write_bytes(b"not a database" * 100)
+    outcome = run_and_report(load_config(config), run_id=run_dir.name, resume=True)
     assert outcome.status == "complete" and outcome.exit_code in (0, 1)
     assert "history" in outcome.report_error
     assert f"qsim report {run_dir.name}" in outcome.summary
-    executions = read_jsonl(run_dir / "executions.jsonl")
+    executions = read_jsonl(run_dir / EXECUTIONS_FILE)
     ids = [e["execution_id"] for e in executions]
     assert len(ids) == len(set(ids))
-    meta = json.loads((run_dir / "run.json").read_text())
+    meta = json.loads((run_dir / RUN_FILE).read_text())
     assert Counter(e["engine"] for e in executions if e["phase"] == "load") == {
         "base": meta["queries"],
         "cand": meta["queries"],
@@ -155,11 +157,11 @@ def test_resume_refuses_a_changed_config_and_a_missing_run(world: Path, tmp_path
     config = write_config(tmp_path / "run.toml", world, tmp_path / "results")
     cfg = load_config(config)
     store_module.RunStore.create(
-        tmp_path / "results", "t-1", {"config": {**cfg.raw, "load": {"concurrency": 9}}}
+        tmp_path / "results", "t-1", RunMeta(config={**cfg.raw, "load": {"concurrency": 9}})
     ).close()
     with pytest.raises(RunError) as caught:
-        execute_run(cfg, run_id="t-1", resume=True)
+        run_and_report(cfg, run_id="t-1", resume=True)
     assert "config differs from the one run t-1 started with" in _one_line(caught.value)
     with pytest.raises(RunError) as caught:
-        execute_run(cfg, run_id="t-2", resume=True)
+        run_and_report(cfg, run_id="t-2", resume=True)
     assert "no such run to resume (runs there: t-1)" in _one_line(caught.value)

@@ -22,6 +22,7 @@ from runner_fixtures import (
 )
 
 from simulator.config import load_config
+from simulator.results.layout import EXECUTIONS_FILE, RUN_FILE
 from simulator.runner.run import execute_run
 
 pytestmark = pytest.mark.slow
@@ -40,7 +41,7 @@ class NodeLeaves(threading.Thread):
     def run(self) -> None:
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
-            for path in self.results.glob("*/executions.jsonl"):
+            for path in self.results.glob(f"*/{EXECUTIONS_FILE}"):
                 records = [json.loads(line) for line in path.read_text().splitlines() if line]
                 nodes = {r["node"] for r in records if r["node"]}
                 if len(nodes) == 2:
@@ -76,10 +77,10 @@ def test_sessions_spread_over_two_nodes_and_survive_a_node_leaving(
         cluster.shutdown()
     assert len(leaver.nodes_before) == 2, "work did not run on both nodes"
     assert outcome.status == "complete"
-    meta = json.loads((outcome.run_dir / "run.json").read_text())
+    meta = json.loads((outcome.run_dir / RUN_FILE).read_text())
     assert meta["ray"]["address"] == address
     assert meta["harness"]["sessions_replaced"] >= 1
-    executions = read_jsonl(outcome.run_dir / "executions.jsonl")
+    executions = read_jsonl(outcome.run_dir / EXECUTIONS_FILE)
     ids = [e["execution_id"] for e in executions]
     assert len(ids) == len(set(ids))
     assert Counter(e["engine"] for e in executions if e["phase"] == "load") == {

@@ -16,6 +16,7 @@ import pytest
 from runner_fixtures import DUCKDB_NEW, DUCKDB_OLD, duckdb_engine, read_jsonl, write_config
 
 from simulator.config import load_config
+from simulator.results.layout import EXECUTIONS_FILE, RUN_FILE, VERDICTS_FILE
 from simulator.runner.run import execute_run
 
 pytestmark = pytest.mark.slow
@@ -47,9 +48,9 @@ class Killer(threading.Thread):
     def run(self) -> None:
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
-            for run_json in self.results.glob("*/run.json"):
+            for run_json in self.results.glob(f"*/{RUN_FILE}"):
                 meta = json.loads(run_json.read_text())
-                done = run_json.parent / "executions.jsonl"
+                done = run_json.parent / EXECUTIONS_FILE
                 sessions = meta.get("sessions")
                 if sessions and done.exists() and done.read_bytes().count(b"\n") >= 6:
                     workers = _children(sessions["t02"]["pid"])
@@ -82,10 +83,10 @@ def test_killed_session_and_worker_are_retried_and_the_run_completes(
     killer.join(timeout=5)
     assert set(killer.killed) == {"session", "worker"}
     assert outcome.status == "complete"
-    meta = json.loads((outcome.run_dir / "run.json").read_text())
+    meta = json.loads((outcome.run_dir / RUN_FILE).read_text())
     assert meta["harness"]["sessions_replaced"] == 1
     assert meta["sessions"]["t01"]["pid"] == killer.killed["session"]  # recorded at start
-    executions = read_jsonl(outcome.run_dir / "executions.jsonl")
+    executions = read_jsonl(outcome.run_dir / EXECUTIONS_FILE)
     ids = [e["execution_id"] for e in executions]
     assert len(ids) == len(set(ids))
     queries = meta["queries"]
@@ -97,4 +98,4 @@ def test_killed_session_and_worker_are_retried_and_the_run_completes(
     assert {e["tenant"] for e in retried} == {"t01", "t02"}
     # A retried execution ran to its real outcome: no harness crash left in the record.
     assert not [e for e in executions if e["error_class"] in ("HarnessError", "WorkerCrash")]
-    assert len(read_jsonl(outcome.run_dir / "verdicts.jsonl")) == queries
+    assert len(read_jsonl(outcome.run_dir / VERDICTS_FILE)) == queries

@@ -12,8 +12,9 @@ from runner_fixtures import DUCKDB_NEW, duckdb_engine, read_jsonl, wait_no_proce
 
 from simulator.config import load_config
 from simulator.engines.postgres_server import find_bindir
+from simulator.results.layout import EXECUTIONS_FILE, VERDICTS_FILE
+from simulator.results.store import RunStore
 from simulator.runner.run import execute_run
-from simulator.runner.store import RunStore
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -35,12 +36,12 @@ def test_postgres_candidate_gets_a_local_server_that_stops_with_the_run(
     )
     outcome = execute_run(load_config(config))
     assert outcome.status == "complete"
-    meta = RunStore(outcome.run_dir).read_meta()
+    meta = RunStore(outcome.run_dir).read_meta().to_dict()
     assert meta["engines"]["pg"]["version"].startswith("PostgreSQL ")
-    executions = read_jsonl(outcome.run_dir / "executions.jsonl")
+    executions = read_jsonl(outcome.run_dir / EXECUTIONS_FILE)
     pg = Counter(e["status"] for e in executions if e["engine"] == "pg" and e["phase"] == "load")
     assert pg["ok"] >= 10
-    verdicts = read_jsonl(outcome.run_dir / "verdicts.jsonl")
+    verdicts = read_jsonl(outcome.run_dir / VERDICTS_FILE)
     assert Counter(v["candidate"] for v in verdicts) == {"pg": meta["queries"]}
     assert any(v["verdict"] == "match" for v in verdicts)
     # The run's cluster is gone: its folder deleted, none of its processes left behind.

@@ -22,6 +22,8 @@ from runner_fixtures import (
     write_config,
 )
 
+from simulator.results.layout import EXECUTIONS_FILE, RUN_FILE, VERDICTS_FILE
+
 pytestmark = pytest.mark.slow
 
 # A slowed-down candidate (injected latency) keeps the run going long enough to stop it.
@@ -44,7 +46,7 @@ def _run_dir_when_recording(results: Path, at_least: int, timeout_s: float = 120
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         for run_dir in results.glob("*/"):
-            path = run_dir / "executions.jsonl"
+            path = run_dir / EXECUTIONS_FILE
             if path.exists() and path.read_bytes().count(b"\n") >= at_least:
                 return run_dir
         time.sleep(0.05)
@@ -52,7 +54,7 @@ def _run_dir_when_recording(results: Path, at_least: int, timeout_s: float = 120
 
 
 def _executions_recorded(run_dir: Path) -> int:
-    return (run_dir / "executions.jsonl").read_bytes().count(b"\n")
+    return (run_dir / EXECUTIONS_FILE).read_bytes().count(b"\n")
 
 
 def test_interrupted_then_killed_run_resumes_to_exactly_one_record_each(
@@ -77,7 +79,7 @@ def test_interrupted_then_killed_run_resumes_to_exactly_one_record_each(
     assert f"qsim: interrupted; resume with: qsim run {config} --resume {run_id}" in err
     assert "Traceback" not in err
     assert out.strip().splitlines()[-1].endswith(run_id)
-    assert json.loads((run_dir / "run.json").read_text())["status"] == "interrupted"
+    assert json.loads((run_dir / RUN_FILE).read_text())["status"] == "interrupted"
     assert wait_no_processes(run_id) == []
 
     # SIGKILL of the resumed driver mid-run: nothing can be cleaned up by qsim itself.
@@ -88,7 +90,7 @@ def test_interrupted_then_killed_run_resumes_to_exactly_one_record_each(
         time.sleep(0.05)
     second.send_signal(signal.SIGKILL)
     second.communicate(timeout=60)
-    killed = json.loads((run_dir / "run.json").read_text())
+    killed = json.loads((run_dir / RUN_FILE).read_text())
     assert killed["status"] == "running"
     assert wait_no_processes(run_id) == []
     assert not Path(killed["ray"]["temp_dir"]).exists()  # the reaper removed Ray's files
@@ -99,10 +101,10 @@ def test_interrupted_then_killed_run_resumes_to_exactly_one_record_each(
     assert third.returncode in (0, 1), err
     assert out.strip(), f"no summary on stdout; stderr: {err}"
     assert out.strip().splitlines()[-1] == str(run_dir.relative_to(tmp_path))
-    meta = json.loads((run_dir / "run.json").read_text())
+    meta = json.loads((run_dir / RUN_FILE).read_text())
     assert meta["status"] == "complete" and len(meta["resumed_at"]) == 2
     assert meta["engines"]["cand"]["faults_enabled"] is True
-    executions = read_jsonl(run_dir / "executions.jsonl")
+    executions = read_jsonl(run_dir / EXECUTIONS_FILE)
     ids = [e["execution_id"] for e in executions]
     assert len(ids) == len(set(ids)), "an execution was recorded twice"
     queries = meta["queries"]
@@ -110,7 +112,7 @@ def test_interrupted_then_killed_run_resumes_to_exactly_one_record_each(
         "base": queries,
         "cand": queries,
     }
-    verdicts = read_jsonl(run_dir / "verdicts.jsonl")
+    verdicts = read_jsonl(run_dir / VERDICTS_FILE)
     assert len(verdicts) == queries
     assert len({v["query_id"] for v in verdicts}) == queries
     assert wait_no_processes(run_id) == []

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from simulator.results.layout import HTML_FILE, RUN_FILE, SUMMARY_FILE, RecordKind
+from simulator.results.reader import read_records
 from simulator.selftest.incident import IncidentRun, run_incident
-from simulator.selftest.world import read_records
 
 pytestmark = pytest.mark.slow
 
@@ -45,7 +46,8 @@ def test_every_seeded_run_reports_each_lost_partition_with_its_rows(loaded: Inci
 
 def test_write_mismatch_evidence_names_partitions_and_row_counts(loaded: IncidentRun) -> None:
     verdicts = {
-        (v["candidate"], v["query_id"]): v for v in read_records(loaded.run_dir / "verdicts.jsonl")
+        (v["candidate"], v["query_id"]): v
+        for v in read_records(loaded.run_dir, RecordKind.VERDICTS)
     }
     delete = next(w for w in loaded.lost_writes if w.kind == "delete")
     evidence = verdicts[(delete.candidate, delete.query_id)]["evidence"]
@@ -70,20 +72,20 @@ def test_write_mismatch_evidence_names_partitions_and_row_counts(loaded: Inciden
 
 def test_quiet_confirmation_marks_every_finding_as_under_load_only(loaded: IncidentRun) -> None:
     assert loaded.confirmation is not None
-    verdicts = read_records(loaded.run_dir / "verdicts.jsonl")
+    verdicts = read_records(loaded.run_dir, RecordKind.VERDICTS)
     findings = [v for v in verdicts if v["verdict"] in ("write_mismatch", "result_mismatch")]
     assert len(findings) >= len(SEEDS)
     assert all(v["under_load_only"] for v in findings)
     assert not any(v["under_load_only"] for v in verdicts if v["verdict"] == "match")
-    meta = json.loads((loaded.run_dir / "run.json").read_text())
+    meta = json.loads((loaded.run_dir / RUN_FILE).read_text())
     assert meta["confirm"]["reproduced"] == []
     assert len(meta["confirm"]["under_load_only"]) == len(findings)
     assert Counter(u["quiet_verdict"] for u in meta["confirm"]["under_load_only"]) == {
         "match": len(findings)
     }
-    summary = json.loads((loaded.run_dir / "summary.json").read_text())
+    summary = json.loads((loaded.run_dir / SUMMARY_FILE).read_text())
     assert "under_load_only" in json.dumps(summary)
-    assert "only under concurrent load" in (loaded.run_dir / "report.html").read_text()
+    assert "only under concurrent load" in (loaded.run_dir / HTML_FILE).read_text()
 
 
 def test_first_write_mismatch_is_judged_within_seconds_of_the_first_execution(

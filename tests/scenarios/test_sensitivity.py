@@ -9,10 +9,10 @@ from __future__ import annotations
 import pyarrow.parquet as pq
 import pytest
 
-from simulator.runner.prepare import QUERIES_FILE
+from simulator.results.layout import QUERIES_FILE, RecordKind
+from simulator.results.reader import read_records
 from simulator.selftest.calibration import ERRORS, SLOW, CalibrationRun, run_calibration
 from simulator.selftest.suite import LATENCY_FACTOR
-from simulator.selftest.world import read_records
 
 # Timing assertions: run alone after the parallel suite (make test), on an idle machine.
 pytestmark = [pytest.mark.slow, pytest.mark.perf_isolated]
@@ -51,7 +51,7 @@ def test_latency_is_injected_on_statements_reading_customers_only(
     reads = {row["query_id"]: {t.lower() for t in row["tables_read"]} for row in rows}
     timed = [
         r
-        for r in read_records(sensitivity.run_dir / "executions.jsonl")
+        for r in read_records(sensitivity.run_dir, RecordKind.EXECUTIONS)
         if r["engine"] == SLOW and r["phase"] == "perf"
     ]
     assert len(timed) >= 100

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from simulator.errors import ReportError
-from simulator.report.loader import load_run, resolve_run
+from simulator.results.reader import load_run, resolve_run
+from simulator.results.layout import EXECUTIONS_FILE, QUERIES_FILE, RUN_FILE, VERDICTS_FILE
 
 
 def test_complete_run_loads_every_record(make_run: Callable[..., Path]) -> None:
@@ -28,15 +29,15 @@ def test_complete_run_loads_every_record(make_run: Callable[..., Path]) -> None:
 
 def test_resumed_duplicates_are_counted_once(make_run: Callable[..., Path]) -> None:
     run_dir = make_run("r1")
-    path = run_dir / "executions.jsonl"
+    path = run_dir / EXECUTIONS_FILE
     lines = path.read_text().splitlines()
     path.write_text("\n".join([*lines, lines[0], lines[1]]) + "\n")
     assert len(load_run(run_dir).executions) == 24
 
 
 def test_interrupted_run_says_what_is_missing(make_run: Callable[..., Path]) -> None:
-    run_dir = make_run("r1", status="running", files=("queries.parquet", "executions.jsonl"))
-    path = run_dir / "executions.jsonl"
+    run_dir = make_run("r1", status="running", files=(QUERIES_FILE, EXECUTIONS_FILE))
+    path = run_dir / EXECUTIONS_FILE
     path.write_text(path.read_text() + '{"execution_id": "load:base')  # torn last write
     data = load_run(run_dir)
     assert len(data.executions) == 24
@@ -55,7 +56,7 @@ def test_perf_file_is_not_missing_when_perf_is_off(make_run: Callable[..., Path]
 
 def test_queries_without_verdicts_are_counted(make_run: Callable[..., Path]) -> None:
     run_dir = make_run("r1", status="interrupted")
-    path = run_dir / "verdicts.jsonl"
+    path = run_dir / VERDICTS_FILE
     path.write_text("\n".join(path.read_text().splitlines()[:5]) + "\n")
     data = load_run(run_dir)
     assert "7 of 12 queries have no verdict for candidate 'candidate'" in data.missing
@@ -79,7 +80,7 @@ def test_folder_without_run_json_is_refused(results: Path) -> None:
     with pytest.raises(ReportError, match=r"run\.json: missing; .* is not a qsim run folder"):
         load_run(results / "stray")
     (results / "bad").mkdir()
-    (results / "bad" / "run.json").write_text("{not json")
+    (results / "bad" / RUN_FILE).write_text("{not json")
     with pytest.raises(ReportError, match="not valid JSON"):
         load_run(results / "bad")
 
@@ -89,7 +90,7 @@ def test_report_settings_come_from_the_run_config(make_run: Callable[..., Path])
     settings = load_run(run_dir).report_settings()
     assert settings.mask_literals is True
     assert settings.gate_perf_ratio == 2.0
-    run = json.loads((run_dir / "run.json").read_text())
+    run = json.loads((run_dir / RUN_FILE).read_text())
     run["config"]["report"]["gate_known"] = "yes"  # ill-typed: the default stays
-    (run_dir / "run.json").write_text(json.dumps(run))
+    (run_dir / RUN_FILE).write_text(json.dumps(run))
     assert load_run(run_dir).report_settings().gate_known is False

@@ -7,10 +7,11 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
 
-from report_run_folders import realistic_spec, write_run
+from run_folders import realistic_spec, write_run
 
-from simulator.compare.verdicts import PERF_VERDICTS, QUERY_VERDICTS
 from simulator.report import generate_reports
+from simulator.results.layout import EXECUTIONS_FILE, JUNIT_FILE, QUERIES_FILE, SUMMARY_FILE
+from simulator.results.verdicts import PERF_VERDICTS, QUERY_VERDICTS
 
 # The documented schema (docs/summary-schema.md), version 1: key -> type.
 TOP_LEVEL = {
@@ -67,7 +68,7 @@ FINDING = {
 def test_summary_follows_the_documented_schema(results: Path) -> None:
     run_dir = write_run(results, realistic_spec(faults=True, from_bank=True))
     outcome = generate_reports(run_dir, use_history=False)
-    summary = json.loads((run_dir / "summary.json").read_text())
+    summary = json.loads((run_dir / SUMMARY_FILE).read_text())
     assert summary == json.loads(json.dumps(outcome.summary))
     assert set(summary) == set(TOP_LEVEL)
     for key, kind in TOP_LEVEL.items():
@@ -105,7 +106,7 @@ def test_summary_follows_the_documented_schema(results: Path) -> None:
 def test_junit_has_one_case_per_pattern_and_candidate(results: Path) -> None:
     run_dir = write_run(results, realistic_spec())
     generate_reports(run_dir, use_history=False)
-    root = ET.parse(run_dir / "junit.xml").getroot()
+    root = ET.parse(run_dir / JUNIT_FILE).getroot()
     cases = root.findall("testsuite/testcase")
     assert len(cases) == 3 * 2  # patterns x candidates
     assert root.get("tests") == "6" and root.get("failures") == "6"
@@ -131,7 +132,7 @@ def test_junit_has_one_case_per_pattern_and_candidate(results: Path) -> None:
 
 
 def test_incomplete_run_renders_what_exists(results: Path) -> None:
-    spec = realistic_spec(status="interrupted", files=("queries.parquet", "executions.jsonl"))
+    spec = realistic_spec(status="interrupted", files=(QUERIES_FILE, EXECUTIONS_FILE))
     run_dir = write_run(results, spec)
     outcome = generate_reports(run_dir, use_history=False)
     assert outcome.summary["exit_status"] == 2
@@ -142,7 +143,7 @@ def test_incomplete_run_renders_what_exists(results: Path) -> None:
     assert "verdicts.jsonl missing: no correctness verdicts yet" in html
     assert "DO NOT SHIP" in html and "No findings so far (the run is incomplete)" in html
     assert html.count('<td class="mono">p_ins</td>') == 6  # pattern rows still listed
-    root = ET.parse(run_dir / "junit.xml").getroot()
+    root = ET.parse(run_dir / JUNIT_FILE).getroot()
     skipped = root.findall("testsuite/testcase/skipped")
     assert len(skipped) == 6 and {s.get("message") for s in skipped} == {"no verdict yet"}
 
@@ -163,5 +164,5 @@ def test_literals_are_masked_when_asked(results: Path, make_run: Callable[..., P
     html = generate_reports(run_dir, use_history=False).report_path.read_text()
     assert "2024-01-01&#39;" not in html and "o.amount &gt; 100" not in html
     assert "WHERE o.amount &gt; ? GROUP BY" in html and "(literals masked)" in html
-    junit = (run_dir / "junit.xml").read_text()
+    junit = (run_dir / JUNIT_FILE).read_text()
     assert "WHERE day = ?" in junit and "'2024-01-01'" not in junit

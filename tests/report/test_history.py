@@ -15,6 +15,7 @@ import pytest
 from simulator.errors import ReportError
 from simulator.report import generate_reports, write_reports
 from simulator.report.history import History
+from simulator.results.layout import HISTORY_FILE, HTML_FILE, RUN_FILE
 
 FINDINGS = {("t01", "p_ins"): "write_mismatch", ("t02", "p_top_cust"): "result_mismatch"}
 
@@ -82,7 +83,7 @@ def test_accepting_passes_the_gate_and_keeps_the_finding_known(
     make_run: Callable[..., Path], results: Path
 ) -> None:
     assert generate_reports(night(make_run, 1)).gate.exit_code == 1
-    with History(results / "history.sqlite") as history:
+    with History(results / HISTORY_FILE) as history:
         acceptance = history.accept(
             "p_ins", reason="candidate rounds differently", accepted_by="ana", until="2099-01-01"
         )
@@ -100,7 +101,7 @@ def test_accepting_passes_the_gate_and_keeps_the_finding_known(
 
 def test_acceptance_expires(make_run: Callable[..., Path], results: Path) -> None:
     generate_reports(night(make_run, 1))
-    with History(results / "history.sqlite") as history:
+    with History(results / HISTORY_FILE) as history:
         history.accept(
             "p_ins", reason="r", accepted_by="ana", until="2026-12-01", today=date(2026, 11, 1)
         )
@@ -113,7 +114,7 @@ def test_acceptance_expires(make_run: Callable[..., Path], results: Path) -> Non
 
 def test_accept_refuses_bad_input(make_run: Callable[..., Path], results: Path) -> None:
     write_reports(night(make_run, 1))
-    with History(results / "history.sqlite") as history:
+    with History(results / HISTORY_FILE) as history:
         with pytest.raises(ReportError, match="--reason must say why"):
             history.accept("p_ins", reason=" ", accepted_by="ana")
         with pytest.raises(ReportError, match="expected a date YYYY-MM-DD"):
@@ -133,7 +134,7 @@ def test_history_indexes_runs_and_pattern_latency(
     write_reports(night(make_run, 2))  # re-reporting a run replaces its rows
     make_run("other", pipeline="weekly", started_at="2026-11-03T00:00:00+00:00")
     write_reports(results / "other")
-    with History(results / "history.sqlite") as history:
+    with History(results / HISTORY_FILE) as history:
         runs = history.runs()
         assert [r["run_id"] for r in runs] == ["other", "n2", "n1"]
         assert [r["run_id"] for r in history.runs("nightly")] == ["n2", "n1"]
@@ -160,9 +161,9 @@ def test_incomplete_runs_and_replays_are_not_the_previous_night(
     write_reports(night(make_run, 1))
     write_reports(night(make_run, 2, regressions={}, status="interrupted"))
     replay_dir = night(make_run, 3, regressions={}, tenants=("t02",))
-    run = json.loads((replay_dir / "run.json").read_text())
+    run = json.loads((replay_dir / RUN_FILE).read_text())
     run["filters"] = {"tenants": ["t02"], "query_ids": None, "pattern_ids": None}
-    (replay_dir / "run.json").write_text(json.dumps(run))
+    (replay_dir / RUN_FILE).write_text(json.dumps(run))
     replay = generate_reports(replay_dir)
     assert replay.summary["filters"] == {"tenants": ["t02"]}
     assert replay.summary["previous_run_id"] == "n1"
@@ -180,7 +181,7 @@ def test_locked_history_is_one_line_and_touches_nothing(
 ) -> None:
     write_reports(night(make_run, 1))
     run_dir = night(make_run, 2)
-    db = results / "history.sqlite"
+    db = results / HISTORY_FILE
     before, db_before = snapshot(run_dir), db.read_bytes()
     holder = sqlite3.connect(db, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")
@@ -201,7 +202,7 @@ def test_corrupt_history_is_one_line_and_touches_nothing(
     make_run: Callable[..., Path], results: Path
 ) -> None:
     run_dir = night(make_run, 1)
-    db = results / "history.sqlite"
+    db = results / HISTORY_FILE
     garbage = b"this is not sqlite\x00\xff" * 300
     db.write_bytes(garbage)
     before = snapshot(results)
@@ -211,4 +212,4 @@ def test_corrupt_history_is_one_line_and_touches_nothing(
     assert "\n" not in message
     assert "history database is corrupt" in message and "move it aside" in message
     assert snapshot(results) == before
-    assert not (run_dir / "report.html").exists()
+    assert not (run_dir / HTML_FILE).exists()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from simulator.errors import ReportError
-from simulator.report.replay import check_target, known_queries, prepare_replay
+from simulator.jobs.replay import check_target, known_queries, prepare_replay
 
 
 def write_config(tmp_path: Path, results: Path) -> Path:

@@ -9,8 +9,10 @@ import pytest
 from runner_fixtures import FakeFullDisk
 
 from simulator.errors import RunError
-from simulator.runner import store as store_module
-from simulator.runner.store import RunStore
+from simulator.results import store as store_module
+from simulator.results.layout import RUN_FILE
+from simulator.results.meta import RunMeta, RunStatus
+from simulator.results.store import RunStore
 
 
 def _execution(i: int) -> dict[str, object]:
@@ -18,18 +20,19 @@ def _execution(i: int) -> dict[str, object]:
 
 
 def test_create_writes_run_json_and_refuses_an_existing_folder(tmp_path: Path) -> None:
-    store = RunStore.create(tmp_path, "r1", {"status": "running"})
-    meta = json.loads((tmp_path / "r1" / "run.json").read_text())
-    assert meta == {"format_version": 1, "run_id": "r1", "status": "running"}
-    store.update_meta(status="complete", exit_code=0)
-    assert store.read_meta()["status"] == "complete"
+    store = RunStore.create(tmp_path, "r1", RunMeta(status=RunStatus.RUNNING))
+    meta = json.loads((tmp_path / "r1" / RUN_FILE).read_text())
+    assert meta == RunMeta(run_id="r1", status=RunStatus.RUNNING).to_dict()
+    assert meta["format_version"] == 1 and meta["run_id"] == "r1" and meta["status"] == "running"
+    store.update_meta(status=RunStatus.COMPLETE, exit_code=0)
+    assert store.read_meta().status == "complete"
     store.close()
     with pytest.raises(RunError, match="already exists; use --resume r1"):
-        RunStore.create(tmp_path, "r1", {})
+        RunStore.create(tmp_path, "r1", RunMeta())
 
 
 def test_append_load_dedupes_by_execution_id_and_drops_a_torn_line(tmp_path: Path) -> None:
-    store = RunStore.create(tmp_path, "r1", {})
+    store = RunStore.create(tmp_path, "r1", RunMeta())
     store.append("executions", [_execution(1), _execution(2)])
     store.append("executions", [_execution(2) | {"status": "error"}])
     with open(store.path("executions"), "ab") as handle:
@@ -45,7 +48,7 @@ def test_append_load_dedupes_by_execution_id_and_drops_a_torn_line(tmp_path: Pat
 
 
 def test_second_driver_on_the_same_run_is_refused(tmp_path: Path) -> None:
-    first = RunStore.create(tmp_path, "r1", {})
+    first = RunStore.create(tmp_path, "r1", RunMeta())
     with pytest.raises(RunError, match="another qsim process is running this run"):
         RunStore.open_existing(tmp_path, "r1")
     first.close()
@@ -53,7 +56,7 @@ def test_second_driver_on_the_same_run_is_refused(tmp_path: Path) -> None:
 
 
 def test_resume_of_a_missing_run_names_the_runs_there(tmp_path: Path) -> None:
-    RunStore.create(tmp_path, "demo-1", {}).close()
+    RunStore.create(tmp_path, "demo-1", RunMeta()).close()
     with pytest.raises(RunError, match=r"no such run to resume \(runs there: demo-1\)"):
         RunStore.open_existing(tmp_path, "demo-2")
 
@@ -61,7 +64,7 @@ def test_resume_of_a_missing_run_names_the_runs_there(tmp_path: Path) -> None:
 def test_full_disk_keeps_every_complete_record(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = RunStore.create(tmp_path, "r1", {})
+    store = RunStore.create(tmp_path, "r1", RunMeta())
     monkeypatch.setattr(store_module, "_write_all", FakeFullDisk(store_module._write_all, allow=2))
     store.append("executions", [_execution(1)])
     store.append("executions", [_execution(2), _execution(3)])
@@ -77,7 +80,7 @@ def test_full_disk_keeps_every_complete_record(
 
 
 def test_result_files_are_kept_under_results(tmp_path: Path) -> None:
-    store = RunStore.create(tmp_path, "r1", {})
+    store = RunStore.create(tmp_path, "r1", RunMeta())
     relative = store.write_result_file("load:cand:t01:q1:0", b"ARROW1")
     assert relative == "results/load_cand_t01_q1_0.arrow"
     assert (tmp_path / "r1" / relative).read_bytes() == b"ARROW1"

@@ -1,5 +1,9 @@
 """Read a run folder (``results/<run_id>/``) into typed records for the report stage.
 
+``RunData.run`` is ``run.json`` as written, kept as a plain object so that a damaged or
+hand-edited file still renders (every accessor below falls back to a default); the runner,
+which owns the file, reads it as a typed :class:`~simulator.results.meta.RunMeta`.
+
 A run folder may be incomplete: the run is still going, was interrupted, or failed. The
 loader renders what exists and lists what is missing (``RunData.missing``) so the report
 can say so, instead of refusing. Only a folder that is not a run at all is an error.
@@ -16,16 +20,19 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from simulator.compare.verdicts import PerfVerdict, Verdict
+from simulator.results.verdicts import PerfVerdict, Verdict
 from simulator.config import ReportSection
-from simulator.engines.execution import Execution
+from simulator.results.execution import Execution
 from simulator.errors import ReportError
-
-RUN_FILE = "run.json"
-QUERIES_FILE = "queries.parquet"
-EXECUTIONS_FILE = "executions.jsonl"
-VERDICTS_FILE = "verdicts.jsonl"
-PERF_FILE = "perf.jsonl"
+from simulator.results.layout import (
+    EXECUTIONS_FILE,
+    PERF_FILE,
+    QUERIES_FILE,
+    RUN_FILE,
+    VERDICTS_FILE,
+    RecordKind,
+    is_run_folder,
+)
 
 
 @dataclass
@@ -134,10 +141,10 @@ def resolve_run(ref: str | Path, results_dir: Path) -> Path:
     """
     candidates = [Path(ref), results_dir / str(ref)]
     for path in candidates:
-        if (path / RUN_FILE).is_file():
+        if is_run_folder(path):
             return path
     known = (
-        sorted(p.name for p in results_dir.iterdir() if (p / RUN_FILE).is_file())
+        sorted(p.name for p in results_dir.iterdir() if is_run_folder(p))
         if results_dir.is_dir()
         else []
     )
@@ -222,3 +229,12 @@ def load_run(run_dir: Path) -> RunData:
                     f"for candidate {candidate!r}"
                 )
     return data
+
+
+def read_records(run_dir: Path, kind: RecordKind | str) -> list[dict[str, Any]]:
+    """Every JSON line of one record file of ``run_dir``, as written ([] when the file does
+    not exist). For analysis of finished runs; refuses (ValueError) a torn line."""
+    path = Path(run_dir) / RecordKind(kind).file_name
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

@@ -16,18 +16,17 @@ import pyarrow.parquet as pq
 
 from simulator.config import RunConfig, load_config
 from simulator.errors import QsimError, ReportError
-from simulator.report.candidates import with_candidates
-from simulator.report.history import HISTORY_FILE
-from simulator.report.loader import QUERIES_FILE, RUN_FILE
+from simulator.jobs.candidates import with_candidates
+from simulator.jobs.run_report import run_and_report
 from simulator.report.writer import ReportOutcome, generate_reports
+from simulator.results.layout import HISTORY_FILE, QUERIES_FILE, RUN_FILE
+from simulator.workload.store import load_workload
 
 DEFAULT_CONFIG = Path("configs/demo.toml")
 
 
 def _from_workload(cfg: RunConfig) -> list[dict[str, Any]] | None:
     """The sampled workload's rows, or None when it is not built yet."""
-    from simulator.workload.store import load_workload
-
     try:
         workload = load_workload(Path(cfg.workload.dir), cfg.workload.name)
     except (QsimError, OSError):
@@ -123,8 +122,6 @@ def run_replay(
     "previous run" itself (that would turn the next night's findings of other tenants
     into new ones).
     """
-    from simulator.runner.run import execute_run
-
     cfg = prepare_replay(
         config_path,
         tenant,
@@ -132,7 +129,7 @@ def run_replay(
         query_id=query_id,
         candidate_specs=candidate_specs,
     )
-    outcome = execute_run(
+    outcome = run_and_report(
         cfg,
         tenants=[tenant],
         pattern_ids=[pattern_id] if pattern_id else None,

@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from report_run_folders import realistic_spec, write_run
+from run_folders import realistic_spec, write_run
 
 from simulator.report import generate_reports
 from simulator.report.history import History
+from simulator.results.layout import HISTORY_FILE, RUN_FILE
 
 playwright = pytest.importorskip("playwright.sync_api")
 
@@ -115,11 +116,11 @@ def test_report_loads_sorts_and_filters(browser: Any, tmp_path: Path) -> None:
 @pytest.mark.parametrize("payload", PAYLOADS)
 def test_no_text_field_can_inject(browser: Any, tmp_path: Path, payload: str) -> None:
     run_dir = write_run(tmp_path, realistic_spec(taint=payload, diff_sample_rows=3))
-    run = json.loads((run_dir / "run.json").read_text())
+    run = json.loads((run_dir / RUN_FILE).read_text())
     run["filters"] = {"tenants": [f"t01{payload}"]}
-    (run_dir / "run.json").write_text(json.dumps(run))
+    (run_dir / RUN_FILE).write_text(json.dumps(run))
     generate_reports(run_dir)  # records the run, so its pattern can be accepted
-    with History(tmp_path / "history.sqlite") as history:
+    with History(tmp_path / HISTORY_FILE) as history:
         history.accept(f"p_ins{payload}", reason=f"why{payload}", accepted_by=f"who{payload}")
     report = generate_reports(run_dir).report_path
     url = report.resolve().as_uri()

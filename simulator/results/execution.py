@@ -1,17 +1,40 @@
 """The execution record: one statement run once on one engine, as the runner stores it.
 
 Records are plain data, written as one JSON object per line in ``executions.jsonl`` of a
-run folder, and read back by the comparison and report stages.
+run folder, and read back by the comparison and report stages. ``status`` and ``phase`` are
+:class:`Status` and :class:`Phase` members (string enums, so they compare equal to and
+serialise as their plain values); a record with any other value is refused.
+
+``result`` stays the JSON form of the result checksum (``ResultChecksum.to_dict()``): the
+checksum type belongs to the canonical hashing layer, which this bottom package does not
+import.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
-STATUSES = ("ok", "error", "timeout", "crash", "skipped")
-PHASES = ("load", "repeat", "perf", "replay")
+
+class Status(StrEnum):
+    """How one execution ended."""
+
+    OK = "ok"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+    CRASH = "crash"
+    SKIPPED = "skipped"
+
+
+class Phase(StrEnum):
+    """Which part of the run an execution belongs to."""
+
+    LOAD = "load"  # the replay under the load model
+    REPEAT = "repeat"  # the baseline's determinism repeats of a SELECT
+    PERF = "perf"  # the isolated performance rounds
+    REPLAY = "replay"  # the quiet confirmation replay
 
 
 @dataclass
@@ -54,9 +77,9 @@ class Execution:
     engine: str
     tenant: str
     query_id: str
-    phase: str
+    phase: Phase
     repetition: int = 0
-    status: str = "ok"
+    status: Status = Status.OK
     error_class: str = ""
     error_message: str = ""
     wall_ms: float = 0.0
@@ -76,10 +99,15 @@ class Execution:
     signal: int | None = None
     node: str = ""
 
+    def __post_init__(self) -> None:
+        # Refuses (ValueError) a status or phase outside the enums, as read from disk too.
+        self.status = Status(self.status)
+        self.phase = Phase(self.phase)
+
     @staticmethod
     def make_id(phase: str, engine: str, tenant: str, query_id: str, repetition: int = 0) -> str:
         """The deterministic id of an execution."""
-        return f"{phase}:{engine}:{tenant}:{query_id}:{repetition}"
+        return f"{Phase(phase)}:{engine}:{tenant}:{query_id}:{repetition}"
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""

@@ -8,7 +8,7 @@ import pytest
 
 from simulator.config import load_config
 from simulator.errors import ConfigError
-from simulator.report.candidates import with_candidates
+from simulator.jobs.candidates import with_candidates
 
 CONFIG = """
 [run]

@@ -1,4 +1,4 @@
-"""The run folder: ``run.json`` plus append-only JSONL record files, written durably.
+"""The run folder writer: ``run.json`` plus append-only JSONL record files, written durably.
 
 Every record is appended as one JSON line and the file is fsync'd before the runner counts
 the record as done, so a driver killed at any instant leaves at most one torn last line,
@@ -10,6 +10,7 @@ a lock file refuses a second driver on the same run.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import fcntl
 import json
@@ -19,19 +20,19 @@ from pathlib import Path
 from typing import Any
 
 from simulator.errors import RunError
+from simulator.results.layout import LOCK_FILE, RUN_FILE, RecordKind, is_run_folder, result_file_name
+from simulator.results.meta import RunMeta
 
-FORMAT_VERSION = 1
-RECORD_FILES = ("executions", "verdicts", "perf")
 DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 
 
 def record_key(kind: str, record: dict[str, Any]) -> str:
     """The identity of a record: a resumed run keeps exactly one record per key."""
-    if kind == "executions":
+    if kind == RecordKind.EXECUTIONS:
         return str(record["execution_id"])
-    if kind == "verdicts":
+    if kind == RecordKind.VERDICTS:
         return f"{record['candidate']}|{record['query_id']}"
-    if kind == "perf":
+    if kind == RecordKind.PERF:
         return f"{record['candidate']}|{record['tenant']}|{record['pattern_id']}"
     raise ValueError(f"unknown record file {kind!r}")
 
@@ -63,8 +64,9 @@ class RunStore:
 
     # -- creation and locking -------------------------------------------------------------
     @classmethod
-    def create(cls, results_dir: Path, run_id: str, meta: dict[str, Any]) -> RunStore:
-        """Create ``results_dir/run_id`` with ``run.json``; refuse an existing folder."""
+    def create(cls, results_dir: Path, run_id: str, meta: RunMeta) -> RunStore:
+        """Create ``results_dir/run_id`` with ``run.json`` (``meta`` with its ``run_id``
+        set); refuse an existing folder."""
         run_dir = Path(results_dir) / run_id
         try:
             run_dir.mkdir(parents=True, exist_ok=False)
@@ -74,15 +76,15 @@ class RunStore:
             raise RunError(f"{run_dir}: cannot create run folder ({err.strerror})") from None
         store = cls(run_dir)
         store.lock()
-        store.write_meta({"format_version": FORMAT_VERSION, "run_id": run_id, **meta})
+        store.write_meta(dataclasses.replace(meta, run_id=run_id))
         return store
 
     @classmethod
     def open_existing(cls, results_dir: Path, run_id: str) -> RunStore:
         """Open a run folder to resume it; refuse a missing or unreadable one."""
         run_dir = Path(results_dir) / run_id
-        if not (run_dir / "run.json").is_file():
-            known = sorted(p.parent.name for p in Path(results_dir).glob("*/run.json"))
+        if not is_run_folder(run_dir):
+            known = sorted(p.parent.name for p in Path(results_dir).glob(f"*/{RUN_FILE}"))
             hint = f" (runs there: {', '.join(known[-3:])})" if known else ""
             raise RunError(f"{run_dir}: no such run to resume{hint}")
         store = cls(run_dir)
@@ -92,7 +94,7 @@ class RunStore:
 
     def lock(self) -> None:
         """Take the run's lock file; a second driver on the same run gets a RunError."""
-        fd = os.open(self.run_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(self.run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -114,23 +116,19 @@ class RunStore:
     # -- run.json ---------------------------------------------------------------------------
     @property
     def meta_path(self) -> Path:
-        return self.run_dir / "run.json"
+        return self.run_dir / RUN_FILE
 
-    def read_meta(self) -> dict[str, Any]:
+    def read_meta(self) -> RunMeta:
         """The parsed ``run.json``; RunError naming the file when it is damaged."""
-        try:
-            return json.loads(self.meta_path.read_text())
-        except (OSError, ValueError) as err:
-            raise RunError(f"{self.meta_path}: unreadable run metadata ({err})") from None
+        return read_meta(self.run_dir)
 
-    def write_meta(self, meta: dict[str, Any]) -> None:
+    def write_meta(self, meta: RunMeta) -> None:
         """Replace ``run.json`` atomically."""
-        self.write_json_atomic(self.meta_path, meta)
+        self.write_json_atomic(self.meta_path, meta.to_dict())
 
-    def update_meta(self, **fields: Any) -> dict[str, Any]:
-        """Merge ``fields`` into ``run.json`` and return the new content."""
-        meta = self.read_meta()
-        meta.update(fields)
+    def update_meta(self, **fields: Any) -> RunMeta:
+        """Set ``fields`` of the run meta in ``run.json`` and return the new meta."""
+        meta = dataclasses.replace(self.read_meta(), **fields)
         self.write_meta(meta)
         return meta
 
@@ -161,7 +159,7 @@ class RunStore:
 
     # -- records ----------------------------------------------------------------------------
     def path(self, kind: str) -> Path:
-        return self.run_dir / f"{kind}.jsonl"
+        return self.run_dir / RecordKind(kind).file_name
 
     def append(self, kind: str, records: Iterable[dict[str, Any]]) -> None:
         """Append records as JSON lines with one write and one fsync.
@@ -189,8 +187,7 @@ class RunStore:
         self._counts[kind] = self._counts.get(kind, 0) + data.count(b"\n")
 
     def _fd(self, kind: str) -> int:
-        if kind not in RECORD_FILES:
-            raise ValueError(f"unknown record file {kind!r}")
+        kind = RecordKind(kind)  # ValueError for an unknown record file
         if kind not in self._fds:
             self._fds[kind] = os.open(
                 self.path(kind), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644
@@ -244,8 +241,17 @@ class RunStore:
         time): it is complete once renamed, which a killed driver cannot undo, and the
         record that names it is fsync'd after it.
         """
-        folder = self.run_dir / "results"
-        folder.mkdir(exist_ok=True)
-        name = execution_id.replace(":", "_").replace("/", "_") + ".arrow"
-        self.write_bytes_atomic(folder / name, data, sync=False)
-        return f"results/{name}"
+        name = result_file_name(execution_id)
+        (self.run_dir / name).parent.mkdir(exist_ok=True)
+        self.write_bytes_atomic(self.run_dir / name, data, sync=False)
+        return name
+
+
+def read_meta(run_dir: Path) -> RunMeta:
+    """The ``run.json`` of ``run_dir``; RunError naming the file when it is missing or
+    damaged."""
+    path = Path(run_dir) / RUN_FILE
+    try:
+        return RunMeta.from_dict(json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError, AttributeError) as err:
+        raise RunError(f"{path}: unreadable run metadata ({err})") from None

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from report_run_folders import realistic_spec, write_run
+from run_folders import realistic_spec, write_run
 
-from simulator.engines.execution import Execution
 from simulator.report import generate_reports
 from simulator.report.charts import (
     _mean_in_flight,
@@ -22,6 +21,7 @@ from simulator.report.charts import (
     ratio_histogram,
 )
 from simulator.report.masking import mask_literals
+from simulator.results.execution import Execution
 
 PAYLOAD = "</script><img src=x onerror=alert(1)>"
 

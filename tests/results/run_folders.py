@@ -1,5 +1,7 @@
 """Write real run folders (run.json, queries.parquet, executions/verdicts/perf JSONL) with
-the real record types, as the runner lays them out, for the report tests.
+the real record types and the real writer (:class:`~simulator.results.store.RunStore`), for
+the report and jobs tests. The ``results`` and ``make_run`` fixtures are imported by those
+test folders' conftest files.
 
 The world: tenants ``t01``.. each with the same patterns; every pattern has two queries.
 Pattern ``p_ins`` is an INSERT into the day-partitioned ``events`` table, the others are
@@ -10,16 +12,26 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pytest
 import pyarrow.parquet as pq
 
-from simulator.compare.verdicts import PerfVerdict, Verdict
-from simulator.engines.execution import Execution, PartitionState, TableState
+from simulator.results.execution import Execution, PartitionState, TableState
+from simulator.results.layout import (
+    EXECUTIONS_FILE,
+    PERF_FILE,
+    QUERIES_FILE,
+    VERDICTS_FILE,
+    RecordKind,
+)
+from simulator.results.meta import EngineMeta, HostMeta, RunMeta, RunStatus
+from simulator.results.store import RunStore
+from simulator.results.verdicts import PerfVerdict, Verdict
 
 PATTERNS = {
     "p_sel_day": (
@@ -55,10 +67,10 @@ class RunSpec:
     perf: bool = True
     taint: str = ""
     files: tuple[str, ...] = (
-        "queries.parquet",
-        "executions.jsonl",
-        "verdicts.jsonl",
-        "perf.jsonl",
+        QUERIES_FILE,
+        EXECUTIONS_FILE,
+        VERDICTS_FILE,
+        PERF_FILE,
     )
     report: dict[str, Any] = field(default_factory=dict)
 
@@ -141,17 +153,13 @@ def _side(execution: Execution) -> dict[str, Any]:
     return side
 
 
-def _jsonl(path: Path, records: Iterable[Any]) -> None:
-    with path.open("w", encoding="utf-8") as handle:
-        for record in records:
-            handle.write(json.dumps(record.to_dict()) + "\n")
-
 
 def write_run(results: Path, spec: RunSpec) -> Path:
     """Write the run folder ``results/<run_id>`` described by ``spec``; return it."""
     t = spec.taint
     run_dir = results / spec.run_id
     run_dir.mkdir(parents=True, exist_ok=True)
+    store = RunStore(run_dir)
     baseline = f"baseline{t}"
     candidates = [f"{c}{t}" for c in spec.candidates]
     versions = {baseline: f"1.1.3{t}", **{c: f"2.0.1{t}" for c in candidates}}
@@ -159,12 +167,11 @@ def write_run(results: Path, spec: RunSpec) -> Path:
     regressions = {(f"{tn}{t}", f"{p}{t}"): v for (tn, p), v in spec.regressions.items()}
     under_load = {(f"{tn}{t}", f"{p}{t}") for tn, p in spec.under_load_only}
     perf_regressed = {(f"{tn}{t}", f"{p}{t}"): r for (tn, p), r in spec.perf_regressed.items()}
-    run = {
-        "format_version": 1,
-        "run_id": f"{spec.run_id}{t}",
-        "pipeline": f"{spec.pipeline}{t}",
-        "config_path": f"configs/nightly{t}.toml",
-        "config": {
+    meta = RunMeta(
+        run_id=f"{spec.run_id}{t}",
+        pipeline=f"{spec.pipeline}{t}",
+        config_path=f"configs/nightly{t}.toml",
+        config={
             "run": {"name": spec.pipeline},
             "report": {
                 "diff_sample_rows": spec.diff_sample_rows,
@@ -173,36 +180,36 @@ def write_run(results: Path, spec: RunSpec) -> Path:
             },
             "perf": {"enabled": spec.perf},
         },
-        "generation_id": f"gen-3f9a1c{t}",
-        "workload_id": f"wl-77ab{t}",
-        "workload_name": f"demo{t}",
-        "baseline": baseline,
-        "candidates": candidates,
-        "engines": {
-            name: {
-                "role": "baseline" if name == baseline else "candidate",
-                "adapter": "duckdb",
-                "requirements": [f"duckdb=={versions[name]}"],
-                "dialect": "duckdb",
-                "settings": {},
-                "version": versions[name],
-                "runtime_spec_hash": "abc123",
-                "faults_enabled": spec.faults and name != baseline,
-                "faults": {},
-            }
+        generation_id=f"gen-3f9a1c{t}",
+        workload_id=f"wl-77ab{t}",
+        workload_name=f"demo{t}",
+        baseline=baseline,
+        candidates=candidates,
+        engines={
+            name: EngineMeta(
+                role="baseline" if name == baseline else "candidate",
+                adapter="duckdb",
+                requirements=[f"duckdb=={versions[name]}"],
+                dialect="duckdb",
+                settings={},
+                version=versions[name],
+                runtime_spec_hash="abc123",
+                faults_enabled=spec.faults and name != baseline,
+                faults={},
+            )
             for name in [baseline, *candidates]
         },
-        "qsim_version": "0.1.0",
-        "host": {"hostname": "ci", "platform": "linux", "cpus": 2, "python": "3.11"},
-        "started_at": spec.started_at,
-        "finished_at": spec.started_at if spec.status == "complete" else None,
-        "status": spec.status,
-        "exit_code": 1 if spec.regressions else 0,
-        "load": {"mode": "closed", "concurrency": 4},
-    }
-    (run_dir / "run.json").write_text(json.dumps(run, indent=2), encoding="utf-8")
-    if "queries.parquet" in spec.files:
-        pq.write_table(pa.Table.from_pylist(rows), run_dir / "queries.parquet")
+        qsim_version="0.1.0",
+        host=HostMeta(hostname="ci", platform="linux", cpus=2, python="3.11"),
+        started_at=spec.started_at,
+        finished_at=spec.started_at if spec.status == "complete" else None,
+        status=RunStatus(spec.status),
+        exit_code=1 if spec.regressions else 0,
+        load={"mode": "closed", "concurrency": 4},
+    )
+    store.write_meta(meta)
+    if QUERIES_FILE in spec.files:
+        pq.write_table(pa.Table.from_pylist(rows), run_dir / QUERIES_FILE)
     executions, verdicts, perf = [], [], []
     clock = 1_700_000_100.0
     for i, row in enumerate(rows):
@@ -230,7 +237,7 @@ def write_run(results: Path, spec: RunSpec) -> Path:
             executions.append(
                 Execution(
                     execution_id=Execution.make_id("load", engine, tenant, qid),
-                    run_id=run["run_id"],
+                    run_id=meta.run_id,
                     engine=engine,
                     tenant=tenant,
                     query_id=qid,
@@ -285,7 +292,7 @@ def write_run(results: Path, spec: RunSpec) -> Path:
                 evidence["diff_sample"] = [{"n": f"secret-value{t}"}]
             verdicts.append(
                 Verdict(
-                    run_id=run["run_id"],
+                    run_id=meta.run_id,
                     candidate=cand,
                     tenant=tenant,
                     query_id=qid,
@@ -310,7 +317,7 @@ def write_run(results: Path, spec: RunSpec) -> Path:
             base_ms = 20.0 + 7 * len(seen)
             perf.append(
                 PerfVerdict(
-                    run_id=run["run_id"],
+                    run_id=meta.run_id,
                     candidate=cand,
                     tenant=key[0],
                     pattern_id=key[1],
@@ -327,12 +334,13 @@ def write_run(results: Path, spec: RunSpec) -> Path:
                     weight=50.0,
                 )
             )
-    if "executions.jsonl" in spec.files:
-        _jsonl(run_dir / "executions.jsonl", executions)
-    if "verdicts.jsonl" in spec.files:
-        _jsonl(run_dir / "verdicts.jsonl", verdicts)
-    if "perf.jsonl" in spec.files and spec.perf:
-        _jsonl(run_dir / "perf.jsonl", perf)
+    if EXECUTIONS_FILE in spec.files:
+        store.rewrite(RecordKind.EXECUTIONS, [e.to_dict() for e in executions])
+    if VERDICTS_FILE in spec.files:
+        store.rewrite(RecordKind.VERDICTS, [v.to_dict() for v in verdicts])
+    if PERF_FILE in spec.files and spec.perf:
+        store.rewrite(RecordKind.PERF, [v.to_dict() for v in perf])
+    store.close()
     return run_dir
 
 
@@ -353,3 +361,21 @@ def realistic_spec(run_id: str = "nightly-2026-11-24", **overrides: Any) -> RunS
     }
     values.update(overrides)
     return RunSpec(**values)
+
+
+@pytest.fixture
+def results(tmp_path: Path) -> Path:
+    """An empty results folder."""
+    path = tmp_path / "results"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def make_run(results: Path) -> Callable[..., Path]:
+    """Write a run folder under ``results``: make_run("r1", regressions={...})."""
+
+    def make(run_id: str, **fields: Any) -> Path:
+        return write_run(results, RunSpec(run_id=run_id, **fields))
+
+    return make

@@ -6,9 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from simulator.config import load_config
-from simulator.report.candidates import with_candidates
-from simulator.report.history import HISTORY_FILE
+from simulator.jobs.candidates import with_candidates
+from simulator.jobs.run_report import run_and_report
 from simulator.report.writer import ReportOutcome, generate_reports
+from simulator.results.layout import HISTORY_FILE
 
 
 def run_nightly(
@@ -19,10 +20,7 @@ def run_nightly(
     Refuses (QsimError) a bad config or candidate spec, a run that cannot start, and an
     unusable history database.
     """
-    # Imported here: the runner pulls in Ray, which report-only commands never need.
-    from simulator.runner.run import execute_run
-
     cfg = with_candidates(load_config(config_path), candidate_specs)
-    outcome = execute_run(cfg, ray_address=ray_address)
+    outcome = run_and_report(cfg, ray_address=ray_address)
     history_db = Path(cfg.run.results_dir) / HISTORY_FILE
     return generate_reports(Path(outcome.run_dir), history_db=history_db)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import date
 
-from simulator.compare.verdicts import PerfVerdict, Verdict
 from simulator.config import ReportSection
 from simulator.report.findings import (
     Acceptance,
@@ -15,6 +14,7 @@ from simulator.report.findings import (
     covered_patterns,
 )
 from simulator.report.gate import apply_gate, ship_decisions
+from simulator.results.verdicts import PerfVerdict, Verdict
 
 TODAY = date(2026, 11, 25)
 
