@@ -16,7 +16,9 @@ Precedence (the first rule that applies decides; the evidence keeps what the oth
 6. the result differs: ``result_mismatch``;
 7. a mismatch in 5-6 on a query the workload marked nondeterministic (rand, now, approx_*,
    TABLESAMPLE...): ``nondeterministic``;
-8. otherwise ``match``.
+8. equal values under column names the engine derives (unaliased expressions) that differ:
+   ``cosmetic_difference`` / ``derived_column_name``;
+9. otherwise ``match``.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from simulator.compare.determinism import baseline_consistency
 from simulator.compare.diff_sample import diff_sample, is_sub_multiset
 from simulator.compare.facts import QueryFacts, static_reasons
 from simulator.compare.results import Outcome, compare_results
-from simulator.compare.verdicts import Verdict
+from simulator.compare.verdicts import COSMETIC_DIFFERENCE, Verdict
 from simulator.compare.writes import compare_writes, reported_count_problem
 from simulator.config import CompareSection
 from simulator.engines.execution import Execution
@@ -123,6 +125,8 @@ def _compare_ok(
         if reasons:
             evidence["mismatch_reason"] = outcome.reason
             return Outcome("nondeterministic", "static: " + ", ".join(reasons))
+    if outcome is results and outcome.verdict == "match" and "derived_column_names" in evidence:
+        return Outcome(COSMETIC_DIFFERENCE, "derived_column_name")
     return outcome
 
 
