@@ -15,7 +15,9 @@ Precedence (the first rule that applies decides; the evidence keeps what the oth
 5. a written table's post-state differs: ``write_mismatch``;
 6. the result differs: ``result_mismatch``;
 7. a mismatch in 5-6 on a query the workload marked nondeterministic (rand, now, approx_*,
-   TABLESAMPLE...): ``nondeterministic``;
+   TABLESAMPLE...), as far as the columns and rows that nondeterminism reaches explain it:
+   ``nondeterministic``, or ``estimate_changed`` for approximate aggregates that agree over
+   the baseline's runs (``compare/nondeterminism.py``);
 8. equal values under column names the engine derives (unaliased expressions) that differ:
    ``cosmetic_difference`` / ``derived_column_name``;
 9. otherwise ``match``.
@@ -28,7 +30,8 @@ from typing import Any
 
 from simulator.compare.determinism import baseline_consistency
 from simulator.compare.diff_sample import diff_sample, is_sub_multiset
-from simulator.compare.facts import QueryFacts, static_reasons
+from simulator.compare.facts import QueryFacts
+from simulator.compare.nondeterminism import excuse
 from simulator.compare.results import Outcome, compare_results
 from simulator.compare.verdicts import COSMETIC_DIFFERENCE, Verdict
 from simulator.compare.writes import compare_writes, reported_count_problem
@@ -121,10 +124,7 @@ def _compare_ok(
     if writes.verdict == "skipped" and results.verdict == "match":
         outcome = writes
     if outcome.verdict in ("write_mismatch", "result_mismatch"):
-        reasons = static_reasons(query)
-        if reasons:
-            evidence["mismatch_reason"] = outcome.reason
-            return Outcome("nondeterministic", "static: " + ", ".join(reasons))
+        return excuse(query, outcome, evidence, baseline_runs, candidate)
     if outcome is results and outcome.verdict == "match" and "derived_column_names" in evidence:
         return Outcome(COSMETIC_DIFFERENCE, "derived_column_name")
     return outcome
