@@ -9,9 +9,10 @@ approximate aggregates (``estimate_columns``) and whether they can change the ro
 - a schema change or a missing result set: never (nondeterminism does not change them);
 - the row set not fixed (a random filter, a sample, a LIMIT choosing rows below the top):
   any difference;
-- otherwise a row count change stays a mismatch, and so does a value difference in a
-  column outside the reached ones; a difference confined to reached columns (or a change
-  of pairing between rows when a column is reached) is excused;
+- otherwise a row count change stays a mismatch, and so do equal rows in another order
+  and a value difference in a column outside the reached ones; a difference confined to
+  reached columns (or a change of pairing between rows when a column is reached) is
+  excused;
 - a difference confined to columns only approximate aggregates feed, on a query whose
   baseline repeated runs agreed with each other, is ``estimate_changed``: the estimate
   changed, repeatably. Without repeated runs it stays ``nondeterministic``.
@@ -31,6 +32,11 @@ from simulator.compare.verdicts import ESTIMATE_CHANGED
 from simulator.engines.execution import Execution
 
 _NEVER_EXCUSED = ("schema_mismatch", "result_set_missing")
+# What a fixed row set leaves nothing nondeterministic to explain.
+_FIXED_BY_THE_ROW_SET = {
+    "row_count": "the row count changed; nondeterminism cannot change the row set",
+    "order_mismatch": "equal rows in another order; nondeterministic values cannot reorder them",
+}
 
 
 def excuse(
@@ -58,8 +64,8 @@ def excuse(
     if not optional_fact(query, "row_set_fixed"):
         evidence["excused_columns"] = "all: the row set is not fixed"
         return static
-    if outcome.reason == "row_count":
-        evidence["not_excused"] = "the row count changed; nondeterminism cannot change the row set"
+    if outcome.reason in _FIXED_BY_THE_ROW_SET:
+        evidence["not_excused"] = _FIXED_BY_THE_ROW_SET[outcome.reason]
         return outcome
     bsum, csum = load_checksum(baseline_runs[0]), load_checksum(candidate)
     if bsum is None or csum is None:

@@ -73,6 +73,14 @@ def test_a_pairing_change_is_excused_only_when_a_column_is_reached():
     assert judge([ok(BASE)], swapped, sampled).verdict == "result_mismatch"
 
 
+def test_equal_rows_in_another_order_are_a_mismatch_when_the_row_set_is_fixed():
+    query = rand_query(order_by=True, order_keys=["k", "r"])
+    reordered = ok(BASE.take([2, 1, 0]), "c")
+    result = judge([ok(BASE)], reordered, query)
+    assert (result.verdict, result.reason) == ("result_mismatch", "order_mismatch")
+    assert "reorder" in result.evidence["not_excused"]
+
+
 def test_a_schema_change_is_never_excused():
     cand = ok(pa.table({"k": [1, 2, 3], "r": ["a", "b", "c"]}), "c")
     result = judge([ok(BASE)], cand, rand_query())
