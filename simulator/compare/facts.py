@@ -5,9 +5,9 @@ which keeps the comparison testable without the workload stage.
 
 The facts of ``OPTIONAL_FACTS`` (where the static nondeterminism reaches, which output
 names are derived) are read with ``optional_fact``: an object without them, like a
-workload sampled before they existed, is judged with their defaults (unknown reach,
-possibly every row: the static reasons excuse any value difference as before; no derived
-names: every rename fails).
+workload sampled before they existed, is judged with their defaults (unknown reach, an
+unfixed row set: the static reasons excuse any difference but a schema change; no
+derived names: every rename fails).
 """
 
 from __future__ import annotations
