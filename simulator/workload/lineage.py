@@ -229,7 +229,11 @@ class _Analysis:
             )
         return ctes
 
-    def _source(self, node: exp.Expression, ctes: dict[str, _Shape]) -> _Shape:
+    def _source(
+        self, node: exp.Expression, ctes: dict[str, _Shape], sources: dict[str, _Shape]
+    ) -> _Shape:
+        """The shape of one FROM / JOIN source; ``sources`` are those left of it (which a
+        lateral source or table function may refer to)."""
         if isinstance(node, exp.Table):
             shape = ctes.get(node.name.lower(), _DETERMINISTIC) if not node.db else _DETERMINISTIC
             if node.args.get("sample") is not None and ROWS in self.categories:
@@ -239,7 +243,7 @@ class _Analysis:
             shape = self.query(node.this, ctes, top=False)
             return _Shape(_alias_columns(node) or shape.names, shape.reached, shape.fixed)
         # Table functions, UNNEST, VALUES, LATERAL: nondeterministic anywhere means unknown.
-        return _Shape(None, None, False) if self._expr(node, ctes, {}) else _DETERMINISTIC
+        return _Shape(None, None, False) if self._expr(node, ctes, sources) else _DETERMINISTIC
 
     def _select(self, node: exp.Select, ctes: dict[str, _Shape], *, top: bool) -> _Shape:
         sources: dict[str, _Shape] = {}
@@ -247,7 +251,7 @@ class _Analysis:
         tables = [from_.this] if isinstance(from_, exp.From) else []
         tables += [join.this for join in node.args.get("joins") or []]
         for table in tables:
-            sources[table.alias_or_name.lower()] = self._source(table, ctes)
+            sources[table.alias_or_name.lower()] = self._source(table, ctes, sources)
         fixed = all(shape.fixed for shape in sources.values())
         if node.args.get("sample") is not None and ROWS in self.categories:
             fixed = False
@@ -335,6 +339,8 @@ class _Analysis:
                 shape = self.query(current, ctes, top=False)
                 if shape.reached != frozenset() or not shape.fixed:
                     return True
+                if self._correlated(current, sources):
+                    return True
                 continue
             if category(current) in self.categories:
                 return True
@@ -342,6 +348,16 @@ class _Analysis:
                 return True
             stack.extend(current.iter_expressions())
         return False
+
+    @classmethod
+    def _correlated(cls, query: exp.Expression, sources: dict[str, _Shape]) -> bool:
+        """True when a nested query refers, by qualifier, to a reached column of a source
+        of the enclosing query (a correlated reference)."""
+        inner = {t.alias_or_name.lower() for t in query.find_all(exp.Table, exp.Subquery)}
+        return any(
+            column.table and column.table.lower() not in inner and cls._column(column, sources)
+            for column in query.find_all(exp.Column)
+        )
 
     @staticmethod
     def _column(column: exp.Column, sources: dict[str, _Shape]) -> bool:

@@ -153,6 +153,20 @@ LINEAGE = [
     ("INSERT INTO z SELECT a, b FROM t WHERE rand() < 0.1", (), (), False),
     ("DELETE FROM z WHERE rand() < 0.1", None, (), False),
     ("SELECT a, b FROM t", (), (), True),
+    (
+        "WITH c AS (SELECT k, rand() AS r FROM t) "
+        "SELECT c.k, (SELECT max(u.y) FROM u WHERE u.k > c.r) AS m FROM c",
+        (1,),
+        (),
+        True,
+    ),
+    (
+        "WITH c AS (SELECT k, ARRAY[rand()] AS rs FROM t) "
+        "SELECT c.k, u.x FROM c CROSS JOIN UNNEST(c.rs) AS u(x)",
+        (1,),
+        (),
+        False,
+    ),
 ]
 
 
