@@ -23,6 +23,7 @@ OPTIONAL_FACTS: dict[str, Any] = {
     "nondeterministic_columns": None,
     "estimate_columns": (),
     "row_set_fixed": False,
+    "row_set_estimate_only": False,
     "derived_names": (),
 }
 

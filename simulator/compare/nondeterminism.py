@@ -13,9 +13,11 @@ approximate aggregates (``estimate_columns``) and whether they can change the ro
   and a value difference in a column outside the reached ones; a difference confined to
   reached columns (or a change of pairing between rows when a column is reached) is
   excused;
-- a difference confined to columns only approximate aggregates feed, on a query whose
-  baseline repeated runs agreed with each other, is ``estimate_changed``: the estimate
-  changed, repeatably. Without repeated runs it stays ``nondeterministic``.
+- a difference confined to columns only approximate aggregates feed, or any difference
+  when only approximate aggregates choose the rows (``row_set_estimate_only``: a HAVING
+  or a top-k on an estimate), on a query whose baseline repeated runs agreed with each
+  other, is ``estimate_changed``: the estimate changed, repeatably. Without repeated
+  runs it stays ``nondeterministic``.
 
 A write post-state is compared per partition, not per column: a write mismatch on a query
 with a static reason is excused as a whole.
@@ -37,6 +39,18 @@ _FIXED_BY_THE_ROW_SET = {
     "row_count": "the row count changed; nondeterminism cannot change the row set",
     "order_mismatch": "equal rows in another order; nondeterministic values cannot reorder them",
 }
+
+
+def _estimate_chooses_rows(query: QueryFacts, baseline_runs: Sequence[Execution]) -> bool:
+    """True when only approximate aggregates choose the rows, feed no column beside
+    random ones, and the baseline repeated its result."""
+    columns = optional_fact(query, "nondeterministic_columns")
+    return (
+        bool(optional_fact(query, "row_set_estimate_only"))
+        and columns is not None
+        and set(columns) <= set(optional_fact(query, "estimate_columns"))
+        and len(baseline_runs) >= 2
+    )
 
 
 def excuse(
@@ -62,6 +76,9 @@ def excuse(
         evidence["not_excused"] = "nondeterminism does not change the schema"
         return outcome
     if not optional_fact(query, "row_set_fixed"):
+        if _estimate_chooses_rows(query, baseline_runs):
+            evidence["estimate_chooses_rows"] = True
+            return Outcome(ESTIMATE_CHANGED, "approximate_aggregate")
         evidence["excused_columns"] = "all: the row set is not fixed"
         return static
     if outcome.reason in _FIXED_BY_THE_ROW_SET:

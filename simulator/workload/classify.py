@@ -35,7 +35,8 @@ class Classification:
     Where the ``nondeterministic`` reasons reach (see ``lineage.Lineage``):
     ``nondeterministic_columns`` are the output positions they feed (None: unknown, all),
     ``estimate_columns`` those fed only by approximate aggregates, ``row_set_fixed`` is
-    False when they can change which rows come out or how many. ``derived_names`` says per
+    False when they can change which rows come out or how many, ``row_set_estimate_only``
+    True when only approximate aggregates can. ``derived_names`` says per
     output position whether the engine derives the column name from the expression text
     (an unaliased expression); empty when unknown (a ``*`` in the select list).
     """
@@ -50,6 +51,7 @@ class Classification:
     nondeterministic_columns: tuple[int, ...] | None = None
     estimate_columns: tuple[int, ...] = ()
     row_set_fixed: bool = False
+    row_set_estimate_only: bool = False
     derived_names: tuple[bool, ...] = ()
     parse_error: str = ""
 
@@ -61,6 +63,7 @@ class Classification:
             "nondeterministic_columns": None if columns is None else list(columns),
             "estimate_columns": list(self.estimate_columns),
             "row_set_fixed": self.row_set_fixed,
+            "row_set_estimate_only": self.row_set_estimate_only,
             "derived_names": list(self.derived_names),
         }
 
@@ -104,7 +107,7 @@ def classify(tree: exp.Expression) -> Classification:
     reasons = _nondeterministic(tree)
     reached: tuple[int, ...] | None = ()
     estimate: tuple[int, ...] = ()
-    fixed = True
+    fixed, estimate_only = True, False
     if reasons:
         source = (
             tree if kind == "select" else tree.expression if kind in ("ctas", "insert") else None
@@ -112,6 +115,7 @@ def classify(tree: exp.Expression) -> Classification:
         if isinstance(source, exp.Query):
             found = lineage(source)
             reached, estimate, fixed = found.columns, found.estimate_columns, found.row_set_fixed
+            estimate_only = found.row_set_estimate_only
         else:
             reached, fixed = None, False
     return Classification(
@@ -125,6 +129,7 @@ def classify(tree: exp.Expression) -> Classification:
         nondeterministic_columns=reached,
         estimate_columns=estimate,
         row_set_fixed=fixed,
+        row_set_estimate_only=estimate_only,
         derived_names=_derived_names(query),
     )
 

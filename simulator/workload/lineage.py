@@ -132,12 +132,14 @@ class Lineage:
     ``columns``: output positions a nondeterministic expression feeds (None: unknown, all);
     ``estimate_columns``: positions fed only by approximate aggregates (and by nothing
     random); ``row_set_fixed``: False when nondeterminism can change which rows come out
-    or how many.
+    or how many; ``row_set_estimate_only``: it is not fixed, and only because of
+    approximate aggregates (``HAVING approx_distinct(x) > 3``, a top-k by an estimate).
     """
 
     columns: tuple[int, ...] | None
     estimate_columns: tuple[int, ...]
     row_set_fixed: bool
+    row_set_estimate_only: bool
 
 
 @dataclass(frozen=True)
@@ -172,7 +174,12 @@ def lineage(query: exp.Expression) -> Lineage:
     estimate: tuple[int, ...] = ()
     if every.reached is not None and unpredictable.reached is not None:
         estimate = tuple(sorted(every.reached - unpredictable.reached))
-    return Lineage(columns=columns, estimate_columns=estimate, row_set_fixed=every.fixed)
+    return Lineage(
+        columns=columns,
+        estimate_columns=estimate,
+        row_set_fixed=every.fixed,
+        row_set_estimate_only=unpredictable.fixed and not every.fixed,
+    )
 
 
 def _arg(node: exp.Expression, name: str) -> exp.Expression | None:

@@ -45,6 +45,7 @@ QUERY_SCHEMA = pa.schema(
         ("nondeterministic_columns", pa.list_(pa.int64())),
         ("estimate_columns", pa.list_(pa.int64())),
         ("row_set_fixed", pa.bool_()),
+        ("row_set_estimate_only", pa.bool_()),
         ("derived_names", pa.list_(pa.bool_())),
         ("parse_error", pa.string()),
         ("weight", pa.float64()),
@@ -58,6 +59,7 @@ OPTIONAL_COLUMNS: dict[str, Any] = {
     "nondeterministic_columns": None,
     "estimate_columns": [],
     "row_set_fixed": False,
+    "row_set_estimate_only": False,
     "derived_names": [],
 }
 
@@ -83,6 +85,7 @@ class WorkloadQuery:
     nondeterministic_columns: list[int] | None = None
     estimate_columns: list[int] = field(default_factory=list)
     row_set_fixed: bool = False
+    row_set_estimate_only: bool = False
     derived_names: list[bool] = field(default_factory=list)
     parse_error: str = ""
     weight: float = 1.0

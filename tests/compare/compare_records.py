@@ -33,6 +33,7 @@ class Query:
     nondeterministic_columns: Sequence[int] | None = None
     estimate_columns: Sequence[int] = ()
     row_set_fixed: bool = False
+    row_set_estimate_only: bool = False
     derived_names: Sequence[bool] = ()
     tables_written: Sequence[str] = ()
     weight: float = 1.0

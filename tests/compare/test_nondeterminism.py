@@ -123,6 +123,17 @@ def test_a_random_column_beside_an_estimate_stays_nondeterministic():
     assert (result.verdict, result.reason) == ("nondeterministic", "static: approx_distinct, rand")
 
 
+def test_rows_an_estimate_chooses_are_estimate_changed_when_the_baseline_repeats():
+    query = approx_query(
+        nondeterministic_columns=[], row_set_fixed=False, row_set_estimate_only=True
+    )
+    cand = ok(BASE.slice(0, 2), "c")
+    result = judge([ok(BASE), ok(BASE)], cand, query)
+    assert (result.verdict, result.reason) == ("estimate_changed", "approximate_aggregate")
+    assert result.evidence["estimate_chooses_rows"] is True
+    assert judge([ok(BASE)], cand, query).verdict == "nondeterministic"
+
+
 def _duckdb_execution(con, sql, engine):
     return execution(con.sql(sql).to_arrow_table(), engine=engine)
 

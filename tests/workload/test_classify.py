@@ -179,6 +179,24 @@ def test_lineage_of_nondeterministic_expressions(sql, columns, estimate, fixed):
 
 
 @pytest.mark.parametrize(
+    ("sql", "estimate_only"),
+    [
+        ("SELECT k FROM t GROUP BY k HAVING approx_distinct(x) > 3", True),
+        ("SELECT k, approx_distinct(x) AS n FROM t GROUP BY k ORDER BY n DESC LIMIT 10", True),
+        ("SELECT k, approx_distinct(x) AS n FROM t GROUP BY k", False),
+        ("SELECT k FROM t WHERE rand() < 0.5 GROUP BY k HAVING approx_distinct(x) > 3", False),
+        (
+            "SELECT k FROM t TABLESAMPLE BERNOULLI (5) GROUP BY k HAVING approx_distinct(x) > 3",
+            False,
+        ),
+        ("SELECT a FROM t WHERE rand() < 0.5", False),
+    ],
+)
+def test_row_set_chosen_by_estimates_only(sql, estimate_only):
+    assert _classify(sql).row_set_estimate_only is estimate_only
+
+
+@pytest.mark.parametrize(
     ("sql", "dialect", "derived"),
     [
         (

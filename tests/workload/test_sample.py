@@ -237,4 +237,5 @@ def test_reach_facts_are_stored_and_an_older_workload_loads_with_unknown_reach(w
     loaded = load_workload(workloads, "reach").queries
     assert [q.query_id for q in loaded] == [q.query_id for q in workload.queries]
     assert all(q.nondeterministic_columns is None and not q.row_set_fixed for q in loaded)
+    assert not any(q.row_set_estimate_only for q in loaded)
     assert all(q.derived_names == [] and q.estimate_columns == [] for q in loaded)
