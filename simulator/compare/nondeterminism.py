@@ -42,8 +42,8 @@ _FIXED_BY_THE_ROW_SET = {
 
 
 def _estimate_chooses_rows(query: QueryFacts, baseline_runs: Sequence[Execution]) -> bool:
-    """True when only approximate aggregates choose the rows, feed no column beside
-    random ones, and the baseline repeated its result."""
+    """True when only approximate aggregates choose the rows, nothing else nondeterministic
+    feeds a column, and the baseline repeated its result."""
     columns = optional_fact(query, "nondeterministic_columns")
     return (
         bool(optional_fact(query, "row_set_estimate_only"))
@@ -73,7 +73,7 @@ def excuse(
     if outcome.verdict == "write_mismatch":
         return static
     if outcome.reason in _NEVER_EXCUSED:
-        evidence["not_excused"] = "nondeterminism does not change the schema"
+        evidence["not_excused"] = "nondeterminism changes neither the schema nor the result set"
         return outcome
     if not optional_fact(query, "row_set_fixed"):
         if _estimate_chooses_rows(query, baseline_runs):

@@ -152,6 +152,7 @@ class _Shape:
     fixed: bool
 
     def reaches(self, name: str) -> bool:
+        """True when nondeterminism may reach the output column called ``name``."""
         if self.reached is None:
             return True
         if not self.reached:
