@@ -2,16 +2,30 @@
 
 The workload's ``WorkloadQuery`` satisfies it; so does any object with these attributes,
 which keeps the comparison testable without the workload stage.
+
+The facts of ``OPTIONAL_FACTS`` (where the static nondeterminism reaches, which output
+names are derived) are read with ``optional_fact``: an object without them, like a
+workload sampled before they existed, is judged with their defaults (unknown reach, an
+unfixed row set: the static reasons excuse any difference but a schema change; no
+derived names: every rename fails).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 # Static reason the workload's classifier gives for a LIMIT without ORDER BY anywhere in
 # the statement (top level, subquery or set operation).
 LIMIT_REASON = "limit_without_order_by"
+# Facts a query may carry beyond the protocol, with the value that stands for "unknown".
+OPTIONAL_FACTS: dict[str, Any] = {
+    "nondeterministic_columns": None,
+    "estimate_columns": (),
+    "row_set_fixed": False,
+    "row_set_estimate_only": False,
+    "derived_names": (),
+}
 
 
 @runtime_checkable
@@ -28,6 +42,13 @@ class QueryFacts(Protocol):
     nondeterministic: Sequence[str]
     tables_written: Sequence[str]
     weight: float
+
+
+def optional_fact(query: QueryFacts, name: str) -> Any:
+    """The optional fact ``name`` of ``query``, or its ``OPTIONAL_FACTS`` default when the
+    query lacks it or holds None."""
+    value = getattr(query, name, None)
+    return OPTIONAL_FACTS[name] if value is None else value
 
 
 def order_is_total(query: QueryFacts, column_names: Sequence[str]) -> bool:

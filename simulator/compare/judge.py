@@ -15,8 +15,12 @@ Precedence (the first rule that applies decides; the evidence keeps what the oth
 5. a written table's post-state differs: ``write_mismatch``;
 6. the result differs: ``result_mismatch``;
 7. a mismatch in 5-6 on a query the workload marked nondeterministic (rand, now, approx_*,
-   TABLESAMPLE...): ``nondeterministic``;
-8. otherwise ``match``.
+   TABLESAMPLE...), as far as the columns and rows that nondeterminism reaches explain it:
+   ``nondeterministic``, or ``estimate_changed`` for approximate aggregates that agree over
+   the baseline's runs (``compare/nondeterminism.py``);
+8. equal values under column names the engine derives (unaliased expressions) that differ:
+   ``cosmetic_difference`` / ``derived_column_name``;
+9. otherwise ``match``.
 """
 
 from __future__ import annotations
@@ -26,12 +30,13 @@ from typing import Any
 
 from simulator.compare.determinism import baseline_consistency
 from simulator.compare.diff_sample import diff_sample, is_sub_multiset
-from simulator.compare.facts import QueryFacts, static_reasons
+from simulator.compare.facts import QueryFacts
+from simulator.compare.nondeterminism import excuse
 from simulator.compare.results import Outcome, compare_results
 from simulator.compare.writes import compare_writes, reported_count_problem
 from simulator.config import CompareSection
 from simulator.results.execution import Execution
-from simulator.results.verdicts import Verdict
+from simulator.results.verdicts import COSMETIC_DIFFERENCE, Verdict
 
 
 def _side(execution: Execution) -> dict[str, Any]:
@@ -119,10 +124,9 @@ def _compare_ok(
     if writes.verdict == "skipped" and results.verdict == "match":
         outcome = writes
     if outcome.verdict in ("write_mismatch", "result_mismatch"):
-        reasons = static_reasons(query)
-        if reasons:
-            evidence["mismatch_reason"] = outcome.reason
-            return Outcome("nondeterministic", "static: " + ", ".join(reasons))
+        return excuse(query, outcome, evidence, baseline_runs, candidate)
+    if outcome is results and outcome.verdict == "match" and "derived_column_names" in evidence:
+        return Outcome(COSMETIC_DIFFERENCE, "derived_column_name")
     return outcome
 
 

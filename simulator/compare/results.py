@@ -26,7 +26,12 @@ import numpy as np
 import pyarrow as pa
 
 from simulator.canonical import ResultChecksum, row_hashes
-from simulator.compare.facts import QueryFacts, limit_without_total_order, order_is_total
+from simulator.compare.facts import (
+    QueryFacts,
+    limit_without_total_order,
+    optional_fact,
+    order_is_total,
+)
 from simulator.compare.floats import compare_with_tolerance
 from simulator.compare.result_files import read_result
 from simulator.compare.schema import compare_schema, is_float_type
@@ -208,7 +213,8 @@ def compare_results(
     """Compare the result sets of two successful executions of ``query``.
 
     Returns ``match`` or ``result_mismatch`` with evidence: checksums and row counts of both
-    sides, ``schema_note`` / ``schema_problems``, ``differing_columns``, and
+    sides, ``schema_note`` / ``schema_problems``, ``derived_column_names`` (derived names
+    that differ: the judge calls a match with them cosmetic), ``differing_columns``, and
     ``float_tolerance_applied`` with the largest relative differences when a float-only
     difference was confirmed within tolerance.
     """
@@ -236,9 +242,12 @@ def compare_results(
         candidate_physical=_physical(candidate),
         column_names=cfg.column_names,
         type_equivalence=cfg.type_equivalence,
+        derived_names=optional_fact(query, "derived_names"),
     )
     if schema.notes:
         evidence["schema_note"] = schema.notes
+    if schema.derived_renames:
+        evidence["derived_column_names"] = schema.derived_renames
     if not schema.ok:
         evidence["schema_problems"] = schema.problems
         return Outcome("result_mismatch", "schema_mismatch", evidence)

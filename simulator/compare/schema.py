@@ -8,6 +8,11 @@ A canonical difference (int vs float, decimal vs float, timestamp vs timestamptz
 ints vs a list of strings) is a schema mismatch unless the config's ``type_equivalence``
 groups name both types. A column typed ``null`` (every value NULL, no type inferred) is
 compatible with any type and reported as a note.
+
+A name the engine derives from the expression text of an unaliased projection (the
+workload's ``derived_names``) may change between releases while the column is the same
+(``"substring"(s, 1, 2)`` vs ``main."substring"(s, 1, 2)``): such a rename is reported in
+``derived_renames``, apart from the problems. An alias or a plain column name still fails.
 """
 
 from __future__ import annotations
@@ -24,11 +29,13 @@ class SchemaComparison:
     """Outcome of comparing two schemas.
 
     ``problems`` are failures (a schema mismatch); ``notes`` are harmless differences
-    (the ``schema_note`` of a matching verdict).
+    (the ``schema_note`` of a matching verdict); ``derived_renames`` the derived names that
+    differ (position, baseline and candidate name): cosmetic, not a problem.
     """
 
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    derived_renames: list[dict[str, object]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -67,11 +74,14 @@ def compare_schema(
     candidate_physical: Sequence[str] = (),
     column_names: str = "case_insensitive",
     type_equivalence: Sequence[Sequence[str]] = (),
+    derived_names: Sequence[bool] = (),
 ) -> SchemaComparison:
     """Compare two schemas column by column (by position).
 
     ``*_types`` are canonical type names; ``*_physical`` the engines' Arrow type names when
     known (for notes only). ``column_names`` is case_sensitive | case_insensitive | ignore.
+    ``derived_names`` marks per position a name the engine derives (ignored unless it
+    covers every column).
     Returns problems (count, name or type mismatches) and harmless notes. Refuses
     (ValueError) an unknown policy or names and types of different lengths on one side.
     """
@@ -85,17 +95,22 @@ def compare_schema(
             raise ValueError(f"{side} has {len(names)} column names but {len(types)} types")
     problems: list[str] = []
     notes: list[str] = []
+    renames: list[dict[str, object]] = []
     if len(baseline_names) != len(candidate_names):
         problems.append(
             f"column count {len(baseline_names)} (baseline) vs {len(candidate_names)} (candidate)"
         )
-        return SchemaComparison(problems=problems, notes=notes)
+        return SchemaComparison(problems=problems, notes=notes, derived_renames=renames)
     physical_known = len(baseline_physical) == len(candidate_physical) == len(baseline_names)
+    derived = list(derived_names) if len(derived_names) == len(baseline_names) else []
     for i, (bname, btype, cname, ctype) in enumerate(
         zip(baseline_names, baseline_types, candidate_names, candidate_types, strict=True)
     ):
         if not _names_equal(bname, cname, column_names):
-            problems.append(f"column {i}: name {bname!r} vs {cname!r}")
+            if derived and derived[i]:
+                renames.append({"position": i, "baseline": bname, "candidate": cname})
+            else:
+                problems.append(f"column {i}: name {bname!r} vs {cname!r}")
         elif bname != cname and column_names != "ignore":
             notes.append(f"column {i}: name {bname!r} vs {cname!r} (case only)")
         label = f"column {i} ({bname})"
@@ -111,4 +126,4 @@ def compare_schema(
                 f"{label}: type {baseline_physical[i]} vs {candidate_physical[i]} "
                 f"(harmless: both canonical {btype})"
             )
-    return SchemaComparison(problems=problems, notes=notes)
+    return SchemaComparison(problems=problems, notes=notes, derived_renames=renames)

@@ -12,12 +12,19 @@ QUERY_VERDICTS = (
     "result_mismatch",
     "write_mismatch",
     "nondeterministic",
+    "estimate_changed",
+    "cosmetic_difference",
     "candidate_error",
     "baseline_error",
     "both_error",
     "timeout",
     "skipped",
 )
+# Known causes with their own name, reported but not failing a gate by default: an
+# approximate aggregate whose repeatable estimate changed, and equal values under a column
+# name the engine derives from the expression text.
+ESTIMATE_CHANGED = "estimate_changed"
+COSMETIC_DIFFERENCE = "cosmetic_difference"
 # Verdicts that are correctness regressions of the candidate (they fail a gate).
 REGRESSION_VERDICTS = ("result_mismatch", "write_mismatch", "candidate_error", "timeout")
 PERF_VERDICTS = ("regressed", "improved", "unchanged", "unstable")

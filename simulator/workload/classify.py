@@ -1,14 +1,18 @@
 """Classification of one SQL statement with sqlglot: kind, tables read and written, the
-top-level ORDER BY and LIMIT, and the static reasons its result may not be deterministic."""
+top-level ORDER BY and LIMIT, which output names the engine derives, and the static
+reasons its result may not be deterministic with where they reach (``lineage``)."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
+
+from simulator.workload.lineage import ORDER, ROWS, category, function_name, lineage
 
 KINDS = ("select", "ctas", "insert", "delete", "update", "merge", "ddl", "other", "unparseable")
 # Kinds that write rows into a table (the post-state of the written table is their result).
@@ -17,8 +21,6 @@ ROW_WRITE_KINDS = frozenset({"ctas", "insert", "delete", "update", "merge"})
 # what the sampler follows to keep a pipeline's statements together.
 TABLE_WRITE_KINDS = ROW_WRITE_KINDS | {"ddl"}
 _DDL = (exp.Create, exp.Drop, exp.Alter, exp.TruncateTable)
-_NONDETERMINISTIC_NAMES = frozenset({"rand", "random", "uuid", "now", "shuffle", "localtime"})
-_UNORDERED_AGGREGATES = (exp.ArrayAgg, exp.GroupConcat)
 _PARSE_ERROR_CHARS = 300
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -29,6 +31,14 @@ class Classification:
 
     ``order_keys`` are the output column names the top-level ORDER BY sorts by, as far as
     they resolve: a prefix of the sort keys, empty when the first key does not resolve.
+
+    Where the ``nondeterministic`` reasons reach (see ``lineage.Lineage``):
+    ``nondeterministic_columns`` are the output positions they feed (None: unknown, all),
+    ``estimate_columns`` those fed only by approximate aggregates, ``row_set_fixed`` is
+    False when they can change which rows come out or how many, ``row_set_estimate_only``
+    True when only approximate aggregates can. ``derived_names`` says per
+    output position whether the engine derives the column name from the expression text
+    (an unaliased expression); empty when unknown (a ``*`` in the select list).
     """
 
     kind: str
@@ -38,7 +48,24 @@ class Classification:
     order_keys: tuple[str, ...] = ()
     limit: int | None = None
     nondeterministic: tuple[str, ...] = ()
+    nondeterministic_columns: tuple[int, ...] | None = None
+    estimate_columns: tuple[int, ...] = ()
+    row_set_fixed: bool = False
+    row_set_estimate_only: bool = False
+    derived_names: tuple[bool, ...] = ()
     parse_error: str = ""
+
+    def reach_fields(self) -> dict[str, Any]:
+        """Where the nondeterminism reaches and which names are derived, as the workload
+        record stores them (lists; None stays None)."""
+        columns = self.nondeterministic_columns
+        return {
+            "nondeterministic_columns": None if columns is None else list(columns),
+            "estimate_columns": list(self.estimate_columns),
+            "row_set_fixed": self.row_set_fixed,
+            "row_set_estimate_only": self.row_set_estimate_only,
+            "derived_names": list(self.derived_names),
+        }
 
 
 def parse_statement(sql: str, dialect: str) -> exp.Expression:
@@ -77,6 +104,20 @@ def classify(tree: exp.Expression) -> Classification:
     written = tuple(dict.fromkeys(_table_name(t) for t in targets if _table_name(t)))
     query = tree if kind == "select" else None
     order_by, order_keys, limit = _top_level_order(query)
+    reasons = _nondeterministic(tree)
+    reached: tuple[int, ...] | None = ()
+    estimate: tuple[int, ...] = ()
+    fixed, estimate_only = True, False
+    if reasons:
+        source = (
+            tree if kind == "select" else tree.expression if kind in ("ctas", "insert") else None
+        )
+        if isinstance(source, exp.Query):
+            found = lineage(source)
+            reached, estimate, fixed = found.columns, found.estimate_columns, found.row_set_fixed
+            estimate_only = found.row_set_estimate_only
+        else:
+            reached, fixed = None, False
     return Classification(
         kind=kind,
         tables_read=tuple(sorted(read)),
@@ -84,7 +125,12 @@ def classify(tree: exp.Expression) -> Classification:
         order_by=order_by,
         order_keys=order_keys,
         limit=limit,
-        nondeterministic=_nondeterministic(tree),
+        nondeterministic=reasons,
+        nondeterministic_columns=reached,
+        estimate_columns=estimate,
+        row_set_fixed=fixed,
+        row_set_estimate_only=estimate_only,
+        derived_names=_derived_names(query),
     )
 
 
@@ -192,24 +238,26 @@ def _output_name(projection: exp.Expression) -> str:
     return ""
 
 
+def _derived_names(query: exp.Expression | None) -> tuple[bool, ...]:
+    """Per output position, True when the engine derives the name from the expression text
+    (the leftmost SELECT names a set operation's columns); () when unknown."""
+    while isinstance(query, exp.SetOperation | exp.Subquery):
+        query = query.this
+    if not isinstance(query, exp.Select) or any(p.is_star for p in query.selects):
+        return ()
+    return tuple(_output_name(p) == "" for p in query.selects)
+
+
 def _nondeterministic(tree: exp.Expression) -> tuple[str, ...]:
     reasons: dict[str, None] = {}
     for node in tree.walk():
-        if isinstance(node, exp.TableSample):
+        found = category(node)
+        if found == ROWS:
             reasons["tablesample"] = None
-        elif isinstance(node, _UNORDERED_AGGREGATES):
-            if not isinstance(node.this, exp.Order) and not isinstance(
-                node.parent, exp.WithinGroup
-            ):
-                reasons[f"{_function_name(node)}_without_order_by"] = None
-        elif isinstance(node, exp.Func):
-            name = _function_name(node)
-            if (
-                name in _NONDETERMINISTIC_NAMES
-                or name.startswith(("current_", "approx_", "localtimestamp"))
-                or isinstance(node, exp.Rand | exp.Uuid | exp.CurrentTimestamp)
-            ):
-                reasons[name] = None
+        elif found == ORDER:
+            reasons[f"{function_name(node)}_without_order_by"] = None
+        elif found is not None:
+            reasons[function_name(node)] = None
         elif isinstance(node, exp.Select) and node.args.get("limit") and not node.args.get("order"):
             reasons["limit_without_order_by"] = None
     parent_limits = _set_operation_limits(tree)
@@ -224,11 +272,3 @@ def _set_operation_limits(tree: exp.Expression) -> bool:
         node.args.get("limit") and not node.args.get("order")
         for node in tree.find_all(exp.SetOperation)
     )
-
-
-def _function_name(node: exp.Expression) -> str:
-    if isinstance(node, exp.GroupConcat):
-        return "string_agg"
-    if isinstance(node, exp.Anonymous):
-        return str(node.this).lower()
-    return node.sql_name().lower() if isinstance(node, exp.Func) else node.key

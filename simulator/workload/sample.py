@@ -486,6 +486,7 @@ def _materialize(
                         order_keys=list(c.order_keys),
                         limit=c.limit,
                         nondeterministic=list(c.nondeterministic),
+                        **c.reach_fields(),
                         parse_error=c.parse_error,
                         weight=weight_of[row],
                         pipeline=pipeline_of.get(row, ""),

@@ -42,12 +42,26 @@ QUERY_SCHEMA = pa.schema(
         ("order_keys", _LIST),
         ("limit", pa.int64()),
         ("nondeterministic", _LIST),
+        ("nondeterministic_columns", pa.list_(pa.int64())),
+        ("estimate_columns", pa.list_(pa.int64())),
+        ("row_set_fixed", pa.bool_()),
+        ("row_set_estimate_only", pa.bool_()),
+        ("derived_names", pa.list_(pa.bool_())),
         ("parse_error", pa.string()),
         ("weight", pa.float64()),
         ("pipeline", pa.string()),
         ("duration_ms", pa.float64()),
     ]
 )
+# Columns added after format 1 was first written, with the value a workload written
+# before them loads with: unknown, which judges as conservatively as before they existed.
+OPTIONAL_COLUMNS: dict[str, Any] = {
+    "nondeterministic_columns": None,
+    "estimate_columns": [],
+    "row_set_fixed": False,
+    "row_set_estimate_only": False,
+    "derived_names": [],
+}
 
 
 @dataclass
@@ -68,6 +82,11 @@ class WorkloadQuery:
     order_keys: list[str] = field(default_factory=list)
     limit: int | None = None
     nondeterministic: list[str] = field(default_factory=list)
+    nondeterministic_columns: list[int] | None = None
+    estimate_columns: list[int] = field(default_factory=list)
+    row_set_fixed: bool = False
+    row_set_estimate_only: bool = False
+    derived_names: list[bool] = field(default_factory=list)
     parse_error: str = ""
     weight: float = 1.0
     pipeline: str = ""
@@ -133,6 +152,11 @@ def save_workload(
     return Workload(workload_id, name, out, manifest, queries)
 
 
+def _copies(defaults: dict[str, Any]) -> dict[str, Any]:
+    """Fresh copies of mutable default values (one list per query)."""
+    return {k: list(v) if isinstance(v, list) else v for k, v in defaults.items()}
+
+
 def load_workload(workloads_dir: str | Path, name: str) -> Workload:
     """Load workload ``name`` from ``workloads_dir``. Raises WorkloadError if it is missing,
     unreadable, or its queries file lacks a contract column."""
@@ -150,9 +174,13 @@ def load_workload(workloads_dir: str | Path, name: str) -> Workload:
         table = pq.read_table(folder / QUERIES_FILE)
     except (OSError, pa.ArrowException) as err:
         raise WorkloadError(f"{folder / QUERIES_FILE}: unreadable ({err})") from None
-    missing = [c for c in QUERY_SCHEMA.names if c not in table.column_names]
+    missing = [
+        c for c in QUERY_SCHEMA.names if c not in table.column_names and c not in OPTIONAL_COLUMNS
+    ]
     if missing:
         raise WorkloadError(f"{folder / QUERIES_FILE}: missing column {missing[0]!r}")
-    rows = table.select(QUERY_SCHEMA.names).to_pylist()
-    queries = [WorkloadQuery(**row) for row in rows]
+    present = [c for c in QUERY_SCHEMA.names if c in table.column_names]
+    absent = {c: v for c, v in OPTIONAL_COLUMNS.items() if c not in table.column_names}
+    rows = table.select(present).to_pylist()
+    queries = [WorkloadQuery(**row, **_copies(absent)) for row in rows]
     return Workload(str(manifest.get("id", "")), name, folder, manifest, queries)

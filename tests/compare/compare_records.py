@@ -30,6 +30,11 @@ class Query:
     order_keys: Sequence[str] = ()
     limit: int | None = None
     nondeterministic: Sequence[str] = ()
+    nondeterministic_columns: Sequence[int] | None = None
+    estimate_columns: Sequence[int] = ()
+    row_set_fixed: bool = False
+    row_set_estimate_only: bool = False
+    derived_names: Sequence[bool] = ()
     tables_written: Sequence[str] = ()
     weight: float = 1.0
 

@@ -130,3 +130,31 @@ def test_diff_sample_is_off_by_default_and_bounded_when_asked(tmp_path):
     sample = judge(base, cand, diff_sample_rows=5).evidence["diff_sample"]
     assert sample["only_in_baseline"] == [{"k": 3, "v": "c"}]
     assert sample["only_in_candidate"] == [{"k": 4, "v": "d"}]
+
+
+def test_derived_column_names_that_differ_with_equal_values_are_cosmetic():
+    query = Query(derived_names=[False, True])
+    base = ok(pa.table({"k": [1, 2], "upper(v)": ["A", "B"]}))
+    cand = ok(pa.table({"k": [1, 2], "main.upper(v)": ["A", "B"]}), engine="c")
+    result = judge(base, cand, query)
+    assert (result.verdict, result.reason) == ("cosmetic_difference", "derived_column_name")
+    assert result.evidence["derived_column_names"] == [
+        {"position": 1, "baseline": "upper(v)", "candidate": "main.upper(v)"}
+    ]
+    assert not result.is_regression
+
+
+def test_derived_column_names_do_not_hide_a_value_change():
+    query = Query(derived_names=[False, True])
+    base = ok(pa.table({"k": [1, 2], "upper(v)": ["A", "B"]}))
+    cand = ok(pa.table({"k": [1, 2], "main.upper(v)": ["A", "b"]}), engine="c")
+    result = judge(base, cand, query)
+    assert (result.verdict, result.reason) == ("result_mismatch", "values_differ")
+    assert result.evidence["derived_column_names"][0]["position"] == 1
+
+
+def test_renamed_aliased_column_is_a_schema_mismatch():
+    query = Query(derived_names=[False, False])
+    cand = ok(pa.table({"key": [1, 2, 3], "v": ["a", "b", "c"]}), engine="c")
+    result = judge(ok(), cand, query)
+    assert (result.verdict, result.reason) == ("result_mismatch", "schema_mismatch")

@@ -79,3 +79,40 @@ def test_bad_arguments_are_refused():
 def test_float_and_decimal_are_the_tolerant_types():
     assert is_float_type("float") and is_float_type("decimal")
     assert not is_float_type("int") and not is_float_type("list<float>")
+
+
+def test_renamed_derived_column_is_reported_apart_not_a_problem():
+    result = compare_schema(
+        ['"substring"(s, 1, 2)', "n", "CAST(x AS TEXT)"],
+        ["string", "int", "string"],
+        ['main."substring"(s, 1, 2)', "n", "CAST(x AS VARCHAR)"],
+        ["string", "int", "string"],
+        derived_names=[True, False, True],
+    )
+    assert result.ok
+    assert result.derived_renames == [
+        {
+            "position": 0,
+            "baseline": '"substring"(s, 1, 2)',
+            "candidate": 'main."substring"(s, 1, 2)',
+        },
+        {"position": 2, "baseline": "CAST(x AS TEXT)", "candidate": "CAST(x AS VARCHAR)"},
+    ]
+
+
+def test_renamed_aliased_or_plain_column_still_fails_beside_derived_names():
+    result = compare_schema(
+        ["total", "upper(s)"],
+        ["int", "string"],
+        ["sum", "UPPER(s)"],
+        ["int", "string"],
+        derived_names=[False, True],
+    )
+    assert result.problems == ["column 0: name 'total' vs 'sum'"]
+    assert result.derived_renames == []
+    assert len(result.notes) == 1
+
+
+def test_derived_names_of_another_length_are_ignored():
+    result = compare_schema(["f(x)"], ["int"], ["g(x)"], ["int"], derived_names=[True, True])
+    assert not result.ok and result.derived_renames == []

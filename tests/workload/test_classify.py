@@ -78,10 +78,145 @@ def test_top_level_order_and_limit(sql, order_by, keys, limit):
         ("SELECT a FROM t ORDER BY a LIMIT 10", ()),
         ("SELECT a FROM (SELECT a FROM t LIMIT 3) s ORDER BY a", ("limit_without_order_by",)),
         ("SELECT country FROM customers ORDER BY country", ()),
+        ("SELECT reservoir_quantile(x, 0.5) FROM t", ("reservoir_quantile",)),
+        ("SELECT array_sort(array_agg(x)) FROM t", ()),
+        ("SELECT sort_array(array_agg(x)) FROM t", ()),
+        ("SELECT cardinality(array_agg(x)) FROM t", ()),
+        ("SELECT array_max(array_agg(x)) FROM t", ()),
+        ("SELECT array_sort(array_distinct(array_agg(x))) FROM t", ()),
+        ("SELECT string_agg(x, ',' ORDER BY x) FROM t", ()),
+        ("SELECT sum(u) FROM (SELECT unnest(array_agg(x)) AS u FROM t) s", ()),
+        ("SELECT slice(array_agg(x), 1, 2) FROM t", ("array_agg_without_order_by",)),
+        ("SELECT array_distinct(array_agg(x)) FROM t", ("array_agg_without_order_by",)),
     ],
 )
 def test_nondeterministic_reasons(sql, reasons):
     assert _classify(sql).nondeterministic == reasons
+
+
+@pytest.mark.parametrize(
+    ("sql", "dialect"),
+    [
+        ("SELECT list_sort(array_agg(x)) FROM t", "duckdb"),
+        ("SELECT len(array_agg(x)), array_length(list(x)) FROM t", "duckdb"),
+        ("SELECT list_sum(array_agg(x)), list_sort(list_distinct(list(x))) FROM t", "duckdb"),
+        ("SELECT unnest(array_agg(x)) FROM t", "duckdb"),
+    ],
+)
+def test_known_deterministic_wrappers_give_no_reason(sql, dialect):
+    assert _classify(sql, dialect).nondeterministic == ()
+
+
+# (sql, reached output positions or None for all, estimate-only positions, row set fixed)
+LINEAGE = [
+    ("SELECT a, rand() AS r, b FROM t", (1,), (), True),
+    ("SELECT a, b FROM t WHERE rand() < 0.5", (), (), False),
+    ("SELECT a FROM t JOIN u ON t.id = u.id AND rand() < 0.5", (), (), False),
+    ("WITH c AS (SELECT a, now() AS ts FROM t) SELECT a, ts, 1 AS one FROM c", (1,), (), True),
+    (
+        "WITH c AS (SELECT a, now() AS ts FROM t) SELECT c.a FROM c WHERE c.ts > '2024'",
+        (),
+        (),
+        False,
+    ),
+    ("WITH c(x, y) AS (SELECT a, now() FROM t) SELECT y, x FROM c", (0,), (), True),
+    ("SELECT k, approx_distinct(x) AS n, count(*) AS c FROM t GROUP BY k", (1,), (1,), True),
+    ("SELECT k, approx_distinct(x) AS n, rand() AS r FROM t GROUP BY k", (1, 2), (1,), True),
+    ("SELECT approx_distinct(x) + rand() AS n FROM t", (0,), (), True),
+    ("SELECT k FROM t GROUP BY k HAVING approx_distinct(x) > 3", (), (), False),
+    (
+        "WITH e AS (SELECT k, approx_distinct(x) AS n FROM t GROUP BY k) SELECT k FROM e "
+        "WHERE n > 3",
+        (),
+        (),
+        False,
+    ),
+    ("SELECT k, array_agg(x) AS xs, count(*) AS c FROM t GROUP BY k", (1,), (), True),
+    ("SELECT k, array_sort(array_agg(x)) AS xs FROM t GROUP BY k", (), (), True),
+    ("SELECT count(*) AS c FROM t TABLESAMPLE BERNOULLI (5)", (), (), False),
+    ("SELECT * FROM t TABLESAMPLE BERNOULLI (5)", None, (), False),
+    ("SELECT * FROM (SELECT a, rand() AS r FROM t) s", None, (), True),
+    ("SELECT s.a, s.r FROM (SELECT a, rand() AS r FROM t) s", (1,), (), True),
+    ("SELECT a, b FROM t UNION ALL SELECT a, rand() FROM u", (1,), (), True),
+    ("SELECT a, b FROM t UNION SELECT a, rand() FROM u", (1,), (), False),
+    ("SELECT a, row_number() OVER (ORDER BY rand()) AS n FROM t", (1,), (), True),
+    ("SELECT a, sum(b) OVER (PARTITION BY a) AS s, rand() AS r FROM t", (2,), (), True),
+    ("SELECT a, rand() AS r FROM t ORDER BY a LIMIT 3", (1,), (), True),
+    ("SELECT a, rand() AS r FROM t ORDER BY r LIMIT 3", (1,), (), False),
+    ("SELECT a, rand() FROM t ORDER BY 2 LIMIT 3", (1,), (), False),
+    ("SELECT DISTINCT a, rand() AS r FROM t", (1,), (), False),
+    ("SELECT rand() > 0.5 AS r, count(*) AS c FROM t GROUP BY 1", (0,), (), False),
+    ("SELECT a, (SELECT max(rand()) FROM u) AS m FROM t", (1,), (), True),
+    ("SELECT a FROM t WHERE b IN (SELECT b FROM u TABLESAMPLE BERNOULLI (5))", (), (), False),
+    ("SELECT a, 1 AS b FROM (SELECT a FROM t LIMIT 3) s ORDER BY a", (0,), (), False),
+    ("CREATE TABLE z AS SELECT a, random() AS r FROM t", (1,), (), True),
+    ("INSERT INTO z SELECT a, b FROM t WHERE rand() < 0.1", (), (), False),
+    ("DELETE FROM z WHERE rand() < 0.1", None, (), False),
+    ("SELECT a, b FROM t", (), (), True),
+    (
+        "WITH c AS (SELECT k, rand() AS r FROM t) "
+        "SELECT c.k, (SELECT max(u.y) FROM u WHERE u.k > c.r) AS m FROM c",
+        (1,),
+        (),
+        True,
+    ),
+    (
+        "WITH c AS (SELECT k, ARRAY[rand()] AS rs FROM t) "
+        "SELECT c.k, u.x FROM c CROSS JOIN UNNEST(c.rs) AS u(x)",
+        (1,),
+        (),
+        False,
+    ),
+]
+
+
+@pytest.mark.parametrize(("sql", "columns", "estimate", "fixed"), LINEAGE)
+def test_lineage_of_nondeterministic_expressions(sql, columns, estimate, fixed):
+    result = _classify(sql)
+    assert result.nondeterministic_columns == columns
+    assert result.estimate_columns == estimate
+    assert result.row_set_fixed is fixed
+
+
+@pytest.mark.parametrize(
+    ("sql", "estimate_only"),
+    [
+        ("SELECT k FROM t GROUP BY k HAVING approx_distinct(x) > 3", True),
+        ("SELECT k, approx_distinct(x) AS n FROM t GROUP BY k ORDER BY n DESC LIMIT 10", True),
+        ("SELECT k, approx_distinct(x) AS n FROM t GROUP BY k", False),
+        ("SELECT k FROM t WHERE rand() < 0.5 GROUP BY k HAVING approx_distinct(x) > 3", False),
+        (
+            "SELECT k FROM t TABLESAMPLE BERNOULLI (5) GROUP BY k HAVING approx_distinct(x) > 3",
+            False,
+        ),
+        ("SELECT a FROM t WHERE rand() < 0.5", False),
+    ],
+)
+def test_row_set_chosen_by_estimates_only(sql, estimate_only):
+    assert _classify(sql).row_set_estimate_only is estimate_only
+
+
+@pytest.mark.parametrize(
+    ("sql", "dialect", "derived"),
+    [
+        (
+            'SELECT "substring"(s, 1, 2), s, x AS y, CAST(x AS TEXT), t.z FROM t',
+            "duckdb",
+            (True, False, False, True, False),
+        ),
+        ("SELECT count(*), 1, list_transform(l, v -> v + 1) FROM t", "duckdb", (True,) * 3),
+        (
+            "SELECT a, upper(b) FROM t UNION ALL SELECT c AS a, d AS b FROM u",
+            "trino",
+            (False, True),
+        ),
+        ("SELECT *, upper(b) FROM t", "trino", ()),
+        ("SELECT t.*, upper(b) FROM t", "trino", ()),
+        ("CREATE TABLE z AS SELECT upper(b) FROM t", "trino", ()),
+    ],
+)
+def test_derived_output_names(sql, dialect, derived):
+    assert _classify(sql, dialect).derived_names == derived
 
 
 def test_string_agg_in_postgres_dialect():

@@ -9,7 +9,7 @@ from simulator.errors import WorkloadError
 from simulator.workload.fingerprint import Analyzer
 from simulator.workload.ingest import ingest_log
 from simulator.workload.sample import SampleParams, sample_workload
-from simulator.workload.store import load_workload
+from simulator.workload.store import OPTIONAL_COLUMNS, load_workload
 from simulator.workload.synth import synthesize_log
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "workloads" / "examples"
@@ -222,3 +222,20 @@ def test_damaged_normalized_log_is_one_error(tmp_path):
     (folder / "log.parquet").write_bytes(b"PAR1 this is not parquet")
     with pytest.raises(WorkloadError, match="unreadable normalized log"):
         sample_workload(tmp_path, "broken", "w", SampleParams())
+
+
+def test_reach_facts_are_stored_and_an_older_workload_loads_with_unknown_reach(world, tmp_path):
+    workloads, _ = world
+    workload = sample_workload(workloads, "log", "reach", SampleParams(budget=120, seed=8))
+    selects = [q for q in workload.queries if q.kind == "select" and not q.nondeterministic]
+    assert selects and all(q.row_set_fixed and q.nondeterministic_columns == [] for q in selects)
+    assert any(q.derived_names for q in selects)
+    path = workloads / "reach" / "queries.parquet"
+    table = pq.read_table(path)
+    old = [c for c in table.column_names if c not in OPTIONAL_COLUMNS]
+    pq.write_table(table.select(old), path)
+    loaded = load_workload(workloads, "reach").queries
+    assert [q.query_id for q in loaded] == [q.query_id for q in workload.queries]
+    assert all(q.nondeterministic_columns is None and not q.row_set_fixed for q in loaded)
+    assert not any(q.row_set_estimate_only for q in loaded)
+    assert all(q.derived_names == [] and q.estimate_columns == [] for q in loaded)
