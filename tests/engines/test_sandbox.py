@@ -277,3 +277,24 @@ def test_home_directory_unused_by_duckdb(adapter_worker, tmp_path, monkeypatch):
     assert Path(table.to_pylist()[0]["h"]).is_relative_to(world.workspace)
     assert list(home.iterdir()) == []
     assert os.listdir(world.workspace)
+
+
+SESSION_WEDGES = [
+    "COPY customers FROM STDIN",
+    "COPY customers TO STDOUT",
+    "COPY (SELECT 1) TO STDOUT WITH (FORMAT csv)",
+    "COPY (SELECT g FROM generate_series(1, 200000) AS g) TO STDOUT",
+    "COPY customers FROM STDIN WITH (FORMAT binary)",
+    "copy customers from stdin; SELECT 1",
+]
+
+
+@pytest.mark.postgres
+def test_postgres_copy_through_the_client_leaves_the_session_usable(adapter_worker):
+    worker, _ = adapter_worker("postgres")
+    for statement in SESSION_WEDGES:
+        outcome, _ = run(worker, statement)
+        assert (outcome.status, outcome.error_class) == ("error", "CopyRefused"), statement
+        after, table = run(worker, "SELECT count(*) AS n FROM customers")
+        assert after.status == "ok", (statement, after.error_message)
+        assert table is not None and table.to_pylist() == [{"n": 3}]
