@@ -12,7 +12,10 @@ read. The guard therefore does not list what is refused: it lets through only
 - table functions on an allow-list (``range``, ``unnest``, catalog introspection); the
   file readers (``read_*``, ``sniff_csv``, ``glob``, ``parquet_*``) only when every argument
   is a string literal naming one of the tenant's own table files;
-- no file named directly after FROM/JOIN (``FROM '/etc/passwd'``, ``FROM "/etc/passwd"``).
+- no file named where a table is (``FROM '/etc/passwd'``, ``TABLE "/etc/passwd"``,
+  ``PIVOT``/``DESCRIBE``/``SUMMARIZE`` of a path). A path later in a FROM list
+  (``FROM t, '/x'``) is left to the engine: with external access off DuckDB makes no
+  replacement scan at all, on every supported release (tested).
 
 Scalar and aggregate functions are not restricted: none of the ones the bundled extensions
 (core, parquet, json, icu) define reaches a file, and no other extension can be loaded.
@@ -93,6 +96,10 @@ READER_OPTIONS = frozenset(
      "filename", "file_row_number"}
 )  # fmt: skip
 READER_TOKENS = frozenset({",", "[", "]", "=", ":=", "true", "false"})
+# Keywords a table reference follows, where DuckDB takes a string as a file to scan.
+TABLE_POSITIONS = frozenset(
+    {"from", "join", "table", "pivot", "unpivot", "describe", "summarize", "show"}
+)
 MIN_RELEASE = (0, 10)
 IDENTIFIER = re.compile(r'"((?:[^"]|"")*)"|([A-Za-z_][A-Za-z0-9_$]*)')
 COMMENT = re.compile(r"/\*.*?\*/|--[^\n]*", re.DOTALL)
@@ -220,7 +227,7 @@ class StatementGuard:
         for index, token in enumerate(found):
             after = found[index + 1].text if index + 1 < len(found) else None
             before = found[index - 1].text if index else None
-            if before in ("from", "join") and (
+            if before in TABLE_POSITIONS and (
                 token.kind == "string_const" or "/" in (token.text or "/")
             ):
                 raise SandboxViolation("a file or URL as a table is not allowed in the sandbox")
