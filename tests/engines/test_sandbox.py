@@ -132,6 +132,11 @@ def duckdb_escapes(world: World, outside: Path, tmp_mark: str) -> list[str]:
         "INSERT INTO events (note) SELECT content FROM read_text('/etc/passwd')",
         "EXPLAIN ANALYZE SELECT * FROM sniff_csv('/etc/passwd')",
         "PREPARE q AS SELECT * FROM sniff_csv(?); EXECUTE q('/etc/passwd')",
+        f"PREPARE r AS SELECT * FROM read_parquet(['{archive_file}', $1]); "
+        "EXECUTE r('/etc/passwd')",
+        "SET VARIABLE target = '/etc/passwd'",
+        "SELECT * FROM read_text(getvariable('target'))",
+        f"SELECT * FROM read_parquet('{archive_file}', filename := '/etc/passwd')",
         "SELECT * FROM query('SELECT * FROM sniff_csv(''/etc/passwd'')')",
         f"SELECT * FROM sqlite_scan('{outside / 'x.db'}', 't')",
         "SELECT * FROM duckdb_extensions()",
