@@ -45,6 +45,31 @@ def test_ordinary_statements_pass_the_guard(release, mode, adapter_worker):
         assert outcome.status == "ok", (statement, outcome.error_message)
 
 
+SEALED = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "allow_community_extensions": False,
+    "allow_persistent_secrets": False,
+    "lock_configuration": True,
+}
+
+
+@pytest.mark.parametrize("release", sorted({release for release, _ in SETUPS}))
+def test_engine_switches_are_set_at_seal(release, adapter_worker):
+    worker, world = adapter_worker("duckdb", requirements=(f"duckdb=={release}",))
+    listed = ", ".join(f"current_setting('{name}') AS {name}" for name in SEALED)
+    outcome, table = run(worker, f"SELECT {listed}")
+    assert outcome.status == "ok", outcome.error_message
+    assert table is not None
+    assert {key: str(value).lower() for key, value in table.to_pylist()[0].items()} == {
+        key: str(value).lower() for key, value in SEALED.items()
+    }
+    folders = run(worker, "SELECT current_setting('home_directory') AS h")[1]
+    assert folders is not None
+    assert folders.to_pylist()[0]["h"].startswith(str(world.workspace))
+
+
 @pytest.mark.parametrize("version", ["0.9.2", "v0.8.1"])
 def test_releases_before_0_10_are_refused_in_one_line(version):
     with pytest.raises(SandboxViolation) as info:

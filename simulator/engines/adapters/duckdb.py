@@ -47,10 +47,15 @@ WORKSPACE_DIRECTORIES = (
     ("temp_directory", "duckdb-temp"),
 )
 COUNTED_STATEMENTS = ("INSERT", "UPDATE", "DELETE", "CREATE", "MERGE_INTO")
+# Applied at seal, in this order (the lock last). DuckDB needs its LocalFileSystem for the
+# database file, so only the network file systems are disabled (one-way: cannot be undone).
 SANDBOX_SETTINGS = (
     ("enable_external_access", "false"),
     ("autoinstall_known_extensions", "false"),
     ("autoload_known_extensions", "false"),
+    ("allow_community_extensions", "false"),
+    ("allow_persistent_secrets", "false"),
+    ("disabled_filesystems", "'HTTPFileSystem,S3FileSystem,HuggingFaceFileSystem'"),
     ("lock_configuration", "true"),
 )
 # Arrow -> DuckDB types for hive partition columns, which DuckDB reads as VARCHAR here.
