@@ -138,6 +138,8 @@ def duckdb_escapes(world: World, outside: Path, tmp_mark: str) -> list[str]:
         "SELECT * FROM read_text(getvariable('target'))",
         f"SELECT * FROM read_parquet('{archive_file}', filename := '/etc/passwd')",
         "SELECT * FROM query('SELECT * FROM sniff_csv(''/etc/passwd'')')",
+        "SELECT * FROM json_execute_serialized_sql("
+        "json_serialize_sql('SELECT * FROM sniff_csv(''/etc/passwd'')'))",
         f"SELECT * FROM sqlite_scan('{outside / 'x.db'}', 't')",
         "SELECT * FROM duckdb_extensions()",
         "SELECT * FROM duckdb_secrets()",
