@@ -12,10 +12,12 @@ Tables: writable ones are materialized (CREATE TABLE AS) in the workspace databa
   allow exactly those files after external access is off (``allowed_paths``, DuckDB >= 1.3),
   else materialized. Cheaper to set up on large generations.
 
-Sandbox (``seal``): external access off, extension autoinstall/autoload off, configuration
-locked, and statements that write or attach files (COPY, EXPORT, ATTACH, DETACH, LOAD,
-INSTALL) refused before they reach the engine, because ``allowed_paths`` also lets COPY
-overwrite an allowed generation file.
+Sandbox: from ``open`` on, DuckDB's home, temp, extension and secret directories are in the
+workspace (so catalog functions such as ``duckdb_extensions()`` create nothing under the
+user's home); ``seal`` turns external access and extension autoinstall/autoload off, locks
+the configuration and arms the statement guard of ``duckdb_sandbox`` (an allow-list of
+statement kinds and table functions, checked on DuckDB's own tokens before a statement
+reaches the engine). Releases the guard cannot protect are refused at ``open``.
 """
 
 from __future__ import annotations
@@ -27,18 +29,33 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from simulator.engines.adapters.duckdb_sandbox import (
+    SandboxViolation,
+    StatementGuard,
+    check_release,
+)
 from simulator.engines.contract import EngineAdapter, StatementResult, TableSpec
 from simulator.engines.sql_names import quote_identifier
 
 DATABASE_FILE = "engine.duckdb"
 READ_ONLY_MODES = ("copy", "views")
 BATCH_ROWS = 122880
-REFUSED_STATEMENTS = ("COPY", "EXPORT", "COPY_DATABASE", "ATTACH", "DETACH", "LOAD", "EXTENSION")
+# DuckDB's own folders, inside the workspace (set at connect, before anything can use them).
+WORKSPACE_DIRECTORIES = (
+    ("extension_directory", "duckdb-extensions"),
+    ("secret_directory", "duckdb-secrets"),
+    ("temp_directory", "duckdb-temp"),
+)
 COUNTED_STATEMENTS = ("INSERT", "UPDATE", "DELETE", "CREATE", "MERGE_INTO")
+# Applied at seal, in this order (the lock last). DuckDB needs its LocalFileSystem for the
+# database file, so only the network file systems are disabled (one-way: cannot be undone).
 SANDBOX_SETTINGS = (
     ("enable_external_access", "false"),
     ("autoinstall_known_extensions", "false"),
     ("autoload_known_extensions", "false"),
+    ("allow_community_extensions", "false"),
+    ("allow_persistent_secrets", "false"),
+    ("disabled_filesystems", "'HTTPFileSystem,S3FileSystem,HuggingFaceFileSystem'"),
     ("lock_configuration", "true"),
 )
 # Arrow -> DuckDB types for hive partition columns, which DuckDB reads as VARCHAR here.
@@ -53,8 +70,7 @@ PARTITION_TYPES = {
 }
 
 
-class SandboxViolation(Exception):
-    """A statement the sandbox refuses before it reaches the engine."""
+__all__ = ["DuckDBAdapter", "SandboxViolation"]
 
 
 def _literal(text: str) -> str:
@@ -68,12 +84,16 @@ class DuckDBAdapter(EngineAdapter):
         self.con: Any = None
         self.relation: Any = None
         self.settings: set[str] = set()
-        self.sealed = False
+        self.guard: StatementGuard | None = None
+        self.own_files: list[str] = []
         self.read_only_mode = "copy"
 
     def open(self, workspace: str, settings: dict[str, Any]) -> None:
         """Open ``workspace/engine.duckdb`` and apply ``settings`` as SET statements
-        (except ``read_only_tables``, which chooses how read-only tables are loaded)."""
+        (except ``read_only_tables``, which chooses how read-only tables are loaded).
+
+        Refuses (``SandboxViolation``) a release the sandbox cannot protect."""
+        check_release(duckdb.__version__)
         settings = dict(settings)
         self.read_only_mode = str(settings.pop("read_only_tables", "copy"))
         if self.read_only_mode not in READ_ONLY_MODES:
@@ -81,7 +101,15 @@ class DuckDBAdapter(EngineAdapter):
                 f"setting read_only_tables: expected one of {', '.join(READ_ONLY_MODES)}, "
                 f"got {self.read_only_mode!r}"
             )
-        self.con = duckdb.connect(str(Path(workspace) / DATABASE_FILE))
+        config = {}
+        for key, folder in WORKSPACE_DIRECTORIES:
+            config[key] = str(Path(workspace) / folder)
+            Path(config[key]).mkdir(parents=True, exist_ok=True)
+        self.con = duckdb.connect(str(Path(workspace) / DATABASE_FILE), config=config)
+        # Not accepted as a connect option before 2.x; nothing has read it yet.
+        home = Path(workspace) / "duckdb-home"
+        home.mkdir(exist_ok=True)
+        self._run(f"SET home_directory = {_literal(str(home))}")
         rows = self.con.execute("SELECT name FROM duckdb_settings()").fetchall()
         self.settings = {row[0] for row in rows}
         for key, value in settings.items():
@@ -120,6 +148,7 @@ class DuckDBAdapter(EngineAdapter):
         views_allowed = self.read_only_mode == "views" and "allowed_paths" in self.settings
         allowed: list[str] = []
         for table in tables:
+            self.own_files.extend(table.files)
             name = quote_identifier(table.name)
             if not table.files:
                 self.con.register("__qsim_empty", table.schema.empty_table())
@@ -136,11 +165,12 @@ class DuckDBAdapter(EngineAdapter):
         self._run("CHECKPOINT")
 
     def seal(self) -> None:
-        """Turn off external access and extensions, then lock the configuration."""
+        """Turn off external access and extensions, lock the configuration, and check every
+        later statement with the guard (which may read only the loaded tables' files)."""
         for key, value in SANDBOX_SETTINGS:
             if key in self.settings:
                 self._run(f"SET {key} = {value}")
-        self.sealed = True
+        self.guard = StatementGuard(self.con, self.own_files)
 
     def version(self) -> str:
         """``version()`` as DuckDB reports it, e.g. ``v1.1.3``."""
@@ -177,9 +207,9 @@ class DuckDBAdapter(EngineAdapter):
         if not statements:
             raise ValueError("no statement to execute")
         kinds = [statement.type.name for statement in statements]
-        for kind in kinds:
-            if self.sealed and kind in REFUSED_STATEMENTS:
-                raise SandboxViolation(f"{kind} statements are not allowed in the sandbox")
+        if self.guard is not None:
+            for kind, statement in zip(kinds, statements, strict=True):
+                self.guard.check(kind, statement.query)
         for statement in statements[:-1]:
             self._run(statement.query)
         last = statements[-1].query

@@ -64,6 +64,7 @@ from simulator.engines.table_files import read_batches
 from simulator.errors import EngineError
 
 FILE_ROLES = ("pg_read_server_files", "pg_write_server_files", "pg_execute_server_program")
+COPY_REFUSED = "COPY FROM STDIN / TO STDOUT is not supported in a replay (no client stream)"
 # PostgreSQL type OIDs -> Arrow (arrays map to lists of the element's type).
 OID_TYPES: dict[int, pa.DataType] = {
     16: pa.bool_(),
@@ -228,6 +229,11 @@ def _primary(err: psycopg.Error) -> psycopg.Error:
     return type(err)(primary or " ".join(str(err).split()))
 
 
+class CopyRefused(Exception):
+    """Replayed SQL ran ``COPY`` through the client (STDIN/STDOUT), which a replay cannot
+    feed or read; the adapter ended it and refuses the statement."""
+
+
 class PostgresAdapter(EngineAdapter):
     """PostgreSQL through psycopg. Settings: ``dsn`` (required), ``schema``,
     ``batch_rows`` (default 10000); any other key is a session parameter set with
@@ -368,6 +374,23 @@ class PostgresAdapter(EngineAdapter):
             self.conn.commit()
             self.conn.autocommit = True
 
+    def _end_copy(self) -> None:
+        """End a ``COPY ... FROM STDIN / TO STDOUT`` that replayed SQL started (the server
+        then waits for, or sends, rows that a replay has no client for), so the session
+        serves the tenant's next statement. COPY IN is aborted with an error message, COPY
+        OUT cancelled and its rows dropped; either way nothing was written."""
+        pgconn = self.conn.pgconn
+        try:
+            pgconn.put_copy_end(COPY_REFUSED.encode())
+        except psycopg.OperationalError:  # libpq: "no COPY in progress", i.e. COPY OUT
+            self.conn.cancel_safe()
+            while pgconn.get_copy_data(0)[0] >= 0:
+                pass
+        while pgconn.flush():
+            pass
+        while pgconn.get_result() is not None:
+            pass
+
     def execute(self, sql: str) -> StatementResult:
         """Run one statement as the server would from a client in autocommit mode (so
         VACUUM, ALTER SYSTEM and the like meet the server's own checks). Row statements
@@ -391,6 +414,9 @@ class PostgresAdapter(EngineAdapter):
         try:
             plain = conn.execute(sql)
         except psycopg.Error as err:
+            if conn.info.transaction_status == psycopg.pq.TransactionStatus.ACTIVE:
+                self._end_copy()
+                raise CopyRefused(COPY_REFUSED) from None
             raise _primary(err) from None
         if plain.description is not None:
             # The rows are already in the client (INSERT ... RETURNING and the like).
