@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-STATUSES = ("ok", "error", "timeout", "crash", "skipped")
+STATUSES = ("ok", "error", "timeout", "crash", "skipped", "harness_error")
 PHASES = ("load", "repeat", "perf", "replay")
 
 

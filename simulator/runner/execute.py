@@ -20,7 +20,7 @@ import pyarrow as pa
 from simulator.canonical import ChecksumAccumulator, ChecksumInputError
 from simulator.compare.tables import TableStateBuilder
 from simulator.engines.execution import Execution, TableState
-from simulator.engines.worker import EngineWorker, WorkerOutcome
+from simulator.engines.worker import HARNESS_ERROR, EngineWorker, WorkerOutcome
 from simulator.errors import EngineError
 
 AUTO_PARTITION = ("day",)
@@ -193,11 +193,11 @@ def execute_statement(
         except ChecksumInputError as err:
             result_sink.error = err
         if result_sink.error is not None:
-            # A result qsim cannot checksum must not pass as "no result": it is recorded as
-            # an error of this execution (both sides failing alike is then both_error).
+            # A result qsim cannot checksum must not pass as "no result", nor as the engine's
+            # error: it is a failure of the harness (verdict harness_error).
             record.result, kept = None, None
-            record.status = "error"
-            record.error_class = "ChecksumInputError"
+            record.status = HARNESS_ERROR
+            record.error_class = "HarnessChecksumError"
             record.error_message = f"qsim cannot checksum this result: {result_sink.error}"
     if outcome.status == "ok" and writes:
         try:
