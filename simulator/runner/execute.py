@@ -83,13 +83,14 @@ class _ResultSink:
             else:
                 self.kept = None
 
-    def finish(self, schema: list[list[str]]) -> tuple[dict[str, Any] | None, bytes | None]:
+    def finish(self, schema: pa.Schema | None) -> tuple[dict[str, Any] | None, bytes | None]:
+        """The result's checksum and kept IPC bytes; ``schema`` (the result's Arrow schema as
+        it crossed the protocol) types a result that streamed no batch."""
         if self.accumulator is None:
-            if not schema:
+            if schema is None:
                 return None, None
-            arrow = pa.schema([pa.field(name, _arrow_type(text)) for name, text in schema])
-            self.accumulator = ChecksumAccumulator(arrow)
-            self.kept = [] if keeps_result(arrow) else None
+            self.accumulator = ChecksumAccumulator(schema)
+            self.kept = [] if keeps_result(schema) else None
         checksum = self.accumulator.finish().to_dict()
         if self.kept is None:
             return checksum, None
@@ -117,13 +118,6 @@ class _StateSink:
                 self.builder.update(batch)
             except ChecksumInputError as err:
                 self.error = err
-
-
-def _arrow_type(text: str) -> pa.DataType:
-    try:
-        return pa.type_for_alias(text)
-    except ValueError:
-        return pa.null()
 
 
 def _crash(err: Exception) -> WorkerOutcome:
@@ -189,7 +183,7 @@ def execute_statement(
     kept: bytes | None = None
     if outcome.status == "ok" and result_sink is not None:
         try:
-            record.result, kept = result_sink.finish(outcome.schema)
+            record.result, kept = result_sink.finish(outcome.arrow_schema)
         except ChecksumInputError as err:
             result_sink.error = err
         if result_sink.error is not None:

@@ -4,13 +4,15 @@ write post-states per partition, and data qsim cannot checksum recorded, not rai
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pyarrow as pa
 import pyarrow.ipc
 import pytest
 from runner_fixtures import DUCKDB_NEW
 
-from simulator.config import EngineSpec
+from simulator.compare.results import compare_results
+from simulator.config import CompareSection, EngineSpec
 from simulator.engines.runtime import default_root, ensure_runtime
 from simulator.engines.worker import EngineWorker
 from simulator.runner.execute import Statement, _ResultSink, execute_statement
@@ -87,3 +89,38 @@ def test_a_result_qsim_cannot_checksum_is_kept_as_an_error_not_raised() -> None:
     sink(pa.record_batch({"x": pa.array([1], pa.int64())}))
     sink(pa.record_batch({"x": pa.array(["a"], pa.string())}))  # type changes mid-stream
     assert sink.error is not None and "column 0" in str(sink.error)
+
+
+EMPTY_TYPED = (
+    "SELECT 1.5::DECIMAL(18, 3) AS amount, TIMESTAMPTZ '2024-01-01 00:00:00+00' AS at, "
+    "[1, 2] AS ids FROM range(3) WHERE false"
+)
+
+
+def test_an_empty_result_keeps_its_column_types(worker: EngineWorker) -> None:
+    record, _ = _run(worker, 0, "select", EMPTY_TYPED)
+    assert record.status == "ok" and record.rows_returned == 0
+    assert record.result is not None and record.result["row_count"] == 0
+    typed, _ = _run(worker, 1, "select", EMPTY_TYPED.replace("WHERE false", ""))
+    assert record.result["column_types"] == typed.result["column_types"]
+    assert "null" not in record.result["column_types"]
+
+
+def test_a_type_difference_on_an_empty_result_is_a_schema_mismatch(worker: EngineWorker) -> None:
+    facts = SimpleNamespace(
+        query_id="q",
+        tenant="t01",
+        pattern_id="p",
+        kind="select",
+        order_by=False,
+        order_keys=(),
+        limit=None,
+        nondeterministic=(),
+        tables_written=(),
+        weight=1.0,
+    )
+    for where in ("WHERE false", ""):
+        numeric, _ = _run(worker, 0, "select", f"SELECT 1.5::DECIMAL(18, 3) AS v {where}")
+        double, _ = _run(worker, 1, "select", f"SELECT 1.5::DOUBLE AS v {where}")
+        outcome = compare_results(facts, numeric, double, CompareSection())
+        assert (outcome.verdict, outcome.reason) == ("result_mismatch", "schema_mismatch")
