@@ -56,11 +56,17 @@ import psycopg
 import pyarrow as pa
 from psycopg import sql as pgsql
 
-from simulator.engines.adapters.dbapi import ROW_STATEMENT, arrow_result, columns_of
+from simulator.engines.adapters.dbapi import (
+    ROW_STATEMENT,
+    arrow_result,
+    columns_of,
+    loadable_batches,
+    loadable_schema,
+    nested_array,
+)
 from simulator.engines.contract import EngineAdapter, StatementResult, TableSpec
 from simulator.engines.postgres_server import redact_dsn
 from simulator.engines.sql_names import check_table
-from simulator.engines.table_files import read_batches
 from simulator.errors import EngineError
 
 FILE_ROLES = ("pg_read_server_files", "pg_write_server_files", "pg_execute_server_program")
@@ -213,11 +219,8 @@ def _converter(t: pa.DataType) -> Callable[[list[Any]], pa.Array]:
             )
 
         return strings
-    if pa.types.is_nested(t) and not (pa.types.is_list(t) or pa.types.is_large_list(t)):
-        return lambda values: pa.array(
-            [None if v is None else v if not isinstance(v, str) else json.loads(v) for v in values],
-            t,
-        )
+    if pa.types.is_nested(t):
+        return lambda values: nested_array(values, t)
     return lambda values: pa.array(values, t)
 
 
@@ -318,7 +321,8 @@ class PostgresAdapter(EngineAdapter):
         conn = self.conn
         present = set(self.list_tables())
         for spec in tables:
-            declared = [pg_type(field.type) for field in spec.schema]
+            schema = loadable_schema(spec.schema)
+            declared = [pg_type(field.type) for field in schema]
             name = pgsql.Identifier(self._schema, spec.name)
             # CREATE and COPY share one transaction: a worker killed mid-load leaves no table.
             with conn.transaction():
@@ -330,8 +334,8 @@ class PostgresAdapter(EngineAdapter):
                     (name.as_string(conn),),
                 ).fetchall()
             for relid, attnum, attname in attributes:
-                if attname in spec.schema.names:
-                    self._declared[(relid, attnum)] = spec.schema.field(attname).type
+                if attname in schema.names:
+                    self._declared[(relid, attnum)] = schema.field(attname).type
 
     def _copy_in(self, spec: TableSpec, name: pgsql.Identifier, declared: list[str]) -> None:
         conn = self.conn
@@ -344,7 +348,7 @@ class PostgresAdapter(EngineAdapter):
             conn.cursor() as cursor,
             cursor.copy(pgsql.SQL("COPY {} FROM STDIN").format(name)) as copy,
         ):
-            for batch in read_batches(spec, self._batch_rows):
+            for batch in loadable_batches(spec, self._batch_rows):
                 columns_values = [
                     _copy_values(column, kind)
                     for column, kind in zip(batch.columns, declared, strict=True)
