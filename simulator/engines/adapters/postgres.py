@@ -8,7 +8,11 @@ same workspace finds its tables (and earlier writes) there and does not reload t
 schema is left in place at ``close`` (a throwaway cluster goes away whole; on a server
 given by DSN, drop the ``qsim_*`` schemas when the run's results are in).
 
-Type mapping, Arrow -> PostgreSQL (loaded with ``COPY ... FROM STDIN``) -> Arrow:
+Each table is loaded with ``COPY ... FROM STDIN`` and then ``ANALYZE``d, as a deployment
+loads data, so the planner has statistics. Columns are loaded as their classic form
+(``dbapi.loadable_type``: views, large forms, dictionaries, extension storage).
+
+Type mapping, Arrow -> PostgreSQL -> Arrow:
 
 ================  ======================  ============================================
 Arrow             PostgreSQL              read back as
@@ -317,7 +321,8 @@ class PostgresAdapter(EngineAdapter):
             )
 
     def load_tables(self, tables: list[TableSpec]) -> None:
-        """Create each table in the private schema and COPY its rows in from Arrow."""
+        """Create each table in the private schema, COPY its rows in from Arrow and ANALYZE
+        it, as a deployment does after a bulk load (the planner needs the statistics)."""
         conn = self.conn
         present = set(self.list_tables())
         for spec in tables:
@@ -333,6 +338,8 @@ class PostgresAdapter(EngineAdapter):
                     "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
                     (name.as_string(conn),),
                 ).fetchall()
+            if spec.name not in present:
+                conn.execute(pgsql.SQL("ANALYZE {}").format(name))
             for relid, attnum, attname in attributes:
                 if attname in schema.names:
                     self._declared[(relid, attnum)] = schema.field(attname).type
