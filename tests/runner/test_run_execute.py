@@ -11,6 +11,7 @@ import pyarrow.ipc
 import pytest
 from runner_fixtures import DUCKDB_NEW
 
+from simulator.compare.judge import judge_query
 from simulator.compare.results import compare_results
 from simulator.config import CompareSection, EngineSpec
 from simulator.engines.runtime import default_root, ensure_runtime
@@ -124,3 +125,29 @@ def test_a_type_difference_on_an_empty_result_is_a_schema_mismatch(worker: Engin
         double, _ = _run(worker, 1, "select", f"SELECT 1.5::DOUBLE AS v {where}")
         outcome = compare_results(facts, numeric, double, CompareSection())
         assert (outcome.verdict, outcome.reason) == ("result_mismatch", "schema_mismatch")
+
+
+def test_a_map_from_duckdb_0_10_is_judged_like_the_same_map_from_the_newest(tmp_path: Path):
+    # DuckDB 0.10 declares map keys nullable: this query was baseline_error ("garbage").
+    old = EngineSpec(name="old", adapter="duckdb", requirements=("duckdb==0.10.3",))
+    sql = "SELECT map(['a', 'b'], [1, NULL]) AS m, {'l': [map(['k'], [2.5])]} AS s"
+    facts = SimpleNamespace(
+        query_id="q0",
+        tenant="t01",
+        pattern_id="p",
+        kind="select",
+        order_by=False,
+        order_keys=(),
+        limit=None,
+        nondeterministic=(),
+        tables_written=(),
+        weight=1.0,
+    )
+    records = []
+    for spec in (old, SPEC):
+        runtime = ensure_runtime(spec, default_root())
+        with EngineWorker(spec, runtime, tmp_path / spec.name, []) as worker:
+            records.append(_run(worker, 0, "select", sql)[0])
+    assert [record.status for record in records] == ["ok", "ok"]
+    verdict = judge_query(facts, [records[0]], records[1], CompareSection(), "cand", "r")
+    assert (verdict.verdict, verdict.reason) == ("match", "")
