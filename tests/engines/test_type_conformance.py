@@ -50,9 +50,20 @@ DUCKDB_CASES = {
     "timestamp_ns": "SELECT TIMESTAMP_NS '2024-01-01 01:02:03.123456789' AS v",
     "timestamptz": "SELECT TIMESTAMPTZ '2024-01-01 01:02:03+00' AS v",
     "interval": "SELECT INTERVAL 2 MONTH + INTERVAL 3 DAY + INTERVAL 4 SECOND AS v",
+    "timetz": "SELECT TIMETZ '01:02:03+01' AS v",
+    "bit": "SELECT '101'::BIT AS v",
+    "json": "SELECT '{\"a\": 1}'::JSON AS v",
+    "union_in_struct": "SELECT {'a': union_value(k := 1)::UNION(k INTEGER, s VARCHAR)} AS v",
+    "array_of_maps": "SELECT [map(['a'], [1]), map(['b'], [2])]::MAP(VARCHAR, INTEGER)[2] AS v",
     "null": "SELECT NULL AS v",
     "empty_map": "SELECT map(['a'], [1]) AS v WHERE false",
     "empty_union": "SELECT union_value(k := 1)::UNION(k INTEGER, s VARCHAR) AS v WHERE false",
+}
+# Types that exist (or can be exported to Arrow) only from a release on: DuckDB 0.10.3
+# refuses UHUGEINT results ("Unsupported Arrow type") and has no VARINT.
+DUCKDB_SINCE_1_1 = {
+    "uhugeint": "SELECT '340282366920938463463374607431768211455'::UHUGEINT AS v",
+    "varint": "SELECT '12345678901234567890123456789012345678901'::VARINT AS v",
 }
 # Cases whose value is the same data on every release, so the checksum must be too. Left
 # out: timestamp_ns, because DuckDB 0.10.3 itself parses the literal to microseconds (its
@@ -115,8 +126,18 @@ SQLITE_CASES = {
     "null": "SELECT NULL AS v",
     "empty": "SELECT 1 AS v WHERE 0",
 }
-CASES = {"datafusion": DATAFUSION_CASES, "postgres": POSTGRES_CASES, "sqlite": SQLITE_CASES}
-REQUIREMENTS = {"datafusion": ("datafusion==55.0.0",), "postgres": (), "sqlite": ()}
+# Engine key -> (adapter, requirements, cases): SQLite both as the stdlib's and as the
+# release apsw's wheel bundles.
+ENGINES = {
+    "datafusion": ("datafusion", ("datafusion==55.0.0",), DATAFUSION_CASES),
+    "postgres": ("postgres", (), POSTGRES_CASES),
+    "sqlite": ("sqlite", (), SQLITE_CASES),
+    "sqlite-apsw": ("sqlite", ("apsw==3.54.1.0",), SQLITE_CASES),
+    **{
+        f"duckdb-{release}": ("duckdb", (f"duckdb=={release}",), DUCKDB_CASES)
+        for release in DUCKDB_RELEASES
+    },
+}
 
 
 @pytest.fixture(scope="module")
@@ -125,18 +146,17 @@ def workers(
     runtime_for: Callable[[EngineSpec], Runtime],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Callable[[str], EngineWorker]]:
-    """One started worker per engine key (``duckdb-<release>`` or an adapter name), started
-    on first use and shared by every case of the module."""
+    """One started worker per engine key of ``ENGINES``, started on first use and shared by
+    every case of the module."""
     started: dict[str, EngineWorker] = {}
 
     def get(key: str) -> EngineWorker:
         if key not in started:
-            adapter, _, release = key.partition("-")
+            adapter, requirements, _ = ENGINES[key]
             dsn = ""
             if adapter == "postgres":
                 server = request.getfixturevalue("local_postgres")
                 dsn = server.create_database(f"t{uuid.uuid4().hex[:12]}")
-            requirements = (f"duckdb=={release}",) if release else REQUIREMENTS[adapter]
             spec = EngineSpec(name=key, adapter=adapter, requirements=requirements, dsn=dsn)
             workspace: Path = tmp_path_factory.mktemp(key)
             started[key] = EngineWorker(spec, runtime_for(spec), workspace, [])
@@ -177,6 +197,13 @@ def test_duckdb_type_crosses_the_protocol(workers, release, name):
     assert table.num_rows == _expected_rows(name)
 
 
+@pytest.mark.parametrize("release", DUCKDB_RELEASES[1:])
+@pytest.mark.parametrize("name", sorted(DUCKDB_SINCE_1_1))
+def test_duckdb_newer_type_crosses_the_protocol(workers, release, name):
+    _, table, _ = round_trip(workers(f"duckdb-{release}"), DUCKDB_SINCE_1_1[name])
+    assert table.num_rows == 1
+
+
 @pytest.mark.parametrize("name", SAME_ON_EVERY_RELEASE)
 def test_duckdb_releases_agree_on_checksums(workers, name):
     checksums = {
@@ -195,13 +222,14 @@ def test_old_duckdb_map_has_the_values_of_the_new_one(workers):
 
 
 @pytest.mark.parametrize(
-    ("adapter", "name"),
+    ("engine", "name"),
     [
-        pytest.param(adapter, name, marks=[pytest.mark.postgres] if adapter == "postgres" else [])
-        for adapter, cases in CASES.items()
+        pytest.param(key, name, marks=[pytest.mark.postgres] if key == "postgres" else [])
+        for key, (adapter, _, cases) in ENGINES.items()
+        if adapter != "duckdb"
         for name in sorted(cases)
     ],
 )
-def test_adapter_type_crosses_the_protocol(workers, adapter, name):
-    _, table, _ = round_trip(workers(adapter), CASES[adapter][name])
+def test_adapter_type_crosses_the_protocol(workers, engine, name):
+    _, table, _ = round_trip(workers(engine), ENGINES[engine][2][name])
     assert table.num_rows == _expected_rows(name)
