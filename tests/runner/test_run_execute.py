@@ -151,3 +151,15 @@ def test_a_map_from_duckdb_0_10_is_judged_like_the_same_map_from_the_newest(tmp_
     assert [record.status for record in records] == ["ok", "ok"]
     verdict = judge_query(facts, [records[0]], records[1], CompareSection(), "cand", "r")
     assert (verdict.verdict, verdict.reason) == ("match", "")
+
+
+def test_a_result_qsim_cannot_checksum_is_a_harness_error_naming_the_type(tmp_path: Path):
+    # pyarrow has no array class for DataFusion's year-month intervals: qsim's limit, not
+    # the engine's error.
+    spec = EngineSpec(name="df", adapter="datafusion", requirements=("datafusion==55.0.0",))
+    sql = "SELECT arrow_cast('1 month', 'Interval(YearMonth)') AS v"
+    with EngineWorker(spec, ensure_runtime(spec, default_root()), tmp_path, []) as worker:
+        record, _ = _run(worker, 0, "select", sql)
+        assert (record.status, record.error_class) == ("harness_error", "HarnessChecksumError")
+        assert "month_interval" in record.error_message
+        assert _run(worker, 1, "select", "SELECT 1 AS v")[0].status == "ok"
