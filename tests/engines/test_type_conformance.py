@@ -90,6 +90,17 @@ DATAFUSION_CASES = {
     "interval": "SELECT INTERVAL '1 month 2 days' AS v",
     "float16": "SELECT arrow_cast(1.5, 'Float16') AS v",
     "uint64": "SELECT arrow_cast(1, 'UInt64') AS v",
+    "decimal32": "SELECT arrow_cast(1, 'Decimal32(5, 2)') AS v",
+    "decimal64": "SELECT arrow_cast(1, 'Decimal64(12, 2)') AS v",
+    "list_view": "SELECT arrow_cast(make_array(1), 'ListView(Int64)') AS v",
+    "large_list_view": "SELECT arrow_cast(make_array(1), 'LargeListView(Int64)') AS v",
+    "list_of_string_view": "SELECT arrow_cast(make_array('a'), 'List(Utf8View)') AS v",
+    "dictionary_large": "SELECT arrow_cast('a', 'Dictionary(Int8, LargeUtf8)') AS v",
+    "time32": "SELECT arrow_cast(arrow_cast(1, 'Int32'), 'Time32(Second)') AS v",
+    "duration_ns": "SELECT arrow_cast(1, 'Duration(Nanosecond)') AS v",
+    "timestamp_named_tz": (
+        "SELECT arrow_cast(1, 'Timestamp(Second, Some(\"America/New_York\"))') AS v"
+    ),
     "null": "SELECT NULL AS v",
     "empty_struct": "SELECT named_struct('x', 1) AS v WHERE false",
 }
