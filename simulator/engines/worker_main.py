@@ -146,6 +146,9 @@ class Worker:
                         payload = to_wire(batch, schema).serialize()
                     except EncodeError as err:
                         return harness_error("encode", str(err), schema=schema_fields)
+                    except pa.ArrowException as err:
+                        message = f"a batch of {batch.schema}: {err}"
+                        return harness_error("encode", message, schema=schema_fields)
                     rows += batch.num_rows
                     self.writer.frame(KIND_BATCH, payload)
         except Exception as err:
