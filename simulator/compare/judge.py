@@ -3,6 +3,8 @@
 Precedence (the first rule that applies decides; the evidence keeps what the others saw):
 
 1. no baseline execution, or either side ``skipped``: ``skipped`` with the reason;
+   either side ``harness_error`` (qsim itself could not carry or checksum the result):
+   ``harness_error``, the reason naming the side and the message its Arrow type;
 2. errors: both failed with the same error class: ``both_error``; both failed differently:
    ``both_error`` with reason ``different_error_classes``; the candidate timed out while the
    baseline succeeded: ``timeout``; the candidate failed or crashed: ``candidate_error``;
@@ -70,6 +72,10 @@ def _error_class(execution: Execution) -> str:
 
 
 def _errors(baseline: Execution, candidate: Execution) -> Outcome | None:
+    for side, execution in (("candidate", candidate), ("baseline", baseline)):
+        if execution.status == "harness_error":
+            reason = f"{side}: {execution.error_class}: {execution.error_message}"
+            return Outcome("harness_error", reason)
     base_ok, cand_ok = baseline.status == "ok", candidate.status == "ok"
     if base_ok and cand_ok:
         return None

@@ -11,9 +11,12 @@ followed by the payload:
 * ``B``: an Arrow IPC record batch message (``RecordBatch.serialize()``) of that result.
 
 A request is one ``J`` frame. Its response is zero or one ``S`` frame, any number of ``B``
-frames, then one ``J`` frame with ``status`` (``ok`` or ``error``). Anything else on the
-stream (wrong magic, unknown kind, bad JSON, undecodable Arrow) is a :class:`ProtocolError`:
-the parent declares the worker broken and replaces it.
+frames, then one ``J`` frame with ``status`` (``ok``, ``error``, or ``harness_error`` when
+the worker cannot encode a result). Schemas and batches cross in their :func:`wire_type`.
+Anything else on the stream (wrong magic, unknown kind, bad JSON) is a
+:class:`ProtocolError`: the parent declares the worker broken and replaces it. A
+well-framed schema or batch the parent cannot decode (:class:`ArrowDecodeError`) leaves the
+stream in step: the result is a ``harness_error`` and the worker is kept.
 """
 
 from __future__ import annotations
@@ -43,6 +46,14 @@ _READ_CHUNK = 1 << 20
 
 class ProtocolError(Exception):
     """The byte stream from a worker is not a valid frame sequence."""
+
+
+class ArrowDecodeError(ProtocolError):
+    """A well-framed schema or batch frame whose Arrow this side cannot decode."""
+
+
+class EncodeError(Exception):
+    """A result the worker cannot put on the protocol (a harness failure, not the engine's)."""
 
 
 class DeadlineExceeded(Exception):
@@ -180,7 +191,7 @@ def decode_schema(payload: bytes | bytearray) -> pa.Schema:
     try:
         return pa.ipc.read_schema(pa.py_buffer(payload))
     except (pa.ArrowException, ValueError) as err:
-        raise ProtocolError(f"undecodable Arrow schema frame ({err})") from None
+        raise ArrowDecodeError(f"undecodable Arrow schema frame ({err})") from None
 
 
 def decode_batch(payload: bytes | bytearray, schema: pa.Schema) -> pa.RecordBatch:
@@ -188,7 +199,7 @@ def decode_batch(payload: bytes | bytearray, schema: pa.Schema) -> pa.RecordBatc
     try:
         return pa.ipc.read_record_batch(pa.py_buffer(payload), schema)
     except (pa.ArrowException, ValueError) as err:
-        raise ProtocolError(f"undecodable Arrow batch frame ({err})") from None
+        raise ArrowDecodeError(f"undecodable Arrow batch frame ({err})") from None
 
 
 def schema_to_text(schema: pa.Schema) -> str:
@@ -201,14 +212,63 @@ def schema_from_text(text: str) -> pa.Schema:
     return pa.ipc.read_schema(pa.py_buffer(base64.b64decode(text)))
 
 
-def plain_types(schema: pa.Schema) -> pa.Schema:
-    """``schema`` with dictionary columns replaced by their value type.
+def wire_type(t: pa.DataType) -> pa.DataType:
+    """The type a value of Arrow type ``t`` crosses the protocol as.
 
-    Record batch frames carry no dictionary messages, so dictionary-encoded columns (DuckDB
-    ENUMs, for one) are decoded before they cross the pipe.
+    Equal to ``t`` except, at any depth: dictionary-encoded values (DuckDB ENUMs) become
+    their value type, since record batch frames carry no dictionary messages; and map keys
+    become non-nullable, since older engines (DuckDB before 1.2) declare them nullable and
+    IPC readers refuse such a map. Canonical hashing treats both forms alike.
     """
-    fields = [
-        field.with_type(field.type.value_type) if pa.types.is_dictionary(field.type) else field
-        for field in schema
-    ]
-    return pa.schema(fields, metadata=schema.metadata)
+    if pa.types.is_dictionary(t):
+        return wire_type(t.value_type)
+    if pa.types.is_map(t):
+        key = t.key_field.with_type(wire_type(t.key_type)).with_nullable(False)
+        return pa.map_(key, t.item_field.with_type(wire_type(t.item_type)), t.keys_sorted)
+    if pa.types.is_struct(t):
+        return pa.struct([_wire_field(t.field(i)) for i in range(t.num_fields)])
+    if pa.types.is_union(t):
+        fields = [_wire_field(t.field(i)) for i in range(t.num_fields)]
+        return pa.union(fields, t.mode, list(t.type_codes))
+    for is_list, make in _LISTS:
+        if is_list(t):
+            return make(t)
+    return t
+
+
+def _wire_field(field: pa.Field) -> pa.Field:
+    return field.with_type(wire_type(field.type))
+
+
+_LISTS = (
+    (pa.types.is_list, lambda t: pa.list_(_wire_field(t.value_field))),
+    (pa.types.is_large_list, lambda t: pa.large_list(_wire_field(t.value_field))),
+    (pa.types.is_fixed_size_list, lambda t: pa.list_(_wire_field(t.value_field), t.list_size)),
+    (pa.types.is_list_view, lambda t: pa.list_view(_wire_field(t.value_field))),
+    (pa.types.is_large_list_view, lambda t: pa.large_list_view(_wire_field(t.value_field))),
+)
+
+
+def wire_schema(schema: pa.Schema) -> pa.Schema:
+    """``schema`` with every column in its :func:`wire_type`."""
+    return pa.schema([_wire_field(field) for field in schema], metadata=schema.metadata)
+
+
+def to_wire(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """``batch`` cast to ``schema`` (its :func:`wire_schema`) where a column differs.
+
+    Raises :class:`EncodeError` naming the column and its Arrow type when a value cannot be
+    cast (a map holding a NULL key, a union of dictionaries, an engine's odd batch).
+    """
+    if batch.schema == schema:
+        return batch
+    arrays = []
+    for column, field in zip(batch.columns, schema, strict=True):
+        try:
+            arrays.append(column if column.type == field.type else column.cast(field.type))
+        except (pa.ArrowException, ValueError, TypeError) as err:
+            raise EncodeError(
+                f"column {field.name!r} of Arrow type {column.type} cannot cross the protocol "
+                f"as {field.type}: {err}"
+            ) from None
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)

@@ -29,6 +29,7 @@ from simulator.engines.protocol import (
     KIND_BATCH,
     KIND_JSON,
     KIND_SCHEMA,
+    ArrowDecodeError,
     DeadlineExceeded,
     FrameReader,
     FrameWriter,
@@ -46,6 +47,8 @@ START_TIMEOUT_S = 300.0
 CONTROL_TIMEOUT_S = 600.0
 LOG_NAME = "worker.log"
 
+HARNESS_ERROR = "harness_error"
+
 Sink = Callable[[pa.RecordBatch], Any]
 
 
@@ -53,9 +56,14 @@ Sink = Callable[[pa.RecordBatch], Any]
 class WorkerOutcome:
     """What one request to a worker produced.
 
-    ``status`` is ok | error | timeout | crash. ``wall_ms`` is measured in the worker around
+    ``status`` is ok | error | timeout | crash | harness_error. ``harness_error`` is a
+    failure of qsim itself (a result the worker could not encode or the parent could not
+    decode: ``error_class`` names the stage, the message the Arrow type), never the
+    engine's; the worker stays in step and is kept. ``wall_ms`` is measured in the worker around
     the engine call and the production of its batches (for a timeout: the time waited).
-    ``schema`` is ``[[name, arrow type], ...]`` of a result (empty for a command).
+    ``schema`` is ``[[name, arrow type], ...]`` of a result (empty for a command), for
+    display; ``arrow_schema`` is the result's real Arrow schema as it crossed the protocol
+    (also for a result without rows; None for a command).
     ``signal`` is the signal that killed a crashed worker. ``fault`` says what a fault
     injector did to this execution (empty when nothing).
     """
@@ -69,6 +77,7 @@ class WorkerOutcome:
     schema: list[list[str]] = field(default_factory=list)
     signal: int | None = None
     fault: str = ""
+    arrow_schema: pa.Schema | None = None
 
 
 class _Broken(Exception):
@@ -328,21 +337,27 @@ class EngineWorker:
             return WorkerOutcome(status="crash", error_class="EngineError", error_message=str(err))
         deadline = began + timeout_s
         schema: pa.Schema | None = None
+        undecodable = ""
         try:
             self._send(request, began)
             while True:
                 kind, payload = self._receive(deadline, began, timeout_s)
-                if kind == KIND_SCHEMA and schema is None:
-                    schema = decode_schema(payload)
-                elif kind == KIND_BATCH and schema is not None:
-                    batch = decode_batch(payload, schema)
-                    if sink is not None:
-                        sink(batch)
-                elif kind == KIND_JSON:
+                if kind == KIND_JSON:
                     reply = decode_json(payload)
                     break
-                else:
-                    raise ProtocolError(f"unexpected frame kind {chr(kind)!r} in a result")
+                if undecodable:
+                    continue  # the frames are in step, only their Arrow is not: drain them
+                try:
+                    if kind == KIND_SCHEMA and schema is None:
+                        schema = decode_schema(payload)
+                    elif kind == KIND_BATCH and schema is not None:
+                        batch = decode_batch(payload, schema)
+                        if sink is not None:
+                            sink(batch)
+                    else:
+                        raise ProtocolError(f"unexpected frame kind {chr(kind)!r} in a result")
+                except ArrowDecodeError as err:
+                    undecodable = str(err)
         except _Broken as broken:
             return broken.outcome
         except ProtocolError as err:
@@ -357,7 +372,7 @@ class EngineWorker:
             # The sink failed mid-result: the stream is out of step, so the worker goes.
             self._kill()
             raise
-        return WorkerOutcome(
+        outcome = WorkerOutcome(
             status=str(reply.get("status", "error")),
             error_class=str(reply.get("error_class", "")),
             error_message=str(reply.get("error_message", "")),
@@ -365,7 +380,17 @@ class EngineWorker:
             rows_returned=reply.get("rows_returned"),
             rows_affected=reply.get("rows_affected"),
             schema=[list(pair) for pair in reply.get("schema", [])],
+            arrow_schema=schema,
         )
+        if undecodable and outcome.status in ("ok", HARNESS_ERROR):
+            types = ", ".join(f"{name} {type_}" for name, type_ in outcome.schema)
+            outcome.status = HARNESS_ERROR
+            outcome.error_class = "HarnessDecodeError"
+            outcome.error_message = (
+                f"qsim cannot decode this result ({types or 'schema not sent'}): {undecodable}"
+            )
+            outcome.arrow_schema = None
+        return outcome
 
     def execute(self, sql: str, timeout_s: float, sink: Sink | None = None) -> WorkerOutcome:
         """Run one statement; stream result batches to ``sink``; never raises for engine

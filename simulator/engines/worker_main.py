@@ -28,12 +28,14 @@ from simulator.engines.protocol import (
     KIND_BATCH,
     KIND_JSON,
     KIND_SCHEMA,
+    EncodeError,
     FrameReader,
     FrameWriter,
     PeerClosed,
     decode_json,
-    plain_types,
     schema_from_text,
+    to_wire,
+    wire_schema,
 )
 from simulator.engines.registry import load_factory
 
@@ -43,6 +45,17 @@ def _error(err: BaseException, **extra: Any) -> dict[str, Any]:
         "status": "error",
         "error_class": type(err).__name__,
         "error_message": str(err),
+        **extra,
+    }
+
+
+def harness_error(stage: str, message: str, **extra: Any) -> dict[str, Any]:
+    """The reply for a failure of qsim itself at ``stage`` (``encode``: putting a result on
+    the protocol): status ``harness_error``, never recorded as the engine's error."""
+    return {
+        "status": "harness_error",
+        "error_class": f"Harness{stage.capitalize()}Error",
+        "error_message": f"qsim cannot {stage} this result: {message}",
         **extra,
     }
 
@@ -103,7 +116,9 @@ class Worker:
         """Run ``produce()`` -> StatementResult, stream its batches, reply with the totals.
 
         ``wall_ms`` counts the engine's time only: the call and each batch it produces, not
-        the time spent writing frames to the parent.
+        the time spent writing frames to the parent. What the engine raises is an engine
+        error; a result the worker cannot encode is a ``harness_error`` (see
+        :func:`harness_error`).
         """
         engine_s = 0.0
         rows = 0
@@ -113,9 +128,13 @@ class Worker:
             engine_s += time.perf_counter() - began
             schema_fields: list[list[str]] = []
             if result.schema is not None:
-                schema = plain_types(result.schema)
+                try:
+                    schema = wire_schema(result.schema)
+                    payload = schema.serialize()
+                except (pa.ArrowException, ValueError, TypeError) as err:
+                    return harness_error("encode", f"result schema {result.schema}: {err}")
                 schema_fields = [[field.name, str(field.type)] for field in schema]
-                self.writer.frame(KIND_SCHEMA, schema.serialize())
+                self.writer.frame(KIND_SCHEMA, payload)
                 batches: Iterator[pa.RecordBatch] = iter(result.batches)
                 while True:
                     began = time.perf_counter()
@@ -123,16 +142,15 @@ class Worker:
                     engine_s += time.perf_counter() - began
                     if batch is None:
                         break
-                    if batch.schema != schema:
-                        batch = pa.RecordBatch.from_arrays(
-                            [
-                                col.cast(f.type)
-                                for col, f in zip(batch.columns, schema, strict=True)
-                            ],
-                            schema=schema,
-                        )
+                    try:
+                        payload = to_wire(batch, schema).serialize()
+                    except EncodeError as err:
+                        return harness_error("encode", str(err), schema=schema_fields)
+                    except pa.ArrowException as err:
+                        message = f"a batch of {batch.schema}: {err}"
+                        return harness_error("encode", message, schema=schema_fields)
                     rows += batch.num_rows
-                    self.writer.frame(KIND_BATCH, batch.serialize())
+                    self.writer.frame(KIND_BATCH, payload)
         except Exception as err:
             engine_s += time.perf_counter() - began
             return _error(err, wall_ms=engine_s * 1000, rows_returned=rows or None)

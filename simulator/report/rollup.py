@@ -21,6 +21,7 @@ SEVERITY = (
     "candidate_error",
     "timeout",
     "both_error",
+    "harness_error",
     "baseline_error",
     "nondeterministic",
     "skipped",

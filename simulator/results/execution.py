@@ -26,6 +26,7 @@ class Status(StrEnum):
     TIMEOUT = "timeout"
     CRASH = "crash"
     SKIPPED = "skipped"
+    HARNESS_ERROR = "harness_error"  # qsim could not decode or checksum what the engine sent
 
 
 class Phase(StrEnum):

@@ -17,6 +17,7 @@ QUERY_VERDICTS = (
     "candidate_error",
     "baseline_error",
     "both_error",
+    "harness_error",
     "timeout",
     "skipped",
 )

@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from simulator.canonical import ChecksumAccumulator, ChecksumInputError
 from simulator.compare.tables import TableStateBuilder
-from simulator.engines.worker import EngineWorker, WorkerOutcome
+from simulator.engines.worker import HARNESS_ERROR, EngineWorker, WorkerOutcome
 from simulator.errors import EngineError
 from simulator.results.execution import Execution, TableState
 
@@ -83,13 +83,14 @@ class _ResultSink:
             else:
                 self.kept = None
 
-    def finish(self, schema: list[list[str]]) -> tuple[dict[str, Any] | None, bytes | None]:
+    def finish(self, schema: pa.Schema | None) -> tuple[dict[str, Any] | None, bytes | None]:
+        """The result's checksum and kept IPC bytes; ``schema`` (the result's Arrow schema as
+        it crossed the protocol) types a result that streamed no batch."""
         if self.accumulator is None:
-            if not schema:
+            if schema is None:
                 return None, None
-            arrow = pa.schema([pa.field(name, _arrow_type(text)) for name, text in schema])
-            self.accumulator = ChecksumAccumulator(arrow)
-            self.kept = [] if keeps_result(arrow) else None
+            self.accumulator = ChecksumAccumulator(schema)
+            self.kept = [] if keeps_result(schema) else None
         checksum = self.accumulator.finish().to_dict()
         if self.kept is None:
             return checksum, None
@@ -117,13 +118,6 @@ class _StateSink:
                 self.builder.update(batch)
             except ChecksumInputError as err:
                 self.error = err
-
-
-def _arrow_type(text: str) -> pa.DataType:
-    try:
-        return pa.type_for_alias(text)
-    except ValueError:
-        return pa.null()
 
 
 def _crash(err: Exception) -> WorkerOutcome:
@@ -189,15 +183,15 @@ def execute_statement(
     kept: bytes | None = None
     if outcome.status == "ok" and result_sink is not None:
         try:
-            record.result, kept = result_sink.finish(outcome.schema)
+            record.result, kept = result_sink.finish(outcome.arrow_schema)
         except ChecksumInputError as err:
             result_sink.error = err
         if result_sink.error is not None:
-            # A result qsim cannot checksum must not pass as "no result": it is recorded as
-            # an error of this execution (both sides failing alike is then both_error).
+            # A result qsim cannot checksum must not pass as "no result", nor as the engine's
+            # error: it is a failure of the harness (verdict harness_error).
             record.result, kept = None, None
-            record.status = "error"
-            record.error_class = "ChecksumInputError"
+            record.status = HARNESS_ERROR
+            record.error_class = "HarnessChecksumError"
             record.error_message = f"qsim cannot checksum this result: {result_sink.error}"
     if outcome.status == "ok" and writes:
         try:

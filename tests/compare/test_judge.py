@@ -60,6 +60,21 @@ def test_error_verdicts(base, cand, verdict, reason):
     assert (result.verdict, result.reason) == (verdict, reason)
 
 
+@pytest.mark.parametrize("harness_side", ["baseline", "candidate"])
+def test_a_harness_failure_is_its_own_verdict_never_an_engine_error(harness_side):
+    harness = failed(
+        harness_side,
+        status="harness_error",
+        error_class="HarnessDecodeError",
+        message="qsim cannot decode this result (m map<string, int32>): ...",
+    )
+    sides = {"baseline": ok(), "candidate": ok(engine="c"), harness_side: harness}
+    result = judge(sides["baseline"], sides["candidate"])
+    assert result.verdict == "harness_error" and not result.is_regression
+    assert result.reason.startswith(f"{harness_side}: HarnessDecodeError")
+    assert "map<string, int32>" in result.reason
+
+
 def test_error_evidence_carries_both_classes_messages_and_versions():
     result = judge(ok(version="1.1.3"), failed("c", message="boom at line 1"))
     assert result.evidence["candidate"]["error_class"] == "BinderException"

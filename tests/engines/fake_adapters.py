@@ -13,6 +13,19 @@ from typing import Any
 import pyarrow as pa
 
 from simulator.engines.contract import EngineAdapter, StatementResult, TableSpec
+from simulator.engines.protocol import HEADER, KIND_SCHEMA, MAGIC
+
+# The schema frame DuckDB 0.10.3 sends for ``SELECT MAP {'a': 1, 'b': NULL} AS m``: its map
+# keys are declared nullable, which pyarrow's IPC reader refuses.
+OLD_DUCKDB_MAP_SCHEMA = bytes.fromhex(
+    "ffffffff100100001000000000000a000c000600050008000a000000000104000c00000008000800"
+    "000004000800000004000000010000000400000060ffffff00000111140000001800000004000000"
+    "0100000020000000010000006d00000054ffffff100014000800000007000c000000100010000000"
+    "0000000d18000000200000000400000002000000600000001400000007000000656e747269657300"
+    "94ffffffc8ffffff00000102100000002000000004000000000000000500000076616c7565000000"
+    "08000c0008000700080000000000000120000000100014000800060007000c000000100010000000"
+    "0000010510000000180000000400000000000000030000006b657900040004000400000000000000"
+)
 
 
 class FakeEngineAdapter(EngineAdapter):
@@ -77,3 +90,20 @@ class FakeFailingOpenAdapter(FakeEngineAdapter):
 
     def open(self, workspace: str, settings: dict[str, Any]) -> None:
         raise RuntimeError("fake engine refuses to open")
+
+
+class FakeHarnessAdapter(FakeEngineAdapter):
+    """Results qsim itself cannot carry. ``undecodable``: a well-framed schema frame the
+    parent cannot decode (an old DuckDB map sent as is). ``unencodable``: a result that
+    declares ``list<int64>`` and produces a struct batch, which cannot be cast to it."""
+
+    def execute(self, sql: str) -> StatementResult:
+        if "undecodable" in sql:
+            frame = HEADER.pack(MAGIC, KIND_SCHEMA, len(OLD_DUCKDB_MAP_SCHEMA))
+            os.write(int(os.environ["QSIM_PROTOCOL_FD"]), frame + OLD_DUCKDB_MAP_SCHEMA)
+            return StatementResult(schema=None, batches=iter(()))
+        if "unencodable" in sql:
+            batch = pa.record_batch({"v": pa.array([{"x": 1}])})
+            schema = pa.schema([("v", pa.list_(pa.int64()))])
+            return StatementResult(schema=schema, batches=iter([batch]))
+        return super().execute(sql)

@@ -92,3 +92,23 @@ def test_session_settings_apply(adapter_worker):
     outcome, _ = run(worker, "SELECT pg_sleep(2)")
     assert outcome.status == "error"
     assert outcome.error_class == "QueryCanceled"
+
+
+def test_loaded_tables_have_planner_statistics(adapter_worker):
+    # A deployment analyzes what it bulk-loads; without it the planner guesses row counts
+    # (a TPC-DS query took 120 s instead of 0.43 s).
+    worker, _ = adapter_worker("postgres")
+    outcome, table = run(
+        worker,
+        "SELECT c.relname, c.reltuples, "
+        "(SELECT count(*) FROM pg_stats s WHERE s.schemaname = n.nspname "
+        "AND s.tablename = c.relname) AS stats "
+        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = current_schema() AND c.relkind = 'r' ORDER BY c.relname",
+    )
+    assert outcome.status == "ok", outcome.error_message
+    rows = {row["relname"]: row for row in table.to_pylist()}
+    assert set(rows) == {"archive", "customers", "events"}
+    assert rows["events"]["reltuples"] == 3 * EVENTS_PER_DAY
+    assert rows["customers"]["reltuples"] == 3
+    assert all(row["stats"] > 0 for row in rows.values())

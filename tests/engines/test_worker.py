@@ -112,6 +112,28 @@ def test_garbage_on_the_protocol_stream_is_a_crash_then_recovery(runtime_for, tm
         assert worker.execute("SELECT 1", 10).status == "ok"
 
 
+def test_a_result_qsim_cannot_carry_is_a_harness_error_and_the_worker_stays(runtime_for, tmp_path):
+    spec = fake_spec("FakeHarnessAdapter")
+    with EngineWorker(spec, runtime_for(spec), tmp_path, []) as worker:
+        pid = worker.pid
+        undecodable = worker.execute("SELECT undecodable", 10)
+        assert (undecodable.status, undecodable.error_class) == (
+            "harness_error",
+            "HarnessDecodeError",
+        )
+        assert "Map's keys must be non-nullable" in undecodable.error_message
+        unencodable = worker.execute("SELECT unencodable", 10)
+        assert (unencodable.status, unencodable.error_class) == (
+            "harness_error",
+            "HarnessEncodeError",
+        )
+        assert "struct<x: int64>" in unencodable.error_message
+        assert "list<item: int64>" in unencodable.error_message
+        # The stream stayed in step: same worker, next statement fine.
+        assert worker.execute("SELECT 1", 10).status == "ok"
+        assert (worker.pid, worker.restarts) == (pid, 0)
+
+
 def test_prints_to_stdout_go_to_the_log_not_the_protocol(runtime_for, tmp_path):
     spec = fake_spec("FakeChattyAdapter")
     with EngineWorker(spec, runtime_for(spec), tmp_path, []) as worker:

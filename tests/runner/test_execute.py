@@ -4,13 +4,16 @@ write post-states per partition, and data qsim cannot checksum recorded, not rai
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pyarrow as pa
 import pyarrow.ipc
 import pytest
 from runner_fixtures import DUCKDB_NEW
 
-from simulator.config import EngineSpec
+from simulator.compare.judge import judge_query
+from simulator.compare.results import compare_results
+from simulator.config import CompareSection, EngineSpec
 from simulator.engines.runtime import default_root, ensure_runtime
 from simulator.engines.worker import EngineWorker
 from simulator.runner.execute import Statement, _ResultSink, execute_statement
@@ -87,3 +90,76 @@ def test_a_result_qsim_cannot_checksum_is_kept_as_an_error_not_raised() -> None:
     sink(pa.record_batch({"x": pa.array([1], pa.int64())}))
     sink(pa.record_batch({"x": pa.array(["a"], pa.string())}))  # type changes mid-stream
     assert sink.error is not None and "column 0" in str(sink.error)
+
+
+EMPTY_TYPED = (
+    "SELECT 1.5::DECIMAL(18, 3) AS amount, TIMESTAMPTZ '2024-01-01 00:00:00+00' AS at, "
+    "[1, 2] AS ids FROM range(3) WHERE false"
+)
+
+
+def test_an_empty_result_keeps_its_column_types(worker: EngineWorker) -> None:
+    record, _ = _run(worker, 0, "select", EMPTY_TYPED)
+    assert record.status == "ok" and record.rows_returned == 0
+    assert record.result is not None and record.result["row_count"] == 0
+    typed, _ = _run(worker, 1, "select", EMPTY_TYPED.replace("WHERE false", ""))
+    assert record.result["column_types"] == typed.result["column_types"]
+    assert "null" not in record.result["column_types"]
+
+
+def test_a_type_difference_on_an_empty_result_is_a_schema_mismatch(worker: EngineWorker) -> None:
+    facts = SimpleNamespace(
+        query_id="q",
+        tenant="t01",
+        pattern_id="p",
+        kind="select",
+        order_by=False,
+        order_keys=(),
+        limit=None,
+        nondeterministic=(),
+        tables_written=(),
+        weight=1.0,
+    )
+    for where in ("WHERE false", ""):
+        numeric, _ = _run(worker, 0, "select", f"SELECT 1.5::DECIMAL(18, 3) AS v {where}")
+        double, _ = _run(worker, 1, "select", f"SELECT 1.5::DOUBLE AS v {where}")
+        outcome = compare_results(facts, numeric, double, CompareSection())
+        assert (outcome.verdict, outcome.reason) == ("result_mismatch", "schema_mismatch")
+
+
+def test_a_map_from_duckdb_0_10_is_judged_like_the_same_map_from_the_newest(tmp_path: Path):
+    # DuckDB 0.10 declares map keys nullable: this query was baseline_error ("garbage").
+    old = EngineSpec(name="old", adapter="duckdb", requirements=("duckdb==0.10.3",))
+    sql = "SELECT map(['a', 'b'], [1, NULL]) AS m, {'l': [map(['k'], [2.5])]} AS s"
+    facts = SimpleNamespace(
+        query_id="q0",
+        tenant="t01",
+        pattern_id="p",
+        kind="select",
+        order_by=False,
+        order_keys=(),
+        limit=None,
+        nondeterministic=(),
+        tables_written=(),
+        weight=1.0,
+    )
+    records = []
+    for spec in (old, SPEC):
+        runtime = ensure_runtime(spec, default_root())
+        with EngineWorker(spec, runtime, tmp_path / spec.name, []) as worker:
+            records.append(_run(worker, 0, "select", sql)[0])
+    assert [record.status for record in records] == ["ok", "ok"]
+    verdict = judge_query(facts, [records[0]], records[1], CompareSection(), "cand", "r")
+    assert (verdict.verdict, verdict.reason) == ("match", "")
+
+
+def test_a_result_qsim_cannot_checksum_is_a_harness_error_naming_the_type(tmp_path: Path):
+    # pyarrow has no array class for DataFusion's year-month intervals: qsim's limit, not
+    # the engine's error.
+    spec = EngineSpec(name="df", adapter="datafusion", requirements=("datafusion==55.0.0",))
+    sql = "SELECT arrow_cast('1 month', 'Interval(YearMonth)') AS v"
+    with EngineWorker(spec, ensure_runtime(spec, default_root()), tmp_path, []) as worker:
+        record, _ = _run(worker, 0, "select", sql)
+        assert (record.status, record.error_class) == ("harness_error", "HarnessChecksumError")
+        assert "month_interval" in record.error_message
+        assert _run(worker, 1, "select", "SELECT 1 AS v")[0].status == "ok"

@@ -8,7 +8,11 @@ same workspace finds its tables (and earlier writes) there and does not reload t
 schema is left in place at ``close`` (a throwaway cluster goes away whole; on a server
 given by DSN, drop the ``qsim_*`` schemas when the run's results are in).
 
-Type mapping, Arrow -> PostgreSQL (loaded with ``COPY ... FROM STDIN``) -> Arrow:
+Each table is loaded with ``COPY ... FROM STDIN`` and then ``ANALYZE``d, as a deployment
+loads data, so the planner has statistics. Columns are loaded as their classic form
+(``dbapi.loadable_type``: views, large forms, dictionaries, extension storage).
+
+Type mapping, Arrow -> PostgreSQL -> Arrow:
 
 ================  ======================  ============================================
 Arrow             PostgreSQL              read back as
@@ -56,11 +60,17 @@ import psycopg
 import pyarrow as pa
 from psycopg import sql as pgsql
 
-from simulator.engines.adapters.dbapi import ROW_STATEMENT, arrow_result, columns_of
+from simulator.engines.adapters.dbapi import (
+    ROW_STATEMENT,
+    arrow_result,
+    columns_of,
+    loadable_batches,
+    loadable_schema,
+    nested_array,
+)
 from simulator.engines.contract import EngineAdapter, StatementResult, TableSpec
 from simulator.engines.postgres_server import redact_dsn
 from simulator.engines.sql_names import check_table
-from simulator.engines.table_files import read_batches
 from simulator.errors import EngineError
 
 FILE_ROLES = ("pg_read_server_files", "pg_write_server_files", "pg_execute_server_program")
@@ -214,11 +224,8 @@ def _converter(t: pa.DataType) -> Callable[[list[Any]], pa.Array]:
             )
 
         return strings
-    if pa.types.is_nested(t) and not (pa.types.is_list(t) or pa.types.is_large_list(t)):
-        return lambda values: pa.array(
-            [None if v is None else v if not isinstance(v, str) else json.loads(v) for v in values],
-            t,
-        )
+    if pa.types.is_nested(t):
+        return lambda values: nested_array(values, t)
     return lambda values: pa.array(values, t)
 
 
@@ -320,11 +327,13 @@ class PostgresAdapter(EngineAdapter):
             )
 
     def load_tables(self, tables: list[TableSpec]) -> None:
-        """Create each table in the private schema and COPY its rows in from Arrow."""
+        """Create each table in the private schema, COPY its rows in from Arrow and ANALYZE
+        it, as a deployment does after a bulk load (the planner needs the statistics)."""
         conn = self.conn
         present = set(self.list_tables())
         for spec in tables:
-            declared = [pg_type(field.type) for field in spec.schema]
+            schema = loadable_schema(spec.schema)
+            declared = [pg_type(field.type) for field in schema]
             name = pgsql.Identifier(self._schema, spec.name)
             # CREATE and COPY share one transaction: a worker killed mid-load leaves no table.
             with conn.transaction():
@@ -335,9 +344,11 @@ class PostgresAdapter(EngineAdapter):
                     "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
                     (name.as_string(conn),),
                 ).fetchall()
+            if spec.name not in present:
+                conn.execute(pgsql.SQL("ANALYZE {}").format(name))
             for relid, attnum, attname in attributes:
-                if attname in spec.schema.names:
-                    self._declared[(relid, attnum)] = spec.schema.field(attname).type
+                if attname in schema.names:
+                    self._declared[(relid, attnum)] = schema.field(attname).type
 
     def _copy_in(self, spec: TableSpec, name: pgsql.Identifier, declared: list[str]) -> None:
         conn = self.conn
@@ -350,7 +361,7 @@ class PostgresAdapter(EngineAdapter):
             conn.cursor() as cursor,
             cursor.copy(pgsql.SQL("COPY {} FROM STDIN").format(name)) as copy,
         ):
-            for batch in read_batches(spec, self._batch_rows):
+            for batch in loadable_batches(spec, self._batch_rows):
                 columns_values = [
                     _copy_values(column, kind)
                     for column, kind in zip(batch.columns, declared, strict=True)

@@ -63,10 +63,12 @@ from simulator.engines.adapters.dbapi import (
     ROW_STATEMENT,
     arrow_result,
     columns_of,
+    loadable_batches,
+    loadable_schema,
+    nested_array,
 )
 from simulator.engines.contract import EngineAdapter, StatementResult, TableSpec
 from simulator.engines.sql_names import check_table, quote_identifier
-from simulator.engines.table_files import read_batches
 
 try:
     # apsw is in the runtime only when the engine's requirements name it (a pinned SQLite).
@@ -205,7 +207,7 @@ def _from_sqlite(values: list[Any], t: pa.DataType) -> pa.Array:
     if pa.types.is_time(t):
         return pa.array([None if v is None else time.fromisoformat(v) for v in values], t)
     if pa.types.is_nested(t):
-        return pa.array([None if v is None else json.loads(v) for v in values], t)
+        return nested_array(values, t)
     if pa.types.is_float16(t):
         return pa.array(values, pa.float32()).cast(t)
     return pa.array(values, t)
@@ -362,7 +364,8 @@ class SQLiteAdapter(EngineAdapter):
         present = set(self.list_tables())
         for spec in tables:
             columns = ", ".join(
-                f"{quote_identifier(f.name)} {self._declare(f.type)}" for f in spec.schema
+                f"{quote_identifier(f.name)} {self._declare(f.type)}"
+                for f in loadable_schema(spec.schema)
             )
             if spec.name in present:
                 continue
@@ -371,7 +374,7 @@ class SQLiteAdapter(EngineAdapter):
             # One transaction per table: a worker killed mid-load leaves no half table.
             conn.execute("BEGIN")
             conn.execute(f"CREATE TABLE {quote_identifier(spec.name)} ({columns})")
-            for batch in read_batches(spec, self._batch_rows):
+            for batch in loadable_batches(spec, self._batch_rows):
                 conn.executemany(insert, zip(*(_to_sqlite(c) for c in batch.columns), strict=True))
             conn.execute("COMMIT")
 
