@@ -23,10 +23,9 @@ parameters, same workload.
 
 from __future__ import annotations
 
-import heapq
 import json
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,29 +41,11 @@ from simulator.workload.fingerprint import Analysis, Analyzer
 from simulator.workload.hashing import file_hash
 from simulator.workload.ingest import log_dir
 from simulator.workload.normalized import INGEST_FILE, LOG_FILE
+from simulator.workload.selection import Group, SampleParams, select_units
 from simulator.workload.store import Workload, WorkloadQuery, save_workload
 
 _BATCH_ROWS = 50_000
 _DEFAULT_MS = 1.0
-
-
-@dataclass(frozen=True)
-class SampleParams:
-    """Sampling parameters: a query budget, or an engine-time budget when ``budget_ms`` > 0."""
-
-    budget: int = 400
-    budget_ms: float = 0.0
-    seed: int = 7
-    diversity: int = 3
-
-    def check(self) -> None:
-        """Raise WorkloadError for a budget or diversity that cannot be met."""
-        if self.budget < 1 and self.budget_ms <= 0:
-            raise WorkloadError(f"sample budget must be at least 1 query, got {self.budget}")
-        if self.budget_ms < 0:
-            raise WorkloadError(f"sample budget_ms must not be negative, got {self.budget_ms}")
-        if self.diversity < 1:
-            raise WorkloadError(f"sample diversity must be at least 1, got {self.diversity}")
 
 
 @dataclass
@@ -81,21 +62,6 @@ class _Log:
     pipelines: list[str]
     pipeline_code: np.ndarray
     analyzer: Analyzer
-
-
-@dataclass
-class _Group:
-    tenant: int
-    kinds: frozenset[str]
-    key: str
-    units: int
-    unit_rows: int
-    cost_total: float
-    pool: list[tuple[int, ...]] = field(default_factory=list)
-    taken: int = 0
-
-    def unit_cost(self, unit: tuple[int, ...], costs: np.ndarray, by_time: bool) -> float:
-        return float(costs[list(unit)].sum()) if by_time else float(len(unit))
 
 
 def sample_workload(
@@ -121,7 +87,7 @@ def sample_workload(
     costs = _costs(log)
     groups = _groups(log, seq, pipeline_of, costs, params.seed)
     by_time = params.budget_ms > 0
-    chosen = _select(groups, costs, params, by_time)
+    chosen = select_units(groups, costs, params, by_time)
     if not chosen:
         unit = "ms of engine time" if by_time else "queries"
         budget = params.budget_ms if by_time else params.budget
@@ -298,11 +264,11 @@ def _costs(log: _Log) -> np.ndarray:
 
 def _groups(
     log: _Log, order: np.ndarray, pipeline_of: dict[int, str], costs: np.ndarray, seed: int
-) -> list[_Group]:
+) -> list[Group]:
     rng = np.random.default_rng(seed)
     pattern_ids = [a.pattern_id for a in log.analyses]
     kinds = [a.classification.kind for a in log.analyses]
-    groups: list[_Group] = []
+    groups: list[Group] = []
     # Pipelines: collect instances in log order, group by (tenant, pattern sequence).
     instances: dict[str, list[int]] = defaultdict(list)
     for row in order.tolist():
@@ -316,7 +282,7 @@ def _groups(
         by_shape[(int(log.tenant_code[rows[0]]), key)].append(tuple(rows))
     for (tenant, key), units in sorted(by_shape.items()):
         first = units[0]
-        group = _Group(
+        group = Group(
             tenant=tenant,
             kinds=frozenset(kinds[log.analysis_code[r]] for r in first),
             key=f"pipeline:{key}",
@@ -355,7 +321,7 @@ def _groups(
         _, first_seen = np.unique(log.text_hash[shuffled], return_index=True)
         pool = shuffled[np.sort(first_seen)]
         groups.append(
-            _Group(
+            Group(
                 tenant=int(log.tenant_code[first]),
                 kinds=frozenset({kinds[code]}),
                 key=pattern_ids[code],
@@ -368,80 +334,10 @@ def _groups(
     return groups
 
 
-def _select(
-    groups: list[_Group], costs: np.ndarray, params: SampleParams, by_time: bool
-) -> dict[int, list[tuple[int, ...]]]:
-    """Chosen units per group index, following the three steps of the module docstring."""
-    budget = params.budget_ms if by_time else float(params.budget)
-    chosen: dict[int, list[tuple[int, ...]]] = defaultdict(list)
-    spent = 0.0
-
-    def take(index: int) -> bool:
-        nonlocal spent
-        group = groups[index]
-        if group.taken >= len(group.pool):
-            return False
-        unit = group.pool[group.taken]
-        cost = group.unit_cost(unit, costs, by_time)
-        if spent + cost > budget:
-            return False
-        spent += cost
-        group.taken += 1
-        chosen[index].append(unit)
-        return True
-
-    def size(index: int) -> float:
-        return groups[index].cost_total if by_time else float(groups[index].units)
-
-    tiebreak = {
-        i: xxhash.xxh3_64_intdigest(f"{params.seed}:{g.tenant}:{g.key}".encode())
-        for i, g in enumerate(groups)
-    }
-    # Tenants take turns: each tenant's biggest group, then each one's second biggest...,
-    # so a small budget still reaches every tenant instead of the busiest few.
-    by_size = sorted(range(len(groups)), key=lambda i: (-size(i), tiebreak[i]))
-    turn: dict[int, int] = {}
-    seen_per_tenant: Counter[int] = Counter()
-    for index in by_size:
-        turn[index] = seen_per_tenant[groups[index].tenant]
-        seen_per_tenant[groups[index].tenant] += 1
-    ranked = sorted(by_size, key=lambda i: (turn[i], -size(i), tiebreak[i]))
-    best_of_kind: dict[tuple[int, str], int] = {}
-    for index in ranked:
-        for kind in sorted(groups[index].kinds):
-            best_of_kind.setdefault((groups[index].tenant, kind), index)
-    position = {index: rank for rank, index in enumerate(ranked)}
-    for index in sorted(set(best_of_kind.values()), key=position.__getitem__):
-        take(index)
-    for index in ranked:
-        if not chosen.get(index):
-            take(index)
-    heap = [
-        (
-            int(groups[i].taken >= params.diversity),
-            -groups[i].units / groups[i].taken,
-            tiebreak[i],
-            i,
-        )
-        for i in chosen
-        if groups[i].taken < len(groups[i].pool)
-    ]
-    heapq.heapify(heap)
-    while heap and spent < budget:
-        _, _, tie, index = heapq.heappop(heap)
-        if not take(index):
-            continue
-        group = groups[index]
-        if group.taken < len(group.pool):
-            tier = int(group.taken >= params.diversity)
-            heapq.heappush(heap, (tier, -group.units / group.taken, tie, index))
-    return chosen
-
-
 def _materialize(
     log_path: Path,
     log: _Log,
-    groups: list[_Group],
+    groups: list[Group],
     chosen: dict[int, list[tuple[int, ...]]],
     seq: np.ndarray,
     pipeline_of: dict[int, str],
@@ -502,7 +398,7 @@ def _manifest(
     source: Path,
     log_name: str,
     log: _Log,
-    groups: list[_Group],
+    groups: list[Group],
     chosen: dict[int, list[tuple[int, ...]]],
     queries: list[WorkloadQuery],
     row_kind: np.ndarray,
