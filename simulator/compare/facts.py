@@ -24,6 +24,7 @@ OPTIONAL_FACTS: dict[str, Any] = {
     "estimate_columns": (),
     "row_set_fixed": False,
     "row_set_estimate_only": False,
+    "row_count_fixed": False,
     "derived_names": (),
 }
 

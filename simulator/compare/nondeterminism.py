@@ -76,6 +76,12 @@ def excuse(
         evidence["not_excused"] = "nondeterminism changes neither the schema nor the result set"
         return outcome
     if not optional_fact(query, "row_set_fixed"):
+        if outcome.reason == "row_count" and optional_fact(query, "row_count_fixed"):
+            evidence["not_excused"] = (
+                "the row count changed; nondeterminism here changes which rows the LIMIT "
+                "keeps, not how many"
+            )
+            return outcome
         if _estimate_chooses_rows(query, baseline_runs):
             evidence["estimate_chooses_rows"] = True
             return Outcome(ESTIMATE_CHANGED, "approximate_aggregate")

@@ -36,7 +36,8 @@ class Classification:
     ``nondeterministic_columns`` are the output positions they feed (None: unknown, all),
     ``estimate_columns`` those fed only by approximate aggregates, ``row_set_fixed`` is
     False when they can change which rows come out or how many, ``row_set_estimate_only``
-    True when only approximate aggregates can. ``derived_names`` says per
+    True when only approximate aggregates can, ``row_count_fixed`` True when they change
+    which rows a top-level LIMIT keeps but not how many. ``derived_names`` says per
     output position whether the engine derives the column name from the expression text
     (an unaliased expression); empty when unknown (a ``*`` in the select list).
     """
@@ -52,6 +53,7 @@ class Classification:
     estimate_columns: tuple[int, ...] = ()
     row_set_fixed: bool = False
     row_set_estimate_only: bool = False
+    row_count_fixed: bool = False
     derived_names: tuple[bool, ...] = ()
     parse_error: str = ""
 
@@ -64,6 +66,7 @@ class Classification:
             "estimate_columns": list(self.estimate_columns),
             "row_set_fixed": self.row_set_fixed,
             "row_set_estimate_only": self.row_set_estimate_only,
+            "row_count_fixed": self.row_count_fixed,
             "derived_names": list(self.derived_names),
         }
 
@@ -107,7 +110,7 @@ def classify(tree: exp.Expression) -> Classification:
     reasons = _nondeterministic(tree)
     reached: tuple[int, ...] | None = ()
     estimate: tuple[int, ...] = ()
-    fixed, estimate_only = True, False
+    fixed, estimate_only, count_fixed = True, False, True
     if reasons:
         source = (
             tree if kind == "select" else tree.expression if kind in ("ctas", "insert") else None
@@ -115,9 +118,9 @@ def classify(tree: exp.Expression) -> Classification:
         if isinstance(source, exp.Query):
             found = lineage(source)
             reached, estimate, fixed = found.columns, found.estimate_columns, found.row_set_fixed
-            estimate_only = found.row_set_estimate_only
+            estimate_only, count_fixed = found.row_set_estimate_only, found.row_count_fixed
         else:
-            reached, fixed = None, False
+            reached, fixed, count_fixed = None, False, False
     return Classification(
         kind=kind,
         tables_read=tuple(sorted(read)),
@@ -130,6 +133,7 @@ def classify(tree: exp.Expression) -> Classification:
         estimate_columns=estimate,
         row_set_fixed=fixed,
         row_set_estimate_only=estimate_only,
+        row_count_fixed=count_fixed,
         derived_names=_derived_names(query),
     )
 

@@ -133,13 +133,17 @@ class Lineage:
     ``estimate_columns``: positions fed only by approximate aggregates (and by nothing
     random); ``row_set_fixed``: False when nondeterminism can change which rows come out
     or how many; ``row_set_estimate_only``: it is not fixed, and only because of
-    approximate aggregates (``HAVING approx_distinct(x) > 3``, a top-k by an estimate).
+    approximate aggregates (``HAVING approx_distinct(x) > 3``, a top-k by an estimate);
+    ``row_count_fixed``: how many rows come out is fixed even when which ones is not (the
+    only nondeterministic choice is the top-level ORDER BY ... LIMIT: ``ORDER BY rand()
+    LIMIT 5`` keeps five rows, whichever).
     """
 
     columns: tuple[int, ...] | None
     estimate_columns: tuple[int, ...]
     row_set_fixed: bool
     row_set_estimate_only: bool
+    row_count_fixed: bool = False
 
 
 @dataclass(frozen=True)
@@ -169,7 +173,8 @@ _DETERMINISTIC = _Shape(None, frozenset(), True)
 def lineage(query: exp.Expression) -> Lineage:
     """The lineage of the nondeterministic expressions of ``query`` (a SELECT, a set
     operation, or the query of a CTAS / INSERT)."""
-    every = _Analysis(CATEGORIES).query(query, {}, top=True)
+    analysis = _Analysis(CATEGORIES)
+    every = analysis.query(query, {}, top=True)
     unpredictable = _Analysis(CATEGORIES - {ESTIMATE}).query(query, {}, top=True)
     columns = None if every.reached is None else tuple(sorted(every.reached))
     estimate: tuple[int, ...] = ()
@@ -180,6 +185,7 @@ def lineage(query: exp.Expression) -> Lineage:
         estimate_columns=estimate,
         row_set_fixed=every.fixed,
         row_set_estimate_only=unpredictable.fixed and not every.fixed,
+        row_count_fixed=every.fixed or analysis.top_count_fixed,
     )
 
 
@@ -200,6 +206,8 @@ class _Analysis:
     """One pass over a query, counting only the nondeterminism ``categories``."""
 
     def __init__(self, categories: frozenset[str]) -> None:
+        # Set by the top-level SELECT: its row set was fixed up to its own LIMIT's choice.
+        self.top_count_fixed = False
         self.categories = categories
 
     def query(self, node: exp.Expression, ctes: dict[str, _Shape], *, top: bool) -> _Shape:
@@ -281,6 +289,8 @@ class _Analysis:
                 fixed = False
         if node.args.get("distinct") and output.reached != frozenset():
             fixed = False
+        if top:
+            self.top_count_fixed = fixed
         if not self._limit_fixed(node, ctes, sources, output, top=top):
             fixed = False
             if not top:  # which rows a LIMIT keeps changes every column

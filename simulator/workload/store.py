@@ -46,6 +46,7 @@ QUERY_SCHEMA = pa.schema(
         ("estimate_columns", pa.list_(pa.int64())),
         ("row_set_fixed", pa.bool_()),
         ("row_set_estimate_only", pa.bool_()),
+        ("row_count_fixed", pa.bool_()),
         ("derived_names", pa.list_(pa.bool_())),
         ("parse_error", pa.string()),
         ("weight", pa.float64()),
@@ -60,6 +61,7 @@ OPTIONAL_COLUMNS: dict[str, Any] = {
     "estimate_columns": [],
     "row_set_fixed": False,
     "row_set_estimate_only": False,
+    "row_count_fixed": False,
     "derived_names": [],
 }
 
@@ -86,6 +88,7 @@ class WorkloadQuery:
     estimate_columns: list[int] = field(default_factory=list)
     row_set_fixed: bool = False
     row_set_estimate_only: bool = False
+    row_count_fixed: bool = False
     derived_names: list[bool] = field(default_factory=list)
     parse_error: str = ""
     weight: float = 1.0

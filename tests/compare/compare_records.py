@@ -34,6 +34,7 @@ class Query:
     estimate_columns: Sequence[int] = ()
     row_set_fixed: bool = False
     row_set_estimate_only: bool = False
+    row_count_fixed: bool = False
     derived_names: Sequence[bool] = ()
     tables_written: Sequence[str] = ()
     weight: float = 1.0

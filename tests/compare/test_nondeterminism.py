@@ -156,3 +156,11 @@ def test_real_duckdb_random_column_beside_a_changed_exact_column():
     assert judge(base[:1], fair, query).verdict == "nondeterministic"
     result = judge(base[:1], mutant, query)
     assert (result.verdict, result.evidence["not_excused_columns"]) == ("result_mismatch", ["k"])
+
+
+def test_a_row_count_change_is_a_mismatch_when_only_the_limits_choice_is_random():
+    # ORDER BY rand() LIMIT 3: which rows is random, how many is not.
+    query = rand_query(nondeterministic_columns=[], row_set_fixed=False, row_count_fixed=True)
+    result = judge([ok(BASE)], ok(BASE.slice(0, 2), "c"), query)
+    assert (result.verdict, result.reason) == ("result_mismatch", "row_count")
+    assert "not how many" in result.evidence["not_excused"]

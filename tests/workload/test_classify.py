@@ -238,3 +238,18 @@ def test_unparseable_texts_raise_value_error_with_message(sql, message):
     with pytest.raises(ValueError, match=message) as info:
         parse_statement(sql, "trino")
     assert "\x1b" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("sql", "count_fixed"),
+    [
+        ("SELECT a, b FROM t ORDER BY rand() LIMIT 5", True),
+        ("SELECT a FROM t WHERE rand() < 0.5 ORDER BY rand() LIMIT 5", False),
+        ("SELECT a FROM t TABLESAMPLE BERNOULLI (5) ORDER BY rand() LIMIT 5", False),
+        ("SELECT a FROM (SELECT a FROM t ORDER BY rand() LIMIT 3) s WHERE a > 1", False),
+        ("SELECT a, rand() AS r FROM t", True),
+        ("SELECT a FROM t UNION ALL SELECT a FROM u ORDER BY rand() LIMIT 5", False),
+    ],
+)
+def test_row_count_fixed_when_nondeterminism_only_picks_which_rows_a_limit_keeps(sql, count_fixed):
+    assert _classify(sql).row_count_fixed is count_fixed
