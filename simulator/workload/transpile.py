@@ -3,7 +3,8 @@
 
 Table references naming the tenant's own schema (``t01.events``, ``hive.t01.events``) are
 rewritten to the unqualified names the tenant's workspace holds. What cannot be rendered
-faithfully gets a skip reason (it becomes a ``skipped`` verdict), never an exception.
+faithfully gets a skip reason (it becomes a ``skipped`` verdict), never an exception; so
+does SQL the target engine cannot run (``unsupported.py``: ``unsupported_on_target``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlglot.errors import SqlglotError
 
 from simulator.config import EngineSpec
 from simulator.workload.classify import parse_statement
+from simulator.workload.unsupported import unsupported_feature
 
 _VERSION = re.compile(r"^(\d+)(?:\.(\d+))?(?:\.(\d+))?")
 
@@ -46,8 +48,8 @@ def transpile(
     """Render ``query_sql`` (written in ``read_dialect``) for ``engine``.
 
     Qualifiers naming ``tenant`` are stripped; a reference to another schema, SQL sqlglot
-    cannot parse, an unknown dialect or a construct the target cannot express give a skip
-    reason instead of raising.
+    cannot parse, an unknown dialect, a construct the target cannot express or one its
+    engine cannot run (``unsupported_feature``) give a skip reason instead of raising.
     """
     write = target_dialect(engine)
     try:
@@ -68,6 +70,9 @@ def transpile(
     except (SqlglotError, RecursionError) as err:
         message = " ".join(str(err).split())[:300]
         return Transpiled(None, f"cannot transpile to {write}: {message}")
+    gap = unsupported_feature(sql, write, engine)
+    if gap:
+        return Transpiled(None, gap)
     return Transpiled(sql)
 
 

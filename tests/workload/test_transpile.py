@@ -73,3 +73,35 @@ def test_construct_the_target_cannot_express_is_a_skip_reason():
     assert result.skip_reason == (
         "cannot transpile to sqlite: BITWISE_AND aggregation is not supported in SQLite"
     )
+
+
+SQLITE = EngineSpec(name="sqlite", adapter="sqlite", dialect="sqlite")
+DATAFUSION = EngineSpec(name="datafusion", adapter="datafusion", dialect="postgres")
+
+
+@pytest.mark.parametrize(
+    ("sql", "engine", "feature"),
+    [
+        ("SELECT d + INTERVAL '90' DAY FROM t", SQLITE, "sqlite lacks INTERVAL arithmetic"),
+        ("SELECT extract(year FROM d) FROM t", SQLITE, "sqlite lacks EXTRACT"),
+        ("SELECT a, sum(b) FROM t GROUP BY ROLLUP (a)", SQLITE, "sqlite lacks GROUP BY ROLLUP"),
+        ("SELECT date('1995-01-01')", DATAFUSION, "datafusion lacks the date('...') function"),
+        (
+            "SELECT count(*) FROM (SELECT 1 AS a)",
+            POSTGRES,
+            "postgres lacks a subquery in FROM without an alias",
+        ),
+    ],
+)
+def test_sql_the_target_cannot_run_is_skipped_with_the_feature_named(sql, engine, feature):
+    rendered = transpile(sql, "trino", engine)
+    assert rendered.sql is None
+    assert rendered.skip_reason == f"unsupported_on_target: {feature}"
+
+
+def test_what_the_target_runs_is_sent():
+    assert transpile("SELECT count(*) FROM (SELECT 1 AS a) AS s", "trino", POSTGRES).sql
+    assert transpile("SELECT date_add('day', 30, d) FROM t", "trino", SQLITE).sql
+    pg16 = EngineSpec(name="pg", adapter="postgres", dialect="postgres", version="16.2")
+    assert transpile("SELECT count(*) FROM (SELECT 1 AS a)", "trino", pg16).sql
+    assert transpile("SELECT d + INTERVAL '90' DAY FROM t", "trino", DUCKDB_2_0).sql
