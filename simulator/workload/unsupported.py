@@ -51,10 +51,8 @@ GAPS: dict[str, tuple[Gap, ...]] = {
         Gap(exp.GroupingSets, "GROUPING SETS"),
         Gap(exp.Grouping, "GROUPING()"),
     ),
-    "datafusion": (
-        Gap(exp.Date, "the date('...') function"),
-        Gap(exp.Grouping, "GROUPING()"),
-    ),
+    # DataFusion 55 runs ROLLUP and GROUPING() (checked by hand); it has no date().
+    "datafusion": (Gap(exp.Date, "the date('...') function"),),
     "postgres": (
         Gap(
             exp.Subquery,

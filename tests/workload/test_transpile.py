@@ -105,3 +105,5 @@ def test_what_the_target_runs_is_sent():
     pg16 = EngineSpec(name="pg", adapter="postgres", dialect="postgres", version="16.2")
     assert transpile("SELECT count(*) FROM (SELECT 1 AS a)", "trino", pg16).sql
     assert transpile("SELECT d + INTERVAL '90' DAY FROM t", "trino", DUCKDB_2_0).sql
+    rollup = "SELECT a, grouping(a) AS g, count(*) AS n FROM t GROUP BY ROLLUP (a)"
+    assert transpile(rollup, "trino", DATAFUSION).sql
