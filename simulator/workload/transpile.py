@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from sqlglot import ErrorLevel, exp
-from sqlglot.dialects.dialect import Dialect
+from sqlglot.dialects.dialect import Dialect, NormalizationStrategy
 from sqlglot.errors import SqlglotError
 
 from simulator.config import EngineSpec
@@ -47,20 +47,24 @@ def transpile(
 ) -> Transpiled:
     """Render ``query_sql`` (written in ``read_dialect``) for ``engine``.
 
-    Qualifiers naming ``tenant`` are stripped; a reference to another schema, SQL sqlglot
-    cannot parse, an unknown dialect, a construct the target cannot express or one its
-    engine cannot run (``unsupported_feature``) give a skip reason instead of raising.
+    Quoted identifiers of a case-insensitive source dialect (Trino) are lower-cased, as that
+    dialect resolves them; qualifiers naming ``tenant`` are stripped; a reference to another
+    schema, SQL sqlglot cannot parse, an unknown dialect, a construct the target cannot
+    express or one its engine cannot run (``unsupported_feature``) give a skip reason
+    instead of raising.
     """
     write = target_dialect(engine)
     try:
         writer = Dialect.get_or_raise(write)
-        Dialect.get_or_raise(read_dialect)
+        reader = Dialect.get_or_raise(read_dialect)
     except ValueError as err:
         return Transpiled(None, f"unsupported dialect: {err}")
     try:
         tree = parse_statement(query_sql, read_dialect)
     except ValueError as err:
         return Transpiled(None, f"unparseable in {read_dialect}: {err}")
+    if reader.normalization_strategy is NormalizationStrategy.CASE_INSENSITIVE:
+        _fold_quoted(tree)
     if tenant:
         foreign = _strip_tenant(tree, tenant.lower())
         if foreign:
@@ -74,6 +78,15 @@ def transpile(
     if gap:
         return Transpiled(None, gap)
     return Transpiled(sql)
+
+
+def _fold_quoted(tree: exp.Expression) -> None:
+    """Lower-case quoted identifiers: in a case-insensitive dialect (Trino) ``"L_OrderKey"``
+    names ``l_orderkey``, but quoted in the target's dialect it would keep its case (and miss
+    the column on PostgreSQL or DataFusion)."""
+    for identifier in tree.find_all(exp.Identifier):
+        if identifier.quoted:
+            identifier.set("this", identifier.this.lower())
 
 
 def _strip_tenant(tree: exp.Expression, tenant: str) -> str:

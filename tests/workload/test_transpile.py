@@ -107,3 +107,11 @@ def test_what_the_target_runs_is_sent():
     assert transpile("SELECT d + INTERVAL '90' DAY FROM t", "trino", DUCKDB_2_0).sql
     rollup = "SELECT a, grouping(a) AS g, count(*) AS n FROM t GROUP BY ROLLUP (a)"
     assert transpile(rollup, "trino", DATAFUSION).sql
+
+
+def test_trinos_quoted_identifiers_are_case_insensitive_on_every_target():
+    sql = 'SELECT "L_OrderKey" AS "Key" FROM lineitem AS "L"'
+    for engine in (POSTGRES, DATAFUSION, SQLITE, DUCKDB_2_0):
+        rendered = transpile(sql, "trino", engine).sql
+        assert '"l_orderkey"' in rendered.lower() and "L_OrderKey" not in rendered
+    assert transpile('SELECT "Mixed" FROM t', "postgres", POSTGRES).sql == 'SELECT "Mixed" FROM t'
