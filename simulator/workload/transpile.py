@@ -21,6 +21,10 @@ from simulator.workload.classify import parse_statement
 from simulator.workload.unsupported import unsupported_feature
 
 _VERSION = re.compile(r"^(\d+)(?:\.(\d+))?(?:\.(\d+))?")
+# SQLite has no EXTRACT; sqlglot passes it through. These parts have a strftime format
+# (SQLite keeps dates and timestamps as ISO text); others stay EXTRACT, which the
+# unsupported-feature check then names.
+_SQLITE_STRFTIME = {"YEAR": "%Y", "MONTH": "%m", "DAY": "%d", "HOUR": "%H", "MINUTE": "%M"}
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,8 @@ def transpile(
         return Transpiled(None, f"unparseable in {read_dialect}: {err}")
     if reader.normalization_strategy is NormalizationStrategy.CASE_INSENSITIVE:
         _fold_quoted(tree)
+    if (engine.dialect or engine.adapter) == "sqlite":
+        _sqlite_extract(tree)
     if tenant:
         foreign = _strip_tenant(tree, tenant.lower())
         if foreign:
@@ -78,6 +84,18 @@ def transpile(
     if gap:
         return Transpiled(None, gap)
     return Transpiled(sql)
+
+
+def _sqlite_extract(tree: exp.Expression) -> None:
+    """``EXTRACT(YEAR FROM d)`` as ``CAST(STRFTIME('%Y', d) AS INTEGER)`` for SQLite."""
+    for node in list(tree.find_all(exp.Extract)):
+        fmt = _SQLITE_STRFTIME.get(node.this.name.upper())
+        if fmt is None:
+            continue
+        strftime = exp.Anonymous(
+            this="STRFTIME", expressions=[exp.Literal.string(fmt), node.expression]
+        )
+        node.replace(exp.Cast(this=strftime, to=exp.DataType.build("INTEGER")))
 
 
 def _fold_quoted(tree: exp.Expression) -> None:

@@ -83,7 +83,7 @@ DATAFUSION = EngineSpec(name="datafusion", adapter="datafusion", dialect="postgr
     ("sql", "engine", "feature"),
     [
         ("SELECT d + INTERVAL '90' DAY FROM t", SQLITE, "sqlite lacks INTERVAL arithmetic"),
-        ("SELECT extract(year FROM d) FROM t", SQLITE, "sqlite lacks EXTRACT"),
+        ("SELECT extract(quarter FROM d) FROM t", SQLITE, "sqlite lacks EXTRACT"),
         ("SELECT a, sum(b) FROM t GROUP BY ROLLUP (a)", SQLITE, "sqlite lacks GROUP BY ROLLUP"),
         ("SELECT date('1995-01-01')", DATAFUSION, "datafusion lacks the date('...') function"),
         (
@@ -115,3 +115,18 @@ def test_trinos_quoted_identifiers_are_case_insensitive_on_every_target():
         rendered = transpile(sql, "trino", engine).sql
         assert '"l_orderkey"' in rendered.lower() and "L_OrderKey" not in rendered
     assert transpile('SELECT "Mixed" FROM t', "postgres", POSTGRES).sql == 'SELECT "Mixed" FROM t'
+
+
+def test_extract_of_a_date_part_is_rendered_with_strftime_for_sqlite():
+    import sqlite3
+
+    sql = "SELECT extract(year FROM d) AS y, extract(month FROM d) AS m FROM t"
+    rendered = transpile(sql, "trino", SQLITE).sql
+    assert rendered == (
+        "SELECT CAST(STRFTIME('%Y', d) AS INTEGER) AS y, "
+        "CAST(STRFTIME('%m', d) AS INTEGER) AS m FROM t"
+    )
+    con = sqlite3.connect(":memory:")
+    con.execute("CREATE TABLE t (d DATE)")
+    con.execute("INSERT INTO t VALUES ('1995-03-04')")
+    assert con.execute(rendered).fetchall() == [(1995, 3)]
