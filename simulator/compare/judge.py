@@ -2,12 +2,15 @@
 
 Precedence (the first rule that applies decides; the evidence keeps what the others saw):
 
-1. no baseline execution, or either side ``skipped``: ``skipped`` with the reason;
+1. no baseline execution, or either side ``skipped``: ``skipped`` with the reason (SQL the
+   engine cannot run, found when the statements were prepared: ``unsupported_on_target``);
    either side ``harness_error`` (qsim itself could not carry or checksum the result):
    ``harness_error``, the reason naming the side and the message its Arrow type;
 2. errors: both failed with the same error class: ``both_error``; both failed differently:
    ``both_error`` with reason ``different_error_classes``; the candidate timed out while the
-   baseline succeeded: ``timeout``; the candidate failed or crashed: ``candidate_error``;
+   baseline succeeded: ``timeout``; the candidate failed or crashed: ``candidate_error``
+   (reason ``translation_suspect`` for a parse/binder failure on SQL rendered for the
+   candidate's dialect only, ``compare/translation.py``);
    only the baseline failed: ``baseline_error``;
 3. the candidate's reported affected-row count disagrees with what landed:
    ``write_mismatch`` / ``reported_count_mismatch``, even when the baseline agrees with the
@@ -35,10 +38,12 @@ from simulator.compare.diff_sample import diff_sample, is_sub_multiset
 from simulator.compare.facts import QueryFacts
 from simulator.compare.nondeterminism import excuse
 from simulator.compare.results import Outcome, compare_results
+from simulator.compare.translation import parse_or_bind_failure
 from simulator.compare.writes import compare_writes, reported_count_problem
 from simulator.config import CompareSection
 from simulator.results.execution import Execution
-from simulator.results.verdicts import COSMETIC_DIFFERENCE, Verdict
+from simulator.results.verdicts import COSMETIC_DIFFERENCE, TRANSLATION_SUSPECT, Verdict
+from simulator.workload.unsupported import UNSUPPORTED_PREFIX
 
 
 def _side(execution: Execution) -> dict[str, Any]:
@@ -71,7 +76,7 @@ def _error_class(execution: Execution) -> str:
     return execution.error_class or execution.status
 
 
-def _errors(baseline: Execution, candidate: Execution) -> Outcome | None:
+def _errors(baseline: Execution, candidate: Execution, translated: bool) -> Outcome | None:
     for side, execution in (("candidate", candidate), ("baseline", baseline)):
         if execution.status == "harness_error":
             reason = f"{side}: {execution.error_class}: {execution.error_message}"
@@ -85,7 +90,14 @@ def _errors(baseline: Execution, candidate: Execution) -> Outcome | None:
     if base_ok and candidate.status == "timeout":
         return Outcome("timeout", "candidate timed out; the baseline succeeded")
     if base_ok:
-        return Outcome("candidate_error", _error_class(candidate))
+        error_class = _error_class(candidate)
+        if translated and parse_or_bind_failure(error_class, candidate.error_message):
+            return Outcome(
+                "candidate_error",
+                TRANSLATION_SUSPECT,
+                {"translation_suspect": {"error_class": error_class}},
+            )
+        return Outcome("candidate_error", error_class)
     return Outcome("baseline_error", _error_class(baseline))
 
 
@@ -146,6 +158,7 @@ def judge_query(
     *,
     unlimited_baseline: Execution | None = None,
     diff_sample_rows: int = 0,
+    translated: bool = False,
 ) -> Verdict:
     """The correctness verdict of ``candidate`` against the baseline runs of one query.
 
@@ -153,7 +166,9 @@ def judge_query(
     the others the determinism repeats). ``unlimited_baseline`` optionally holds the
     baseline result of the query without its LIMIT, for a subset check. With
     ``diff_sample_rows`` > 0 and both result files kept, a result mismatch carries a sample
-    of differing rows (customer values) in ``evidence["diff_sample"]``.
+    of differing rows (customer values) in ``evidence["diff_sample"]``. ``translated`` says
+    the candidate was sent SQL text other than the baseline's (rendered for its dialect):
+    a parse or binder failure on it is then a ``translation_suspect``.
     Refuses nothing: every engine outcome becomes a verdict.
     """
     evidence: dict[str, Any] = {"candidate": _side(candidate)}
@@ -184,8 +199,11 @@ def judge_query(
     for side, execution in (("candidate", candidate), ("baseline", baseline)):
         if execution.status == "skipped":
             why = execution.error_message or "skipped"
+            if why.startswith(UNSUPPORTED_PREFIX):
+                gap = {"side": side, "detail": why.split(":", 1)[1].strip()}
+                return verdict(Outcome("skipped", UNSUPPORTED_PREFIX, {UNSUPPORTED_PREFIX: gap}))
             return verdict(Outcome("skipped", f"{side}: {why}"))
-    failed = _errors(baseline, candidate)
+    failed = _errors(baseline, candidate, translated)
     if failed is not None:
         return verdict(failed)
     outcome = _compare_ok(query, baseline_runs, candidate, cfg, evidence, unlimited_baseline)

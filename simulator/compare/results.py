@@ -3,7 +3,8 @@
 Inputs are the ``ResultChecksum`` dicts of two executions and, when the runner kept them,
 their full result files. The order of checks and what each one concludes:
 
-1. schema (count, names under the policy, canonical types; harmless widenings are notes);
+1. schema (count, names under the policy, canonical types; harmless widenings are notes); a
+   mismatch still compares the values where it can (``cross_type.py``) and says so;
 2. row count;
 3. LIMIT without a total ORDER BY: row count and schema are all a correct engine fixes
    (unless the judge can run a subset check against an unlimited result);
@@ -26,6 +27,7 @@ import numpy as np
 import pyarrow as pa
 
 from simulator.canonical import ResultChecksum, row_hashes
+from simulator.compare.cross_type import compare_across_types
 from simulator.compare.facts import (
     QueryFacts,
     limit_without_total_order,
@@ -250,6 +252,7 @@ def compare_results(
         evidence["derived_column_names"] = schema.derived_renames
     if not schema.ok:
         evidence["schema_problems"] = schema.problems
+        evidence.update(compare_across_types(bsum, csum, baseline, candidate, cfg))
         return Outcome("result_mismatch", "schema_mismatch", evidence)
     if bsum.row_count != csum.row_count:
         return Outcome("result_mismatch", "row_count", evidence)

@@ -26,6 +26,9 @@ QUERY_VERDICTS = (
 # name the engine derives from the expression text.
 ESTIMATE_CHANGED = "estimate_changed"
 COSMETIC_DIFFERENCE = "cosmetic_difference"
+# Reason of a ``candidate_error`` whose engine failed to parse or bind SQL that was rendered
+# for its dialect only: qsim's translation may be the cause (still a candidate_error).
+TRANSLATION_SUSPECT = "translation_suspect"
 # Verdicts that are correctness regressions of the candidate (they fail a gate).
 REGRESSION_VERDICTS = ("result_mismatch", "write_mismatch", "candidate_error", "timeout")
 PERF_VERDICTS = ("regressed", "improved", "unchanged", "unstable")

@@ -148,6 +148,40 @@ def build_statements(
     return lanes
 
 
+STATEMENT_SCHEMA = pa.schema(
+    [
+        ("tenant", pa.string()),
+        ("query_id", pa.string()),
+        ("index", pa.int64()),
+        ("engine", pa.string()),
+        ("sql", pa.string()),
+        ("skip_reason", pa.string()),
+    ]
+)
+
+
+def statements_parquet(statements: dict[str, dict[str, list[Statement]]]) -> bytes:
+    """The run's ``statements.parquet`` as bytes: per tenant, engine and statement, the SQL
+    as sent (null when not sent) and the skip reason (``unsupported_on_target: ...``,
+    ``cannot transpile ...``, or empty)."""
+    rows = [
+        {
+            "tenant": tenant,
+            "query_id": st.query_id,
+            "index": st.index,
+            "engine": engine,
+            "sql": st.sql,
+            "skip_reason": st.skip_reason,
+        }
+        for tenant, lanes in sorted(statements.items())
+        for engine, lane in lanes.items()
+        for st in lane
+    ]
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.Table.from_pylist(rows, schema=STATEMENT_SCHEMA), sink)
+    return sink.getvalue().to_pybytes()
+
+
 def write_queries(path: Path, queries: list[WorkloadQuery]) -> None:
     """Write the run's workload rows (the workload's own schema) to ``queries.parquet``."""
     columns = {f: [getattr(q, f) for q in queries] for f in QUERY_SCHEMA.names}

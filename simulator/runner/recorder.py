@@ -66,6 +66,11 @@ class Recorder:
             record, result_path=str(self.ctx.store.run_dir / record.result_path)
         )
 
+    def _translated(self, tenant: str, candidate: str, index: int) -> bool:
+        """Whether the candidate was sent other SQL text than the baseline (its dialect's)."""
+        lanes = self.ctx.statements[tenant]
+        return lanes[candidate][index].sql != lanes[self.ctx.baseline][index].sql
+
     def judge_ready(self, tenant: str, index: int) -> list[dict[str, Any]]:
         """Judge every candidate whose execution and the baseline's are both recorded;
         return the new verdicts (the caller appends them)."""
@@ -90,6 +95,7 @@ class Recorder:
                     candidate,
                     ctx.run_id,
                     diff_sample_rows=ctx.cfg.report.diff_sample_rows,
+                    translated=self._translated(tenant, candidate, index),
                 )
             except Exception as err:  # a comparison bug must not lose the run's records
                 verdict = Verdict(

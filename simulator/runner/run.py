@@ -30,7 +30,7 @@ from typing import Any
 from simulator.config import RunConfig
 from simulator.errors import QsimError, RunError
 from simulator.results.exit_codes import EXIT_INCOMPLETE, EXIT_INTERRUPTED, exit_code
-from simulator.results.layout import RecordKind
+from simulator.results.layout import STATEMENTS_FILE, RecordKind
 from simulator.results.meta import RunMeta, RunStatus
 from simulator.runner import summary
 from simulator.runner.bank_plan import BankPlan
@@ -41,7 +41,7 @@ from simulator.runner.load import LoadLoop
 from simulator.runner.local_servers import LocalServers
 from simulator.runner.perf import run_perf_phase
 from simulator.runner.pool import SessionPool
-from simulator.runner.prepare import build_statements
+from simulator.runner.prepare import build_statements, statements_parquet
 from simulator.runner.recorder import Recorder
 from simulator.runner.resume import open_for_resume, restore_records
 from simulator.runner.schedule import Lane, LoadSchedule, release_offsets
@@ -283,6 +283,9 @@ class _Run:
                 tenant: build_statements(ctx.cfg, ctx.generation, tenant, queries)
                 for tenant, queries in ctx.queries.items()
             }
+        )
+        store.write_bytes_atomic(
+            store.run_dir / STATEMENTS_FILE, statements_parquet(ctx.statements)
         )
         start = restore_records(ctx, self.recorder, self.notes) if self.resumed else {}
         self.bank.plan(start)

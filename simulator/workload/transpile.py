@@ -3,7 +3,8 @@
 
 Table references naming the tenant's own schema (``t01.events``, ``hive.t01.events``) are
 rewritten to the unqualified names the tenant's workspace holds. What cannot be rendered
-faithfully gets a skip reason (it becomes a ``skipped`` verdict), never an exception.
+faithfully gets a skip reason (it becomes a ``skipped`` verdict), never an exception; so
+does SQL the target engine cannot run (``unsupported.py``: ``unsupported_on_target``).
 """
 
 from __future__ import annotations
@@ -12,13 +13,18 @@ import re
 from dataclasses import dataclass
 
 from sqlglot import ErrorLevel, exp
-from sqlglot.dialects.dialect import Dialect
+from sqlglot.dialects.dialect import Dialect, NormalizationStrategy
 from sqlglot.errors import SqlglotError
 
 from simulator.config import EngineSpec
 from simulator.workload.classify import parse_statement
+from simulator.workload.unsupported import unsupported_feature
 
 _VERSION = re.compile(r"^(\d+)(?:\.(\d+))?(?:\.(\d+))?")
+# SQLite has no EXTRACT; sqlglot passes it through. These parts have a strftime format
+# (SQLite keeps dates and timestamps as ISO text); others stay EXTRACT, which the
+# unsupported-feature check then names.
+_SQLITE_STRFTIME = {"YEAR": "%Y", "MONTH": "%m", "DAY": "%d", "HOUR": "%H", "MINUTE": "%M"}
 
 
 @dataclass(frozen=True)
@@ -45,20 +51,26 @@ def transpile(
 ) -> Transpiled:
     """Render ``query_sql`` (written in ``read_dialect``) for ``engine``.
 
-    Qualifiers naming ``tenant`` are stripped; a reference to another schema, SQL sqlglot
-    cannot parse, an unknown dialect or a construct the target cannot express give a skip
-    reason instead of raising.
+    Quoted identifiers of a case-insensitive source dialect (Trino) are lower-cased, as that
+    dialect resolves them; qualifiers naming ``tenant`` are stripped; a reference to another
+    schema, SQL sqlglot cannot parse, an unknown dialect, a construct the target cannot
+    express or one its engine cannot run (``unsupported_feature``) give a skip reason
+    instead of raising.
     """
     write = target_dialect(engine)
     try:
         writer = Dialect.get_or_raise(write)
-        Dialect.get_or_raise(read_dialect)
+        reader = Dialect.get_or_raise(read_dialect)
     except ValueError as err:
         return Transpiled(None, f"unsupported dialect: {err}")
     try:
         tree = parse_statement(query_sql, read_dialect)
     except ValueError as err:
         return Transpiled(None, f"unparseable in {read_dialect}: {err}")
+    if reader.normalization_strategy is NormalizationStrategy.CASE_INSENSITIVE:
+        _fold_quoted(tree)
+    if (engine.dialect or engine.adapter) == "sqlite":
+        _sqlite_extract(tree)
     if tenant:
         foreign = _strip_tenant(tree, tenant.lower())
         if foreign:
@@ -68,7 +80,31 @@ def transpile(
     except (SqlglotError, RecursionError) as err:
         message = " ".join(str(err).split())[:300]
         return Transpiled(None, f"cannot transpile to {write}: {message}")
+    gap = unsupported_feature(sql, write, engine)
+    if gap:
+        return Transpiled(None, gap)
     return Transpiled(sql)
+
+
+def _sqlite_extract(tree: exp.Expression) -> None:
+    """``EXTRACT(YEAR FROM d)`` as ``CAST(STRFTIME('%Y', d) AS INTEGER)`` for SQLite."""
+    for node in list(tree.find_all(exp.Extract)):
+        fmt = _SQLITE_STRFTIME.get(node.this.name.upper())
+        if fmt is None:
+            continue
+        strftime = exp.Anonymous(
+            this="STRFTIME", expressions=[exp.Literal.string(fmt), node.expression]
+        )
+        node.replace(exp.Cast(this=strftime, to=exp.DataType.build("INTEGER")))
+
+
+def _fold_quoted(tree: exp.Expression) -> None:
+    """Lower-case quoted identifiers: in a case-insensitive dialect (Trino) ``"L_OrderKey"``
+    names ``l_orderkey``, but quoted in the target's dialect it would keep its case (and miss
+    the column on PostgreSQL or DataFusion)."""
+    for identifier in tree.find_all(exp.Identifier):
+        if identifier.quoted:
+            identifier.set("this", identifier.this.lower())
 
 
 def _strip_tenant(tree: exp.Expression, tenant: str) -> str:

@@ -73,3 +73,60 @@ def test_construct_the_target_cannot_express_is_a_skip_reason():
     assert result.skip_reason == (
         "cannot transpile to sqlite: BITWISE_AND aggregation is not supported in SQLite"
     )
+
+
+SQLITE = EngineSpec(name="sqlite", adapter="sqlite", dialect="sqlite")
+DATAFUSION = EngineSpec(name="datafusion", adapter="datafusion", dialect="postgres")
+
+
+@pytest.mark.parametrize(
+    ("sql", "engine", "feature"),
+    [
+        ("SELECT d + INTERVAL '90' DAY FROM t", SQLITE, "sqlite lacks INTERVAL arithmetic"),
+        ("SELECT extract(quarter FROM d) FROM t", SQLITE, "sqlite lacks EXTRACT"),
+        ("SELECT a, sum(b) FROM t GROUP BY ROLLUP (a)", SQLITE, "sqlite lacks GROUP BY ROLLUP"),
+        ("SELECT date('1995-01-01')", DATAFUSION, "datafusion lacks the date('...') function"),
+        (
+            "SELECT count(*) FROM (SELECT 1 AS a)",
+            POSTGRES,
+            "postgres lacks a subquery in FROM without an alias",
+        ),
+    ],
+)
+def test_sql_the_target_cannot_run_is_skipped_with_the_feature_named(sql, engine, feature):
+    rendered = transpile(sql, "trino", engine)
+    assert rendered.sql is None
+    assert rendered.skip_reason == f"unsupported_on_target: {feature}"
+
+
+def test_what_the_target_runs_is_sent():
+    assert transpile("SELECT count(*) FROM (SELECT 1 AS a) AS s", "trino", POSTGRES).sql
+    assert transpile("SELECT date_add('day', 30, d) FROM t", "trino", SQLITE).sql
+    pg16 = EngineSpec(name="pg", adapter="postgres", dialect="postgres", version="16.2")
+    assert transpile("SELECT count(*) FROM (SELECT 1 AS a)", "trino", pg16).sql
+    assert transpile("SELECT d + INTERVAL '90' DAY FROM t", "trino", DUCKDB_2_0).sql
+    rollup = "SELECT a, grouping(a) AS g, count(*) AS n FROM t GROUP BY ROLLUP (a)"
+    assert transpile(rollup, "trino", DATAFUSION).sql
+
+
+def test_trinos_quoted_identifiers_are_case_insensitive_on_every_target():
+    sql = 'SELECT "L_OrderKey" AS "Key" FROM lineitem AS "L"'
+    for engine in (POSTGRES, DATAFUSION, SQLITE, DUCKDB_2_0):
+        rendered = transpile(sql, "trino", engine).sql
+        assert '"l_orderkey"' in rendered.lower() and "L_OrderKey" not in rendered
+    assert transpile('SELECT "Mixed" FROM t', "postgres", POSTGRES).sql == 'SELECT "Mixed" FROM t'
+
+
+def test_extract_of_a_date_part_is_rendered_with_strftime_for_sqlite():
+    import sqlite3
+
+    sql = "SELECT extract(year FROM d) AS y, extract(month FROM d) AS m FROM t"
+    rendered = transpile(sql, "trino", SQLITE).sql
+    assert rendered == (
+        "SELECT CAST(STRFTIME('%Y', d) AS INTEGER) AS y, "
+        "CAST(STRFTIME('%m', d) AS INTEGER) AS m FROM t"
+    )
+    con = sqlite3.connect(":memory:")
+    con.execute("CREATE TABLE t (d DATE)")
+    con.execute("INSERT INTO t VALUES ('1995-03-04')")
+    assert con.execute(rendered).fetchall() == [(1995, 3)]
