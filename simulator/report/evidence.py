@@ -1,9 +1,12 @@
 """The evidence shown for one finding, assembled from its example verdict, the executions
 of that query on the baseline and the candidate, and the workload row.
 
-Evidence is checksums, row counts, column names, partition keys and error text: never
-result values. Keys of ``Verdict.evidence`` that carry a diff sample (any key containing
-"sample") are dropped unless the run asked for one (``report.diff_sample_rows > 0``).
+Evidence is checksums, row counts, column names, partition keys and masked error text:
+never result values. Unless the run asked for a diff sample (``report.diff_sample_rows >
+0``), keys of ``Verdict.evidence`` that carry one (any key containing "sample") are dropped
+and engine error text and reasons are masked
+(:func:`~simulator.results.masking.mask_error`), also for run folders written before the
+store masked them.
 """
 
 from __future__ import annotations
@@ -15,8 +18,8 @@ from typing import Any
 
 from simulator.config import ReportSection
 from simulator.report.findings import Finding
-from simulator.report.masking import mask_literals
 from simulator.results.execution import Execution, TableState
+from simulator.results.masking import mask_error, mask_literals, mask_record
 from simulator.results.reader import RunData
 
 DEFAULT_CONFIG = "configs/demo.toml"
@@ -215,7 +218,10 @@ def _evidence(
         by_engine.setdefault(e.engine, []).append(e)
     base = _pick(by_engine.get(data.baseline, []))
     cand = _pick(by_engine.get(key.candidate, []))
+    raw_values = settings.diff_sample_rows > 0
     raw = example.evidence if example is not None else {}
+    if not raw_values:
+        raw = mask_record(raw)
     evidence = Evidence(
         tenant=key.tenant,
         query_id=query_id,
@@ -228,6 +234,9 @@ def _evidence(
             key.candidate, cand, data.engine_version(key.candidate), raw.get("candidate")
         ),
     )
+    if not raw_values:
+        for side in (evidence.baseline, evidence.candidate):
+            side.error_message = mask_error(side.error_message)
     if example is not None:
         evidence.baseline.from_bank = evidence.baseline.from_bank or example.baseline_from_bank
     listed = raw.get("differing_columns")
@@ -241,7 +250,8 @@ def _evidence(
         text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
         evidence.other.append((name, text[:4000]))
     if example is not None and example.reason:
-        evidence.other.insert(0, ("reason", example.reason))
+        reason = example.reason if raw_values else mask_error(example.reason)
+        evidence.other.insert(0, ("reason", reason))
     if finding.perf is not None:
         p = finding.perf
         evidence.perf = [

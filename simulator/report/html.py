@@ -13,6 +13,7 @@ from functools import cache
 from pathlib import Path
 
 import jinja2
+import markupsafe
 
 from simulator import __version__
 from simulator.config import ReportSection
@@ -21,10 +22,19 @@ from simulator.report.evidence import Evidence
 from simulator.report.findings import CORRECTNESS, Acceptance, Changes, Finding
 from simulator.report.gate import GateResult, fails_gate
 from simulator.report.rollup import PatternRow, TenantRow
+from simulator.results.masking import neutralize_bidi
 from simulator.results.reader import RunData
 from simulator.results.verdicts import QUERY_VERDICTS, PerfVerdict
 
 TEMPLATES = Path(__file__).parent / "templates"
+
+
+def _shown(value: object) -> object:
+    """What the page shows for a value: text without bidirectional controls (markup the
+    page built itself, such as the SVG charts, stays markup)."""
+    if isinstance(value, markupsafe.Markup):
+        return markupsafe.Markup(neutralize_bidi(value))
+    return neutralize_bidi(value) if isinstance(value, str) else value
 
 
 @cache
@@ -33,6 +43,9 @@ def _environment() -> jinja2.Environment:
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
+        # Every value the page shows (reasons, SQL, tenant names, errors) loses its
+        # bidirectional controls, which would otherwise reorder the text after them.
+        finalize=_shown,
     )
     env.filters["ms"] = lambda v: "—" if v is None else f"{v:,.2f}"
     env.filters["ratio"] = lambda v: "—" if v is None else f"{v:.2f}×"

@@ -13,6 +13,7 @@ from simulator.config import ReportSection
 from simulator.report.evidence import Evidence
 from simulator.report.findings import Finding
 from simulator.report.gate import blocks_ship
+from simulator.results.masking import neutralize_bidi
 from simulator.results.reader import RunData
 
 # XML 1.0 cannot carry most control characters, which engine error messages may contain.
@@ -20,7 +21,8 @@ _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def _clean(text: str) -> str:
-    return _INVALID_XML.sub("\ufffd", text)
+    """``text`` as XML can carry it, with bidirectional controls shown, not obeyed."""
+    return neutralize_bidi(_INVALID_XML.sub("\ufffd", text))
 
 
 def evidence_text(finding: Finding, evidence: Evidence) -> str:

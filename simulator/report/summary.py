@@ -10,6 +10,7 @@ from simulator.config import ReportSection
 from simulator.report.findings import Changes, Finding
 from simulator.report.gate import GateResult, fails_gate
 from simulator.results.layout import HTML_FILE, JUNIT_FILE
+from simulator.results.masking import neutralize_bidi
 from simulator.results.reader import RunData
 from simulator.results.verdicts import PERF_VERDICTS, QUERY_VERDICTS
 
@@ -38,9 +39,9 @@ def _finding(finding: Finding, settings: ReportSection) -> dict[str, Any]:
         "accepted": (
             {
                 "id": accepted.id,
-                "by": accepted.accepted_by,
+                "by": neutralize_bidi(accepted.accepted_by),
                 "at": accepted.accepted_at,
-                "reason": accepted.reason,
+                "reason": neutralize_bidi(accepted.reason),
                 "until": accepted.until,
             }
             if accepted

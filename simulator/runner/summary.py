@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator.results.exit_codes import EXIT_PASS, EXIT_REGRESSION
+from simulator.results.masking import mask_error, raw_values_allowed
 from simulator.results.meta import RunMeta
 from simulator.results.verdicts import PERF_VERDICTS, QUERY_VERDICTS, REGRESSION_VERDICTS
 
@@ -43,8 +44,11 @@ def regressed(verdicts: list[dict[str, Any]], perf: list[dict[str, Any]], gate_p
     return gate_perf and any(v["verdict"] == "regressed" for v in perf)
 
 
-def _finding_line(v: dict[str, Any]) -> str:
-    reason = " ".join(str(v.get("reason", "")).split())
+def _finding_line(v: dict[str, Any], raw_values: bool) -> str:
+    """One top finding; its reason masked (it may quote an engine error) unless the run
+    opted in to customer values."""
+    reason = str(v.get("reason", ""))
+    reason = " ".join((reason if raw_values else mask_error(reason)).split())
     if len(reason) > 70:
         reason = reason[:67] + "..."
     return (
@@ -95,7 +99,8 @@ def render(
     regressed = [p for p in perf if p["verdict"] == "regressed"]
     if findings or regressed:
         lines.append(f"top findings ({len(findings)} correctness, {len(regressed)} performance):")
-        lines.extend(_finding_line(v) for v in findings[:TOP_FINDINGS])
+        raw_values = raw_values_allowed(meta.config)
+        lines.extend(_finding_line(v, raw_values) for v in findings[:TOP_FINDINGS])
         for p in sorted(regressed, key=lambda p: -float(p["ratio"]))[:3]:
             lines.append(
                 f"  {p['candidate']:<12} {'slower':<16} {p['tenant']:<5} pattern "
