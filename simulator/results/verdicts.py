@@ -17,6 +17,7 @@ QUERY_VERDICTS = (
     "candidate_error",
     "baseline_error",
     "both_error",
+    "harness_error",
     "timeout",
     "skipped",
 )
@@ -25,8 +26,27 @@ QUERY_VERDICTS = (
 # name the engine derives from the expression text.
 ESTIMATE_CHANGED = "estimate_changed"
 COSMETIC_DIFFERENCE = "cosmetic_difference"
+# qsim itself could not carry or checksum a result (protocol, decoding, checksum input):
+# neither engine's error, and qsim could not judge, so it fails a gate by default.
+HARNESS_ERROR = "harness_error"
 # Verdicts that are correctness regressions of the candidate (they fail a gate).
 REGRESSION_VERDICTS = ("result_mismatch", "write_mismatch", "candidate_error", "timeout")
+# Worst first: the order findings are listed in, and the verdict a pattern row shows when
+# its queries disagree.
+SEVERITY = (
+    "write_mismatch",
+    "result_mismatch",
+    "candidate_error",
+    "timeout",
+    "harness_error",
+    "both_error",
+    "baseline_error",
+    "nondeterministic",
+    "estimate_changed",
+    "cosmetic_difference",
+    "skipped",
+    "match",
+)
 PERF_VERDICTS = ("regressed", "improved", "unchanged", "unstable")
 
 
@@ -50,6 +70,9 @@ class Verdict:
     evidence: dict[str, Any] = field(default_factory=dict)
     weight: float = 1.0
     under_load_only: bool = False
+    # Set by quiet confirmation (runner-trust) when the failure comes and goes in quiet
+    # replays too, so it is not "only under load".
+    intermittent: bool = False
     baseline_from_bank: bool = False
 
     def __post_init__(self) -> None:
