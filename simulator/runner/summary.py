@@ -58,13 +58,23 @@ def _severity_and_weight(v: dict[str, Any]) -> tuple[int, float, str, str]:
     return (rank, -float(v.get("weight", 1.0)), v["candidate"], v["query_id"])
 
 
+def _error_text(v: dict[str, Any]) -> str:
+    """The failing side's error message from the verdict's evidence (candidate first)."""
+    evidence = v.get("evidence") or {}
+    for side in ("candidate", "baseline"):
+        info = evidence.get(side)
+        if isinstance(info, dict) and info.get("error_message"):
+            return str(info["error_message"])
+    return ""
+
+
 def _finding_line(v: dict[str, Any], raw_values: bool) -> str:
-    """One top finding; its reason masked (it may quote an engine error) unless the run
-    opted in to customer values."""
-    reason = str(v.get("reason", ""))
+    """One top finding: its reason and the engine's error text, masked (they may quote
+    customer values) unless the run opted in to customer values."""
+    reason = ": ".join(t for t in (str(v.get("reason", "")), _error_text(v)) if t)
     reason = " ".join((reason if raw_values else mask_error(reason)).split())
-    if len(reason) > 70:
-        reason = reason[:67] + "..."
+    if len(reason) > 100:
+        reason = reason[:97] + "..."
     labels = "".join(
         f" [{label}]"
         for label, on in (

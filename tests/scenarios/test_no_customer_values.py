@@ -124,3 +124,4 @@ def test_a_default_run_writes_no_customer_value_anywhere(tmp_path: Path) -> None
     assert found == {}
     # The findings are there, with the shape of the engine's message.
     assert b"Could not convert string '?' to INT32" in b"".join(outputs.values())
+    assert b"ConversionException: Conversion Error: Could not convert string '?'" in cli.stdout
