@@ -73,7 +73,6 @@ def _config(tmp_path: Path) -> Path:
             "results_dir": str(tmp_path / "results"),
             "baseline": "base",
             "candidates": ["cand"],
-            "bank": False,
         },
         "dataset": {"generation": "markers", "store": str(tmp_path / "store")},
         "workload": {"name": "markers", "dir": str(tmp_path / "workloads")},
