@@ -97,7 +97,8 @@ def mask_error(message: str) -> str:
     """
     if not message:
         return message
-    text = _CONTEXT.sub(r"\1 (statement text masked)", message)
+    text = mask_dsn(message)
+    text = _CONTEXT.sub(r"\1 (statement text masked)", text)
     text = _CARET.sub("", text)
     text = _FAILING_ROW.sub(rf"\1({MASK})", text)
     text = _KEY_DETAIL.sub(f"=({MASK})", text)

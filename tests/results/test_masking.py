@@ -126,3 +126,8 @@ def test_sql_literals_are_masked() -> None:
     assert mask_literals("SELECT a FROM t WHERE b = 'x' AND c > 3") == (
         "SELECT a FROM t WHERE b = ? AND c > ?"
     )
+
+
+def test_an_error_naming_a_dsn_loses_its_password() -> None:
+    message = 'connection to "postgresql://qsim:Zq-pw@db:5432/app" failed: password=Zq-pw'
+    assert "Zq-pw" not in mask_error(message)
