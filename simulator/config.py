@@ -209,6 +209,12 @@ class ReportSection:
     gate_perf_ratio: float = 1.0
     # Strict gate: known (seen before) but unaccepted correctness findings fail it too.
     gate_known: bool = False
+    # Known causes (one rule, simulator.results.exit_codes.failing_verdicts): a cosmetic
+    # column-name difference and a changed estimate are reported but pass by default; a
+    # harness error fails by default, since qsim could not judge that query.
+    gate_cosmetic: bool = False
+    gate_estimates: bool = False
+    gate_harness_errors: bool = True
 
 
 @dataclass(frozen=True)

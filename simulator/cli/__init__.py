@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from simulator import __version__
 from simulator.errors import QsimError
+from simulator.results.masking import mask_dsn
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -52,7 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code = args.func(args)
     except QsimError as err:
-        print(f"qsim: error: {err}", file=sys.stderr)
+        # An error may name a DSN (a connection that failed): never print its password.
+        print(f"qsim: error: {mask_dsn(str(err))}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         print("qsim: interrupted", file=sys.stderr)

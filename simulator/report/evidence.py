@@ -1,9 +1,12 @@
 """The evidence shown for one finding, assembled from its example verdict, the executions
 of that query on the baseline and the candidate, and the workload row.
 
-Evidence is checksums, row counts, column names, partition keys and error text: never
-result values. Keys of ``Verdict.evidence`` that carry a diff sample (any key containing
-"sample") are dropped unless the run asked for one (``report.diff_sample_rows > 0``).
+Evidence is checksums, row counts, column names, partition keys and masked error text:
+never result values. Unless the run asked for a diff sample (``report.diff_sample_rows >
+0``), keys of ``Verdict.evidence`` that carry one (any key containing "sample") are dropped
+and engine error text and reasons are masked
+(:func:`~simulator.results.masking.mask_error`), also for run folders written before the
+store masked them.
 """
 
 from __future__ import annotations
@@ -15,13 +18,19 @@ from typing import Any
 
 from simulator.config import ReportSection
 from simulator.report.findings import Finding
-from simulator.report.masking import mask_literals
 from simulator.results.execution import Execution, TableState
+from simulator.results.masking import mask_error, mask_literals, mask_record
 from simulator.results.reader import RunData
 
 DEFAULT_CONFIG = "configs/demo.toml"
 # Verdict.evidence keys rendered in their own place rather than in "other evidence".
-_CONSUMED = ("differing_columns", "tables", "baseline", "candidate")
+_CONSUMED = (
+    "differing_columns",
+    "tables",
+    "baseline",
+    "candidate",
+    "first_differing_tie_group",
+)
 
 
 @dataclass
@@ -40,6 +49,9 @@ class Side:
     wall_ms: float | None = None
     from_bank: bool = False
     recorded: bool = False
+    # The SQL as sent to this engine, when the comparison recorded it in the side's
+    # evidence (``sql``); else the report shows the workload SQL for both sides.
+    sql: str = ""
 
 
 @dataclass
@@ -68,6 +80,9 @@ class Evidence:
     other: list[tuple[str, str]] = field(default_factory=list)
     perf: list[tuple[str, str]] = field(default_factory=list)
     replay: str = ""
+    reason: str = ""
+    # Order mismatches: where the first tie group (rows equal on the ORDER BY keys) differs.
+    first_differing_tie_group: str = ""
 
 
 def _pick(executions: list[Execution]) -> Execution | None:
@@ -95,6 +110,7 @@ def _side(engine: str, execution: Execution | None, version: str, raw: Any) -> S
         side.multiset = side.multiset or str(raw.get("checksum") or raw.get("multiset") or "")
         if side.rows_returned is None and isinstance(raw.get("row_count"), int):
             side.rows_returned = raw["row_count"]
+        side.sql = str(raw.get("sql") or "")
     return side
 
 
@@ -215,7 +231,10 @@ def _evidence(
         by_engine.setdefault(e.engine, []).append(e)
     base = _pick(by_engine.get(data.baseline, []))
     cand = _pick(by_engine.get(key.candidate, []))
+    raw_values = settings.diff_sample_rows > 0
     raw = example.evidence if example is not None else {}
+    if not raw_values:
+        raw = mask_record(raw)
     evidence = Evidence(
         tenant=key.tenant,
         query_id=query_id,
@@ -228,6 +247,17 @@ def _evidence(
             key.candidate, cand, data.engine_version(key.candidate), raw.get("candidate")
         ),
     )
+    for side in (evidence.baseline, evidence.candidate):
+        if not raw_values:
+            side.error_message = mask_error(side.error_message)
+        if side.sql and settings.mask_literals:
+            dialect = data.engines.get(side.engine, {}).get("dialect")
+            side.sql = mask_literals(side.sql, str(dialect or ""))
+    tie_group = raw.get("first_differing_tie_group")
+    if tie_group is not None:
+        evidence.first_differing_tie_group = (
+            tie_group if isinstance(tie_group, str) else json.dumps(tie_group, default=str)
+        )
     if example is not None:
         evidence.baseline.from_bank = evidence.baseline.from_bank or example.baseline_from_bank
     listed = raw.get("differing_columns")
@@ -241,7 +271,7 @@ def _evidence(
         text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
         evidence.other.append((name, text[:4000]))
     if example is not None and example.reason:
-        evidence.other.insert(0, ("reason", example.reason))
+        evidence.reason = example.reason if raw_values else mask_error(example.reason)
     if finding.perf is not None:
         p = finding.perf
         evidence.perf = [

@@ -1,8 +1,11 @@
 """Findings: the regressions of one run, their identity across runs, and their status.
 
 A finding's identity is ``candidate / tenant / pattern_id / verdict``: every query of one
-pattern of one tenant that got the same regression verdict against the same candidate is
-one finding. Performance regressions are findings with verdict ``regressed``.
+pattern of one tenant that got the same failing verdict
+(:func:`~simulator.results.exit_codes.failing_verdicts`) against the same candidate is one
+finding. Performance regressions are findings with verdict ``regressed``. The other
+verdicts but ``match`` (skipped, baseline_error, nondeterministic, estimate_changed ...)
+are grouped the same way as *observations*: shown with their evidence, never failing.
 
 Status against the previous complete run of the same pipeline (see docs/summary-schema.md):
 
@@ -15,14 +18,17 @@ Status against the previous complete run of the same pipeline (see docs/summary-
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date
 
-from simulator.results.verdicts import REGRESSION_VERDICTS, PerfVerdict, Verdict
+from simulator.results.verdicts import SEVERITY, PerfVerdict, Verdict
 
 CORRECTNESS = "correctness"
 PERFORMANCE = "performance"
 PERF_REGRESSED = "regressed"
+# The status of an observation: a non-match verdict that does not fail (never new or known).
+OBSERVED = "observed"
 
 
 @dataclass(frozen=True, order=True)
@@ -107,6 +113,18 @@ class Finding:
         return bool(self.verdicts) and all(v.under_load_only for v in self.verdicts)
 
     @property
+    def intermittent(self) -> bool:
+        """True when a query of the finding failed intermittently in quiet replays too."""
+        return any(v.intermittent for v in self.verdicts)
+
+    @property
+    def severity(self) -> int:
+        """Rank of the verdict in :data:`~simulator.results.verdicts.SEVERITY` (0 worst);
+        performance regressions rank after every correctness verdict."""
+        verdict = self.key.verdict
+        return SEVERITY.index(verdict) if verdict in SEVERITY else len(SEVERITY)
+
+    @property
     def baseline_from_bank(self) -> bool:
         return any(v.baseline_from_bank for v in self.verdicts)
 
@@ -130,15 +148,43 @@ class Changes:
         return [f for f in self.findings if f.status == status]
 
 
-def collect_findings(verdicts: list[Verdict], perf: list[PerfVerdict]) -> list[Finding]:
-    """Group regression verdicts and regressed perf verdicts into findings, sorted by id."""
+def by_severity(findings: list[Finding]) -> list[Finding]:
+    """``findings`` worst first: correctness before performance, then severity, then
+    weight (heaviest first), then id."""
+    return sorted(
+        findings,
+        key=lambda f: (f.category != CORRECTNESS, f.severity, -f.weight, f.key),
+    )
+
+
+def _group(verdicts: list[Verdict], keep: Collection[str]) -> dict[FindingKey, Finding]:
     grouped: dict[FindingKey, Finding] = {}
     for verdict in verdicts:
-        if verdict.verdict not in REGRESSION_VERDICTS:
+        if verdict.verdict not in keep:
             continue
         key = FindingKey(verdict.candidate, verdict.tenant, verdict.pattern_id, verdict.verdict)
         finding = grouped.setdefault(key, Finding(key=key, kind=verdict.kind))
         finding.verdicts.append(verdict)
+    return grouped
+
+
+def collect_observations(verdicts: list[Verdict], failing: Collection[str]) -> list[Finding]:
+    """Group the verdicts that are neither ``match`` nor failing (skipped, baseline_error,
+    nondeterministic, estimate_changed ...) like findings, worst first; status
+    ``observed``."""
+    keep = {v.verdict for v in verdicts} - set(failing) - {"match"}
+    observed = list(_group(verdicts, keep).values())
+    for finding in observed:
+        finding.status = OBSERVED
+    return by_severity(observed)
+
+
+def collect_findings(
+    verdicts: list[Verdict], perf: list[PerfVerdict], failing: Collection[str]
+) -> list[Finding]:
+    """Group the ``failing`` verdicts and regressed perf verdicts into findings, sorted by
+    id."""
+    grouped = _group(verdicts, failing)
     for record in perf:
         if record.verdict != PERF_REGRESSED:
             continue

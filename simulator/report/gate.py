@@ -3,7 +3,11 @@
 Gate (the exit code of ``qsim nightly`` and ``qsim report --gate``):
 
 - exit 2 when the run did not complete: nothing can be concluded from a partial run;
-- exit 1 when any correctness finding is ``new`` and not accepted (with
+- exit 1 when any correctness finding is ``new`` and not accepted (a correctness finding is
+  a verdict of :func:`~simulator.results.exit_codes.failing_verdicts`: a regression, a
+  ``harness_error`` unless ``report.gate_harness_errors = false``, a
+  ``cosmetic_difference`` with ``report.gate_cosmetic``, an ``estimate_changed`` with
+  ``report.gate_estimates``; other non-match verdicts are observations and never fail) (with
   ``report.gate_known = true`` also any ``known`` one that is not accepted);
 - exit 1 when ``report.gate_perf`` is on and a pattern is a confirmed performance
   regression (perf verdict ``regressed``, which already passed the statistical test and the
@@ -21,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from simulator.config import ReportSection
-from simulator.report.findings import CORRECTNESS, Finding
+from simulator.report.findings import CORRECTNESS, OBSERVED, Finding
 from simulator.results.exit_codes import EXIT_PASS, exit_code
 
 
@@ -48,7 +52,9 @@ def _perf_gates(finding: Finding, settings: ReportSection) -> bool:
 
 
 def fails_gate(finding: Finding, settings: ReportSection) -> bool:
-    """True when this finding alone makes the nightly gate fail."""
+    """True when this finding alone makes the nightly gate fail (an observation never)."""
+    if finding.status == OBSERVED:
+        return False
     if finding.category == CORRECTNESS:
         if finding.accepted is not None:
             return False
@@ -57,7 +63,10 @@ def fails_gate(finding: Finding, settings: ReportSection) -> bool:
 
 
 def blocks_ship(finding: Finding, settings: ReportSection) -> bool:
-    """True when this finding makes its candidate DO NOT SHIP (new or known alike)."""
+    """True when this finding makes its candidate DO NOT SHIP (new or known alike; an
+    observation never)."""
+    if finding.status == OBSERVED:
+        return False
     if finding.category == CORRECTNESS:
         return finding.accepted is None
     return _perf_gates(finding, settings)

@@ -13,18 +13,28 @@ from functools import cache
 from pathlib import Path
 
 import jinja2
+import markupsafe
 
 from simulator import __version__
 from simulator.config import ReportSection
 from simulator.report import charts
 from simulator.report.evidence import Evidence
-from simulator.report.findings import CORRECTNESS, Acceptance, Changes, Finding
+from simulator.report.findings import Acceptance, Changes, Finding, by_severity
 from simulator.report.gate import GateResult, fails_gate
 from simulator.report.rollup import PatternRow, TenantRow
+from simulator.results.masking import neutralize_bidi
 from simulator.results.reader import RunData
 from simulator.results.verdicts import QUERY_VERDICTS, PerfVerdict
 
 TEMPLATES = Path(__file__).parent / "templates"
+
+
+def _shown(value: object) -> object:
+    """What the page shows for a value: text without bidirectional controls (markup the
+    page built itself, such as the SVG charts, stays markup)."""
+    if isinstance(value, markupsafe.Markup):
+        return markupsafe.Markup(neutralize_bidi(value))
+    return neutralize_bidi(value) if isinstance(value, str) else value
 
 
 @cache
@@ -33,6 +43,9 @@ def _environment() -> jinja2.Environment:
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
+        # Every value the page shows (reasons, SQL, tenant names, errors) loses its
+        # bidirectional controls, which would otherwise reorder the text after them.
+        finalize=_shown,
     )
     env.filters["ms"] = lambda v: "—" if v is None else f"{v:,.2f}"
     env.filters["ratio"] = lambda v: "—" if v is None else f"{v:.2f}×"
@@ -108,6 +121,10 @@ class FindingView:
         return self.finding.under_load_only
 
     @property
+    def intermittent(self) -> bool:
+        return self.finding.intermittent
+
+    @property
     def perf(self) -> PerfVerdict | None:
         return self.finding.perf
 
@@ -121,15 +138,19 @@ def render_html(
     patterns: list[PatternRow],
     tenants: list[TenantRow],
     evidence: dict[str, Evidence],
+    observations: list[Finding],
 ) -> str:
     """The report page as a string."""
-    # Correctness before performance, new before known: what a reader must see first.
-    ordered = sorted(
-        changes.findings, key=lambda f: (f.category != CORRECTNESS, f.status != "new", f.key)
-    )
+    # Correctness before performance, new before known, then worst and heaviest first:
+    # what a reader must see first.
+    ordered = sorted(by_severity(changes.findings), key=lambda f: f.status != "new")
     views = [
         FindingView(f"f{i}", f, evidence[f.id], fails_gate(f, settings))
         for i, f in enumerate(ordered, start=1)
+    ]
+    observed = [
+        FindingView(f"o{i}", f, evidence[f.id], False)
+        for i, f in enumerate(by_severity(observations), start=1)
     ]
     failing = Counter(f"{f.status} {f.category}" for f in gate.failing)
     gate_summary = ", ".join(f"{n} {what}" for what, n in sorted(failing.items()))
@@ -172,7 +193,11 @@ def render_html(
         for name, info in data.engines.items()
         if isinstance(info, dict)
     ]
-    ratios = [p.ratio for p in patterns if p.ratio is not None]
+    # Without the perf phase a pattern's latency is one load-phase timing per side, which
+    # is noise under concurrent load: no latency chart is drawn from it.
+    perf_enabled = data.perf_enabled()
+    measured = [p for p in patterns if perf_enabled or p.latency_source == "perf"]
+    ratios = [p.ratio for p in measured if p.ratio is not None]
     scatter = [
         (
             p.baseline_ms,
@@ -180,7 +205,7 @@ def render_html(
             f"{p.candidate} {p.tenant} {p.pattern_id}",
             p.perf_verdict == "regressed",
         )
-        for p in patterns
+        for p in measured
         if p.baseline_ms is not None and p.candidate_ms is not None
     ]
     raw_load = data.run.get("load")
@@ -226,6 +251,7 @@ def render_html(
         fixed=changes.fixed,
         engines=engines,
         bank_count=sum(1 for e in data.executions if e.engine == data.baseline and e.from_bank),
+        perf_enabled=perf_enabled,
         charts={
             "histogram": charts.ratio_histogram(ratios),
             "scatter": charts.latency_scatter(scatter),
@@ -238,5 +264,7 @@ def render_html(
             for p in patterns
         ],
         findings=views,
-        under_load_only=[v for v in views if v.under_load_only],
+        observed=observed,
+        gate_rules=settings,
+        under_load_only=[v for v in views + observed if v.under_load_only],
     )

@@ -1,6 +1,8 @@
 """``junit.xml``: one test case per pattern and candidate, so CI systems list qsim's findings
 natively. A case fails when the pattern has an unaccepted finding that blocks shipping; the
-failure text carries the evidence. Accepted findings pass and say so in system-out; a
+failure text carries the evidence. Accepted findings pass and say so in system-out, and
+observations (non-failing verdicts such as skipped or estimate_changed) pass with their
+evidence there; a
 pattern with no verdict yet (incomplete run) or only skipped queries is skipped."""
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from simulator.config import ReportSection
 from simulator.report.evidence import Evidence
 from simulator.report.findings import Finding
 from simulator.report.gate import blocks_ship
+from simulator.results.masking import neutralize_bidi
 from simulator.results.reader import RunData
 
 # XML 1.0 cannot carry most control characters, which engine error messages may contain.
@@ -20,7 +23,8 @@ _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def _clean(text: str) -> str:
-    return _INVALID_XML.sub("\ufffd", text)
+    """``text`` as XML can carry it, with bidirectional controls shown, not obeyed."""
+    return neutralize_bidi(_INVALID_XML.sub("\ufffd", text))
 
 
 def evidence_text(finding: Finding, evidence: Evidence) -> str:
@@ -31,12 +35,18 @@ def evidence_text(finding: Finding, evidence: Evidence) -> str:
         f"query {evidence.query_id} of tenant {evidence.tenant}",
         f"sql: {evidence.sql}",
     ]
+    if evidence.reason:
+        lines.append(f"reason: {evidence.reason}")
+    if evidence.first_differing_tie_group:
+        lines.append(f"first differing tie group: {evidence.first_differing_tie_group}")
     for side in (b, c):
         lines.append(
             f"{side.engine} {side.version}: status {side.status or '?'}, rows returned "
             f"{side.rows_returned}, rows affected {side.rows_affected}, checksum "
             f"{side.multiset or '-'}" + (" (baseline bank)" if side.from_bank else "")
         )
+        if side.sql:
+            lines.append(f"  sql as sent: {side.sql}")
         if side.error_class or side.error_message:
             lines.append(f"  error {side.error_class}: {side.error_message}")
     if evidence.differing_columns:
@@ -49,6 +59,8 @@ def evidence_text(finding: Finding, evidence: Evidence) -> str:
     lines += [f"{name}: {value}" for name, value in evidence.perf + evidence.other]
     if finding.under_load_only:
         lines.append("appeared only under concurrent load")
+    if finding.intermittent:
+        lines.append("intermittent: comes and goes in quiet replays too")
     lines.append(f"replay: {evidence.replay}")
     return "\n".join(lines)
 
@@ -111,10 +123,10 @@ def build_junit(
             if other:
                 out = ET.SubElement(case, "system-out")
                 out.text = _clean(
-                    "\n".join(
+                    "\n\n".join(
                         f"{f.id} accepted by {f.accepted.accepted_by}: {f.accepted.reason}"
                         if f.accepted
-                        else f"{f.id}: below the gate"
+                        else f"{f.id}: {f.status}, passes\n{evidence_text(f, evidence[f.id])}"
                         for f in other
                     )
                 )

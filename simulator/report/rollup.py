@@ -12,21 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from simulator.results.reader import RunData
-from simulator.results.verdicts import QUERY_VERDICTS
-
-# Worst first: the verdict a pattern row shows when its queries disagree.
-SEVERITY = (
-    "write_mismatch",
-    "result_mismatch",
-    "candidate_error",
-    "timeout",
-    "both_error",
-    "harness_error",
-    "baseline_error",
-    "nondeterministic",
-    "skipped",
-    "match",
-)
+from simulator.results.verdicts import QUERY_VERDICTS, SEVERITY
 
 
 @dataclass

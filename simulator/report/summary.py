@@ -10,6 +10,7 @@ from simulator.config import ReportSection
 from simulator.report.findings import Changes, Finding
 from simulator.report.gate import GateResult, fails_gate
 from simulator.results.layout import HTML_FILE, JUNIT_FILE
+from simulator.results.masking import mask_error, neutralize_bidi
 from simulator.results.reader import RunData
 from simulator.results.verdicts import PERF_VERDICTS, QUERY_VERDICTS
 
@@ -19,6 +20,7 @@ SCHEMA_VERSION = 1
 def _finding(finding: Finding, settings: ReportSection) -> dict[str, Any]:
     example = finding.example
     accepted = finding.accepted
+    reason = example.reason if example else ""
     return {
         "id": finding.id,
         "candidate": finding.key.candidate,
@@ -32,15 +34,17 @@ def _finding(finding: Finding, settings: ReportSection) -> dict[str, Any]:
         "weight": finding.weight,
         "example_query_id": example.query_id if example else None,
         "under_load_only": finding.under_load_only,
+        "intermittent": finding.intermittent,
+        "reason": reason if settings.diff_sample_rows > 0 else mask_error(reason),
         "baseline_from_bank": finding.baseline_from_bank,
         "ratio": finding.perf.ratio if finding.perf else None,
         "fails_gate": fails_gate(finding, settings),
         "accepted": (
             {
                 "id": accepted.id,
-                "by": accepted.accepted_by,
+                "by": neutralize_bidi(accepted.accepted_by),
                 "at": accepted.accepted_at,
-                "reason": accepted.reason,
+                "reason": neutralize_bidi(accepted.reason),
                 "until": accepted.until,
             }
             if accepted
@@ -55,8 +59,10 @@ def build_summary(
     gate: GateResult,
     decisions: dict[str, bool],
     settings: ReportSection,
+    observations: list[Finding],
 ) -> dict[str, Any]:
-    """The summary.json document for a loaded, classified run."""
+    """The summary.json document for a loaded, classified run; ``observations`` are the
+    non-failing, non-match verdicts grouped like findings (listed, never failing)."""
     verdict_counts = {c: dict.fromkeys(QUERY_VERDICTS, 0) for c in data.candidates}
     weighted = {c: dict.fromkeys(QUERY_VERDICTS, 0.0) for c in data.candidates}
     for v in data.verdicts:
@@ -99,6 +105,9 @@ def build_summary(
                 "gate_perf": settings.gate_perf,
                 "gate_perf_ratio": settings.gate_perf_ratio,
                 "gate_known": settings.gate_known,
+                "gate_cosmetic": settings.gate_cosmetic,
+                "gate_estimates": settings.gate_estimates,
+                "gate_harness_errors": settings.gate_harness_errors,
             },
         },
         "baseline": {"name": data.baseline, "version": data.engine_version(data.baseline)},
@@ -124,6 +133,7 @@ def build_summary(
                 for k in changes.fixed
             ],
         },
+        "observations": [_finding(f, settings) for f in observations],
         "baseline_from_bank": sum(
             1 for e in data.executions if e.engine == data.baseline and e.from_bank
         ),

@@ -12,13 +12,19 @@ from pathlib import Path
 from typing import Any
 
 from simulator.report.evidence import build_evidence
-from simulator.report.findings import classify, collect_findings, covered_patterns
+from simulator.report.findings import (
+    classify,
+    collect_findings,
+    collect_observations,
+    covered_patterns,
+)
 from simulator.report.gate import GateResult, apply_gate, ship_decisions
 from simulator.report.history import History
 from simulator.report.html import render_html
 from simulator.report.junit import build_junit
 from simulator.report.rollup import pattern_rows, tenant_rows
 from simulator.report.summary import build_summary
+from simulator.results.exit_codes import failing_verdicts
 from simulator.results.layout import HISTORY_FILE, HTML_FILE, JUNIT_FILE, SUMMARY_FILE
 from simulator.results.reader import load_run
 
@@ -56,7 +62,9 @@ def generate_reports(
     data = load_run(run_dir)
     settings = data.report_settings()
     today = today or datetime.now(UTC).date()
-    findings = collect_findings(data.verdicts, data.perf)
+    failing = failing_verdicts(settings)
+    findings = collect_findings(data.verdicts, data.perf, failing)
+    observations = collect_observations(data.verdicts, failing)
     report_path = run_dir / HTML_FILE
     history = History(history_db or run_dir.parent / HISTORY_FILE) if use_history else None
     try:
@@ -79,11 +87,19 @@ def generate_reports(
         gate = apply_gate(findings, settings, data.complete)
         decisions = ship_decisions(findings, data.candidates, settings, data.complete)
         patterns = pattern_rows(data)
-        evidence = build_evidence(findings, data, settings)
-        summary = build_summary(data, changes, gate, decisions, settings)
-        junit = build_junit(data, findings, evidence, settings)
+        evidence = build_evidence(findings + observations, data, settings)
+        summary = build_summary(data, changes, gate, decisions, settings, observations)
+        junit = build_junit(data, findings + observations, evidence, settings)
         html = render_html(
-            data, changes, gate, decisions, settings, patterns, tenant_rows(patterns), evidence
+            data,
+            changes,
+            gate,
+            decisions,
+            settings,
+            patterns,
+            tenant_rows(patterns),
+            evidence,
+            observations,
         )
         if history is not None:
             history.record_run(summary, patterns, changes, report_path.resolve())

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from simulator.results.masking import mask_secrets
+
 FORMAT_VERSION = 1
 
 
@@ -115,13 +117,15 @@ class RunMeta:
         self.status = RunStatus(self.status)  # refuses (ValueError) an unknown status
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON object of ``run.json`` (unset optional fields left out)."""
+        """The JSON object of ``run.json`` (unset optional fields left out), with every
+        secret masked (:func:`~simulator.results.masking.mask_secrets`): a DSN's password
+        is never written, so ``config`` is the configuration as given minus its secrets."""
         data = dataclasses.asdict(self)
         extra = data.pop("extra")
         for name in _OPTIONAL:
             if data[name] is None:
                 del data[name]
-        return {**data, **extra}
+        return mask_secrets({**data, **extra})
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunMeta:

@@ -21,6 +21,7 @@ from typing import Any
 
 from simulator.errors import RunError
 from simulator.results.layout import LOCK_FILE, RUN_FILE, RecordKind, is_run_folder, result_file_name
+from simulator.results.masking import mask_record, raw_values_allowed
 from simulator.results.meta import RunMeta
 
 DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
@@ -61,6 +62,7 @@ class RunStore:
         self._fds: dict[str, int] = {}
         self._counts: dict[str, int] = {}
         self._lock_fd: int | None = None
+        self._raw_values: bool | None = None
 
     # -- creation and locking -------------------------------------------------------------
     @classmethod
@@ -164,10 +166,12 @@ class RunStore:
     def append(self, kind: str, records: Iterable[dict[str, Any]]) -> None:
         """Append records as JSON lines with one write and one fsync.
 
-        On a full disk the file is cut back to its last complete line and a RunError says
-        how many records are kept; nothing already recorded is lost.
+        Engine text that may quote customer values is masked first
+        (:func:`~simulator.results.masking.mask_record`) unless the run opted in to a diff
+        sample. On a full disk the file is cut back to its last complete line and a
+        RunError says how many records are kept; nothing already recorded is lost.
         """
-        data = b"".join(json.dumps(r, default=str).encode() + b"\n" for r in records)
+        data = b"".join(json.dumps(self._safe(r), default=str).encode() + b"\n" for r in records)
         if not data:
             return
         fd = self._fd(kind)
@@ -185,6 +189,15 @@ class RunStore:
                 ) from None
             raise RunError(f"{self.path(kind)}: cannot append ({err.strerror})") from None
         self._counts[kind] = self._counts.get(kind, 0) + data.count(b"\n")
+
+    def _safe(self, record: dict[str, Any]) -> dict[str, Any]:
+        """``record`` as it may be written: masked unless ``report.diff_sample_rows > 0``."""
+        if self._raw_values is None:
+            try:
+                self._raw_values = raw_values_allowed(self.read_meta().config)
+            except RunError:  # no readable run.json: the safe default
+                self._raw_values = False
+        return record if self._raw_values else mask_record(record)
 
     def _fd(self, kind: str) -> int:
         kind = RecordKind(kind)  # ValueError for an unknown record file
@@ -217,7 +230,7 @@ class RunStore:
         """Atomically replace a record file with ``records`` (resume compaction)."""
         if kind in self._fds:
             os.close(self._fds.pop(kind))
-        data = b"".join(json.dumps(r, default=str).encode() + b"\n" for r in records)
+        data = b"".join(json.dumps(self._safe(r), default=str).encode() + b"\n" for r in records)
         self.write_bytes_atomic(self.path(kind), data)
         self._counts[kind] = len(records)
 

@@ -29,8 +29,27 @@ COSMETIC_DIFFERENCE = "cosmetic_difference"
 # Reason of a ``candidate_error`` whose engine failed to parse or bind SQL that was rendered
 # for its dialect only: qsim's translation may be the cause (still a candidate_error).
 TRANSLATION_SUSPECT = "translation_suspect"
+# qsim itself could not carry or checksum a result (protocol, decoding, checksum input):
+# neither engine's error, and qsim could not judge, so it fails a gate by default.
+HARNESS_ERROR = "harness_error"
 # Verdicts that are correctness regressions of the candidate (they fail a gate).
 REGRESSION_VERDICTS = ("result_mismatch", "write_mismatch", "candidate_error", "timeout")
+# Worst first: the order findings are listed in, and the verdict a pattern row shows when
+# its queries disagree.
+SEVERITY = (
+    "write_mismatch",
+    "result_mismatch",
+    "candidate_error",
+    "timeout",
+    "harness_error",
+    "both_error",
+    "baseline_error",
+    "nondeterministic",
+    "estimate_changed",
+    "cosmetic_difference",
+    "skipped",
+    "match",
+)
 PERF_VERDICTS = ("regressed", "improved", "unchanged", "unstable")
 
 
@@ -54,6 +73,9 @@ class Verdict:
     evidence: dict[str, Any] = field(default_factory=dict)
     weight: float = 1.0
     under_load_only: bool = False
+    # Set by quiet confirmation (runner-trust) when the failure comes and goes in quiet
+    # replays too, so it is not "only under load".
+    intermittent: bool = False
     baseline_from_bank: bool = False
 
     def __post_init__(self) -> None:

@@ -19,6 +19,7 @@ from simulator.engines.runtime import default_root, ensure_runtime
 from simulator.errors import RunError
 from simulator.results.execution import Execution, Phase
 from simulator.results.layout import QUERIES_FILE, RecordKind
+from simulator.results.masking import mask_secrets
 from simulator.results.meta import RunStatus
 from simulator.results.store import RunStore
 from simulator.runner.context import RunContext
@@ -39,7 +40,8 @@ def open_for_resume(
     """
     store = RunStore.open_existing(Path(cfg.run.results_dir).resolve(), run_id)
     meta = store.read_meta()
-    if meta.config != cfg.raw:
+    # run.json keeps the config without its secrets (DSN passwords), so compare it so.
+    if meta.config != mask_secrets(cfg.raw):
         store.close()
         raise RunError(
             f"{store.meta_path}: config differs from the one run {run_id} started "

@@ -217,9 +217,7 @@ class _Run:
             store.update_meta(local_servers=self.servers.describe())
         verdicts = list(self.recorder.verdicts.values())
         if status == RunStatus.COMPLETE:
-            code = exit_code(
-                failing=summary.regressed(verdicts, self.perf, ctx.cfg.report.gate_perf)
-            )
+            code = exit_code(failing=summary.regressed(verdicts, self.perf, ctx.cfg.report))
         self.notes.extend(self._run_notes())
         meta = self._finish_meta(status, code)
         if status == RunStatus.COMPLETE:

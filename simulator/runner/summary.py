@@ -1,7 +1,9 @@
 """The one-screen summary printed at the end of a run, and the run's exit code.
 
-Exit codes: 0 nothing regressed, 1 a correctness regression (or, with
-``report.gate_perf``, a confirmed performance regression), 130 interrupted.
+Exit codes: 0 nothing regressed, 1 a failing verdict (a correctness regression or, by
+default, a harness error: :func:`~simulator.results.exit_codes.failing_verdicts`) or, with
+``report.gate_perf``, a confirmed performance regression, 130 interrupted. The top findings
+list every verdict but ``match``, worst first, then heaviest.
 """
 
 from __future__ import annotations
@@ -10,9 +12,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from simulator.results.exit_codes import EXIT_PASS, EXIT_REGRESSION
+from simulator.config import ReportSection
+from simulator.results.exit_codes import EXIT_PASS, EXIT_REGRESSION, failing_verdicts
+from simulator.results.masking import mask_error, raw_values_allowed
 from simulator.results.meta import RunMeta
-from simulator.results.verdicts import PERF_VERDICTS, QUERY_VERDICTS, REGRESSION_VERDICTS
+from simulator.results.verdicts import PERF_VERDICTS, QUERY_VERDICTS, SEVERITY
 
 TOP_FINDINGS = 8
 
@@ -35,21 +39,53 @@ def perf_counts(perf: list[dict[str, Any]], candidates: list[str]) -> dict[str, 
     return {c: {k: n[k] for k in PERF_VERDICTS if n[k]} for c, n in counts.items()}
 
 
-def regressed(verdicts: list[dict[str, Any]], perf: list[dict[str, Any]], gate_perf: bool) -> bool:
-    """True when any candidate regressed (correctness, or performance when gated): what
-    fails a complete run (the exit code is :func:`simulator.results.exit_codes.exit_code`)."""
-    if any(v["verdict"] in REGRESSION_VERDICTS for v in verdicts):
+def regressed(
+    verdicts: list[dict[str, Any]], perf: list[dict[str, Any]], settings: ReportSection
+) -> bool:
+    """True when any verdict fails the run (:func:`~simulator.results.exit_codes.
+    failing_verdicts`), or a performance regression when ``report.gate_perf``: what fails a
+    complete run (the exit code is :func:`simulator.results.exit_codes.exit_code`)."""
+    failing = failing_verdicts(settings)
+    if any(v["verdict"] in failing for v in verdicts):
         return True
-    return gate_perf and any(v["verdict"] == "regressed" for v in perf)
+    return settings.gate_perf and any(v["verdict"] == "regressed" for v in perf)
 
 
-def _finding_line(v: dict[str, Any]) -> str:
-    reason = " ".join(str(v.get("reason", "")).split())
-    if len(reason) > 70:
-        reason = reason[:67] + "..."
+def _severity_and_weight(v: dict[str, Any]) -> tuple[int, float, str, str]:
+    """Sort key of a top finding: worst verdict first, then heaviest, then by name."""
+    verdict = str(v["verdict"])
+    rank = SEVERITY.index(verdict) if verdict in SEVERITY else len(SEVERITY)
+    return (rank, -float(v.get("weight", 1.0)), v["candidate"], v["query_id"])
+
+
+def _error_text(v: dict[str, Any]) -> str:
+    """The failing side's error message from the verdict's evidence (candidate first)."""
+    evidence = v.get("evidence") or {}
+    for side in ("candidate", "baseline"):
+        info = evidence.get(side)
+        if isinstance(info, dict) and info.get("error_message"):
+            return str(info["error_message"])
+    return ""
+
+
+def _finding_line(v: dict[str, Any], raw_values: bool) -> str:
+    """One top finding: its reason and the engine's error text, masked (they may quote
+    customer values) unless the run opted in to customer values."""
+    reason = ": ".join(t for t in (str(v.get("reason", "")), _error_text(v)) if t)
+    reason = " ".join((reason if raw_values else mask_error(reason)).split())
+    if len(reason) > 100:
+        reason = reason[:97] + "..."
+    labels = "".join(
+        f" [{label}]"
+        for label, on in (
+            ("under load only", v.get("under_load_only")),
+            ("intermittent", v.get("intermittent")),
+        )
+        if on
+    )
     return (
         f"  {v['candidate']:<12} {v['verdict']:<16} {v['tenant']:<5} {v['kind']:<7} "
-        f"pattern {str(v['pattern_id'])[:10]} query {v['query_id']}: {reason}"
+        f"pattern {str(v['pattern_id'])[:10]} query {v['query_id']}{labels}: {reason}"
     )
 
 
@@ -90,12 +126,14 @@ def render(
         lines.append(f"candidate {engine(candidate)}")
         lines.append(f"  correctness: {correctness}")
         lines.append(f"  performance: {speed}")
-    findings = [v for v in verdicts if v["verdict"] in REGRESSION_VERDICTS]
-    findings.sort(key=lambda v: (-float(v.get("weight", 1.0)), v["candidate"], v["query_id"]))
+    # Every verdict but match is a finding a reader must be able to see, worst first.
+    findings = [v for v in verdicts if v["verdict"] != "match"]
+    findings.sort(key=_severity_and_weight)
     regressed = [p for p in perf if p["verdict"] == "regressed"]
     if findings or regressed:
         lines.append(f"top findings ({len(findings)} correctness, {len(regressed)} performance):")
-        lines.extend(_finding_line(v) for v in findings[:TOP_FINDINGS])
+        raw_values = raw_values_allowed(meta.config)
+        lines.extend(_finding_line(v, raw_values) for v in findings[:TOP_FINDINGS])
         for p in sorted(regressed, key=lambda p: -float(p["ratio"]))[:3]:
             lines.append(
                 f"  {p['candidate']:<12} {'slower':<16} {p['tenant']:<5} pattern "

@@ -8,6 +8,8 @@ import sys
 import pytest
 
 from simulator.cli import GROUPS, main
+from simulator.cli import report as report_cli
+from simulator.errors import EngineError
 
 
 def test_help_lists_every_stage_group(capsys: pytest.CaptureFixture[str]) -> None:
@@ -43,3 +45,15 @@ def test_console_script_runs_as_module() -> None:
     )
     assert proc.returncode == 0
     assert proc.stdout.startswith("qsim ")
+
+
+def test_an_error_line_never_prints_a_dsn_password(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def fail(args: object) -> int:
+        raise EngineError("cannot connect to postgresql://qsim:Zq-pw@db:5432/app (password=Zq-pw)")
+
+    monkeypatch.setattr(report_cli, "_report", fail)
+    assert main(["report", "r1"]) == 2
+    err = capsys.readouterr().err
+    assert "Zq-pw" not in err and "postgresql://qsim:***@db:5432/app" in err

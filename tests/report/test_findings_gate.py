@@ -11,12 +11,15 @@ from simulator.report.findings import (
     FindingKey,
     classify,
     collect_findings,
+    collect_observations,
     covered_patterns,
 )
 from simulator.report.gate import apply_gate, ship_decisions
+from simulator.results.exit_codes import failing_verdicts
 from simulator.results.verdicts import PerfVerdict, Verdict
 
 TODAY = date(2026, 11, 25)
+FAILING = failing_verdicts(ReportSection())
 
 
 def verdict(tenant: str, pattern: str, name: str, query: str = "q1", **kw: object) -> Verdict:
@@ -69,7 +72,7 @@ PERF = [perf("t1", "pA", "unchanged", 1.0), perf("t2", "pC", "regressed", 1.5)]
 
 
 def test_findings_group_by_candidate_tenant_pattern_and_verdict() -> None:
-    findings = collect_findings(VERDICTS, PERF)
+    findings = collect_findings(VERDICTS, PERF, FAILING)
     assert [f.id for f in findings] == [
         "rc/t1/pA/result_mismatch",
         "rc/t1/pB/candidate_error",
@@ -82,7 +85,7 @@ def test_findings_group_by_candidate_tenant_pattern_and_verdict() -> None:
 
 
 def test_new_known_and_fixed_against_the_previous_run() -> None:
-    findings = collect_findings(VERDICTS, PERF)
+    findings = collect_findings(VERDICTS, PERF, FAILING)
     previous = {
         FindingKey("rc", "t1", "pB", "candidate_error"),  # still there: known
         FindingKey("rc", "t2", "pC", "result_mismatch"),  # judged, now gone: fixed
@@ -114,7 +117,7 @@ def test_acceptance_scope_and_expiry() -> None:
 
 
 def _gate(previous: set[FindingKey], acceptances: list[Acceptance], **settings: object):
-    findings = collect_findings(VERDICTS, PERF)
+    findings = collect_findings(VERDICTS, PERF, FAILING)
     changes = classify(
         findings, covered_patterns(VERDICTS, PERF), previous, "r0", acceptances, TODAY
     )
@@ -164,7 +167,40 @@ def test_perf_regressions_gate_by_ratio_even_when_known() -> None:
 
 
 def test_incomplete_run_cannot_pass() -> None:
-    findings = collect_findings([], [])
+    findings = collect_findings([], [], FAILING)
     gate = apply_gate(findings, ReportSection(), complete=False)
     assert gate.exit_code == 2 and gate.reasons == ["run did not complete"]
     assert ship_decisions(findings, ["rc"], ReportSection(), complete=False) == {"rc": False}
+
+
+KNOWN_CAUSES = [
+    verdict("t1", "pH", "harness_error", "q7"),
+    verdict("t1", "pC", "cosmetic_difference", "q8"),
+    verdict("t1", "pE", "estimate_changed", "q9"),
+    verdict("t1", "pS", "skipped", "q10", weight=9.0),
+]
+
+
+def _known_causes_gate(settings: ReportSection) -> tuple[list[str], list[str], int]:
+    failing = failing_verdicts(settings)
+    findings = collect_findings(KNOWN_CAUSES, [], failing)
+    observed = collect_observations(KNOWN_CAUSES, failing)
+    classify(findings, {}, None, None, [], TODAY)
+    gate = apply_gate(findings + observed, settings, complete=True)
+    return [f.key.verdict for f in findings], [f.key.verdict for f in observed], gate.exit_code
+
+
+def test_harness_errors_fail_by_default_and_known_causes_do_not() -> None:
+    findings, observed, code = _known_causes_gate(ReportSection())
+    assert findings == ["harness_error"] and code == 1
+    # Observations are listed worst first (by severity, then weight), and never fail.
+    assert observed == ["estimate_changed", "cosmetic_difference", "skipped"]
+
+
+def test_gate_keys_turn_known_causes_into_failing_findings() -> None:
+    strict = ReportSection(gate_cosmetic=True, gate_estimates=True, gate_harness_errors=False)
+    findings, observed, code = _known_causes_gate(strict)
+    assert sorted(findings) == ["cosmetic_difference", "estimate_changed"] and code == 1
+    assert observed == ["harness_error", "skipped"]
+    _, _, code = _known_causes_gate(ReportSection(gate_harness_errors=False))
+    assert code == 0

@@ -20,8 +20,8 @@ from simulator.report.charts import (
     latency_scatter,
     ratio_histogram,
 )
-from simulator.report.masking import mask_literals
 from simulator.results.execution import Execution
+from simulator.results.masking import mask_literals
 
 PAYLOAD = "</script><img src=x onerror=alert(1)>"
 
@@ -124,3 +124,25 @@ def test_mask_literals() -> None:
     masked = mask_literals("SELECT a FROM t WHERE d = '2024-01-01' AND n > 5 LIMIT 10", "duckdb")
     assert masked == "SELECT a FROM t WHERE d = ? AND n > ? LIMIT ?"
     assert mask_literals("SELEC 'secret' 42 FROM", "") == "SELEC ? ? FROM"
+
+
+BIDI = "\u202e\u2066"
+
+
+def test_bidirectional_controls_are_shown_not_obeyed(results: Path) -> None:
+    run_dir = write_run(results, realistic_spec(taint=BIDI))
+    outcome = generate_reports(run_dir, use_history=False)
+    page = outcome.report_path.read_text()
+    junit = (run_dir / "junit.xml").read_text()
+    for text in (page, junit):
+        assert not any(ch in text for ch in BIDI)
+        assert "[U+202E][U+2066]" in text
+
+
+def test_error_text_is_masked_in_the_page_unless_a_diff_sample_was_asked(results: Path) -> None:
+    quiet = write_run(results, realistic_spec(run_id="quiet"))
+    page = generate_reports(quiet, use_history=False).report_path.read_text()
+    assert "shown unmasked" not in page and "error messages are masked" in page
+    loud = write_run(results, realistic_spec(run_id="loud", diff_sample_rows=3))
+    page = generate_reports(loud, use_history=False).report_path.read_text()
+    assert "engine error messages are shown unmasked" in page

@@ -150,3 +150,20 @@ def test_no_text_field_can_inject(browser: Any, tmp_path: Path, payload: str) ->
     assert "secret-value" in body  # the diff sample is rendered, and escaped too
     assert watched.console == []
     page.close()
+
+
+def test_bidi_controls_cannot_reorder_what_the_page_shows(browser: Any, tmp_path: Path) -> None:
+    spoof = "accepted until \u202e10-10-6202\u202c"
+    run_dir = write_run(tmp_path, realistic_spec(taint="\u2067"))
+    generate_reports(run_dir)
+    with History(tmp_path / HISTORY_FILE) as history:
+        history.accept("p_ins\u2067", reason=spoof, accepted_by="ops\u200f")
+    report = generate_reports(run_dir).report_path
+    watched = Watched(browser, report.resolve().as_uri())
+    text = watched.page.evaluate("() => document.body.innerText")
+    controls = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+    assert not any(ch in text for ch in controls)
+    assert "accepted until [U+202E]10-10-6202[U+202C]" in text
+    assert "t01[U+2067]" in text and "ops[U+200F]" in text
+    assert watched.console == []
+    watched.page.close()

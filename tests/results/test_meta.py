@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from simulator.results.execution import Execution, Phase, Status
-from simulator.results.meta import RunMeta, RunStatus
+from simulator.results.meta import EngineMeta, RunMeta, RunStatus
 
 
 def test_a_written_run_json_round_trips_with_unknown_keys_and_no_unset_optional_fields() -> None:
@@ -56,3 +56,15 @@ def test_execution_status_and_phase_are_enforced_and_serialise_as_plain_strings(
             phase="load",
             status="weird",
         )
+
+
+def test_run_json_never_holds_a_dsn_password() -> None:
+    dsn = "postgresql://qsim:Zq-s3cret@db.internal:5432/app"
+    meta = RunMeta(
+        config={"engines": {"pg": {"adapter": "postgres", "dsn": dsn}}},
+        engines={"pg": EngineMeta(role="candidate", adapter="postgres", settings={"dsn": dsn})},
+        local_servers=[{"dsn": "host=/tmp/s user=u password=Zq-s3cret dbname=x"}],
+    )
+    text = repr(meta.to_dict())
+    assert "Zq-s3cret" not in text
+    assert "postgresql://qsim:***@db.internal:5432/app" in text

@@ -84,3 +84,33 @@ def test_result_files_are_kept_under_results(tmp_path: Path) -> None:
     relative = store.write_result_file("load:cand:t01:q1:0", b"ARROW1")
     assert relative == "results/load_cand_t01_q1_0.arrow"
     assert (tmp_path / "r1" / relative).read_bytes() == b"ARROW1"
+
+
+def _failed(message: str) -> dict[str, object]:
+    return {"execution_id": "load:e:t01:q1:0", "status": "error", "error_message": message}
+
+
+MESSAGE = "Conversion Error: Could not convert string 'zqx@cust.example' to INT32"
+
+
+@pytest.mark.parametrize(("diff_sample_rows", "raw"), [(0, False), (5, True)])
+def test_engine_text_is_masked_unless_the_run_opted_in_to_customer_values(
+    tmp_path: Path, diff_sample_rows: int, raw: bool
+) -> None:
+    meta = RunMeta(config={"report": {"diff_sample_rows": diff_sample_rows}})
+    store = RunStore.create(tmp_path, "r1", meta)
+    verdict = {
+        "candidate": "c",
+        "query_id": "q1",
+        "reason": MESSAGE,
+        "evidence": {"candidate": {"error_message": MESSAGE}, "differing_columns": ["n"]},
+    }
+    store.append("executions", [_failed(MESSAGE)])
+    store.append("verdicts", [verdict])
+    store.close()
+    written = (tmp_path / "r1" / "executions.jsonl").read_text()
+    written += (tmp_path / "r1" / "verdicts.jsonl").read_text()
+    assert ("zqx@cust.example" in written) is raw
+    if not raw:
+        assert written.count("Could not convert string '?' to INT32") == 3
+        assert '"differing_columns": ["n"]' in written
