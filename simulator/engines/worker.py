@@ -57,7 +57,8 @@ class WorkerOutcome:
     the engine call and the production of its batches (for a timeout: the time waited).
     ``schema`` is ``[[name, arrow type], ...]`` of a result (empty for a command).
     ``signal`` is the signal that killed a crashed worker. ``fault`` says what a fault
-    injector did to this execution (empty when nothing).
+    injector did to this execution (empty when nothing). ``notes`` are what the adapter
+    reported beside the result (``StatementResult.notes``).
     """
 
     status: str
@@ -69,6 +70,7 @@ class WorkerOutcome:
     schema: list[list[str]] = field(default_factory=list)
     signal: int | None = None
     fault: str = ""
+    notes: dict[str, Any] = field(default_factory=dict)
 
 
 class _Broken(Exception):
@@ -365,6 +367,7 @@ class EngineWorker:
             rows_returned=reply.get("rows_returned"),
             rows_affected=reply.get("rows_affected"),
             schema=[list(pair) for pair in reply.get("schema", [])],
+            notes=dict(reply.get("notes") or {}),
         )
 
     def execute(self, sql: str, timeout_s: float, sink: Sink | None = None) -> WorkerOutcome:

@@ -224,6 +224,7 @@ def _apply(record: Execution, outcome: WorkerOutcome) -> None:
     record.result_schema = [list(pair) for pair in outcome.schema]
     record.signal = outcome.signal
     record.fault = getattr(outcome, "fault", "") or ""
+    record.engine_notes = dict(outcome.notes)
 
 
 def _post_state(

@@ -13,6 +13,7 @@ from runner_fixtures import DUCKDB_NEW
 from simulator.config import EngineSpec
 from simulator.engines.runtime import default_root, ensure_runtime
 from simulator.engines.worker import EngineWorker
+from simulator.results.execution import Execution
 from simulator.runner.execute import Statement, _ResultSink, execute_statement
 
 SPEC = EngineSpec(
@@ -87,3 +88,21 @@ def test_a_result_qsim_cannot_checksum_is_kept_as_an_error_not_raised() -> None:
     sink(pa.record_batch({"x": pa.array([1], pa.int64())}))
     sink(pa.record_batch({"x": pa.array(["a"], pa.string())}))  # type changes mid-stream
     assert sink.error is not None and "column 0" in str(sink.error)
+
+
+def test_engine_notes_from_the_adapter_reach_the_execution_record(tmp_path: Path) -> None:
+    spec = EngineSpec(
+        name="cand",
+        adapter="tests.engines.noting_adapter:NotingDuckDBAdapter",
+        requirements=(f"duckdb=={DUCKDB_NEW}",),
+        dialect="duckdb",
+        settings={"threads": 1},
+    )
+    with EngineWorker(spec, ensure_runtime(spec, default_root()), tmp_path / "ws", []) as w:
+        record, _ = _run(w, 0, "select", "SELECT 1 AS a; SELECT 2 AS b")
+    assert record.status == "ok"
+    assert record.engine_notes == {"statements": 2, "adapter": "noting"}
+    assert Execution.from_dict(record.to_dict()).engine_notes == record.engine_notes
+    old = record.to_dict()
+    del old["engine_notes"]  # a record written before the field existed still reads
+    assert Execution.from_dict(old).engine_notes == {}
