@@ -81,7 +81,9 @@ def restore_records(ctx: RunContext, recorder: Recorder, notes: list[str]) -> di
                 start[lane] = len(queries)
                 for index, recs in enumerate(records):
                     assert recs is not None
-                    recorder.remember(lane, index, [Execution.from_dict(r) for r in recs])
+                    recorder.remember(
+                        lane, index, [Execution.from_dict(r) for r in recs], durable=True
+                    )
 
     def keep_execution(record: dict[str, Any]) -> bool:
         if record["phase"] not in (Phase.LOAD, Phase.REPEAT):

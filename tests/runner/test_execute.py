@@ -93,7 +93,7 @@ def test_a_result_qsim_cannot_checksum_is_kept_as_an_error_not_raised() -> None:
 def test_engine_notes_from_the_adapter_reach_the_execution_record(tmp_path: Path) -> None:
     spec = EngineSpec(
         name="cand",
-        adapter="tests.engines.noting_adapter:NotingDuckDBAdapter",
+        adapter="tests.engines.plugin_adapters:NotingDuckDBAdapter",
         requirements=(f"duckdb=={DUCKDB_NEW}",),
         dialect="duckdb",
         settings={"threads": 1},
