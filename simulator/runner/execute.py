@@ -1,11 +1,12 @@
 """Run one statement on one engine worker and build its :class:`Execution` record.
 
 Checksums are computed here, from the batches as they stream out of the worker
-(``ChecksumAccumulator`` is the sink), never by the engine. A result with float or decimal
-columns and at most ``compare.keep_result_rows`` rows is also kept as Arrow IPC bytes, so
-the comparison can confirm a float-only mismatch tolerantly. For a write statement the row
-count of every written table is taken before, and its full post-state is read back after
-and checksummed per partition.
+(``ChecksumAccumulator`` is the sink), never by the engine. A result whose comparison can
+use its rows, and that has at most ``compare.keep_result_rows`` rows, is also kept as Arrow
+IPC bytes (:func:`keeps_result`): float or decimal columns (tolerant confirmation), an
+ORDER BY that may tie (tie groups), a LIMIT (tie groups before the limit, subset checks).
+For a write statement the row count of every written table is taken before, and its full
+post-state is read back after and checksummed per partition.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ class Statement:
 
     ``sql`` is the text transpiled for the engine (None when it could not be, with
     ``skip_reason``). ``partition_columns`` names, for each table the statement writes,
-    the columns its post-state is checksummed by.
+    the columns its post-state is checksummed by. ``ordered``, ``order_keys`` and ``limit``
+    are the query's top-level ORDER BY and LIMIT: they decide whether its rows are kept.
     """
 
     index: int
@@ -43,6 +45,9 @@ class Statement:
     skip_reason: str = ""
     tables_written: tuple[str, ...] = ()
     partition_columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    order_keys: tuple[str, ...] = ()
+    ordered: bool = False
+    limit: int | None = None
 
     @property
     def is_write(self) -> bool:
@@ -50,16 +55,25 @@ class Statement:
         return self.kind != "select" and bool(self.tables_written)
 
 
-def keeps_result(schema: pa.Schema) -> bool:
-    """Whether a result of this schema is kept for tolerant float comparison."""
-    return any(pa.types.is_floating(f.type) or pa.types.is_decimal(f.type) for f in schema)
+def keeps_result(schema: pa.Schema, statement: Statement | None = None) -> bool:
+    """Whether a result of this schema (of ``statement``) is kept for the comparison: float
+    or decimal columns, a LIMIT, or an ORDER BY whose keys leave room for ties."""
+    if any(pa.types.is_floating(f.type) or pa.types.is_decimal(f.type) for f in schema):
+        return True
+    if statement is None:
+        return False
+    if statement.limit is not None:
+        return True
+    keys = {key.casefold() for key in statement.order_keys}
+    return statement.ordered and not all(f.name.casefold() in keys for f in schema)
 
 
 class _ResultSink:
     """Checksums batches as they stream and keeps them while the result stays small."""
 
-    def __init__(self, keep_rows: int) -> None:
+    def __init__(self, keep_rows: int, statement: Statement | None = None) -> None:
         self.keep_rows = keep_rows
+        self.statement = statement
         self.accumulator: ChecksumAccumulator | None = None
         self.kept: list[pa.RecordBatch] | None = None
         self.rows = 0
@@ -71,7 +85,7 @@ class _ResultSink:
         try:
             if self.accumulator is None:
                 self.accumulator = ChecksumAccumulator(batch.schema)
-                self.kept = [] if keeps_result(batch.schema) else None
+                self.kept = [] if keeps_result(batch.schema, self.statement) else None
             self.accumulator.update(batch)
         except ChecksumInputError as err:
             self.error = err
@@ -89,7 +103,7 @@ class _ResultSink:
                 return None, None
             arrow = pa.schema([pa.field(name, _arrow_type(text)) for name, text in schema])
             self.accumulator = ChecksumAccumulator(arrow)
-            self.kept = [] if keeps_result(arrow) else None
+            self.kept = [] if keeps_result(arrow, self.statement) else None
         checksum = self.accumulator.finish().to_dict()
         if self.kept is None:
             return checksum, None
@@ -182,7 +196,7 @@ def execute_statement(
         record.finished_at = time.time()
         return record, None
     sink: Callable[[pa.RecordBatch], Any]
-    result_sink = _ResultSink(keep_result_rows) if checksum else None
+    result_sink = _ResultSink(keep_result_rows, statement) if checksum else None
     sink = result_sink if result_sink is not None else _count_rows
     outcome = worker.execute(statement.sql, timeout_s, sink)
     _apply(record, outcome)

@@ -142,6 +142,9 @@ def build_statements(
                     skip_reason=reason,
                     tables_written=tuple(query.tables_written),
                     partition_columns=parts,
+                    order_keys=tuple(query.order_keys),
+                    ordered=query.order_by,
+                    limit=query.limit,
                 )
             )
         lanes[name] = statements

@@ -106,3 +106,18 @@ def test_engine_notes_from_the_adapter_reach_the_execution_record(tmp_path: Path
     old = record.to_dict()
     del old["engine_notes"]  # a record written before the field existed still reads
     assert Execution.from_dict(old).engine_notes == {}
+
+
+def test_rows_are_kept_for_every_result_whose_comparison_can_use_them(
+    worker: EngineWorker,
+) -> None:
+    def kept(index: int, sql: str, **facts: object) -> bool:
+        return _run(worker, index, "select", sql, **facts)[1] is not None
+
+    ties = "SELECT x % 2 AS k, x FROM range(6) t(x) ORDER BY k"
+    assert kept(0, ties, ordered=True, order_keys=("k",))  # tie groups need the rows
+    total = "SELECT x % 2 AS k, x FROM range(6) t(x) ORDER BY k, x"
+    assert not kept(1, total, ordered=True, order_keys=("k", "x"))  # ordered digest decides
+    assert kept(2, "SELECT x FROM range(6) t(x) LIMIT 3", limit=3)
+    assert not kept(3, "SELECT x FROM range(6) t(x)")
+    assert not kept(4, "SELECT x FROM range(60) t(x) LIMIT 30", limit=30)  # past the bound
