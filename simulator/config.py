@@ -198,6 +198,8 @@ class CompareSection:
     type_equivalence: tuple[tuple[str, ...], ...] = ()
     partition_columns: dict[str, list[str]] = field(default_factory=dict)
     keep_result_rows: int = 200000
+    # The baseline's unlimited run of a LIMIT query keeps at most this many row hashes.
+    unlimited_hash_rows: int = 1000000
 
 
 @dataclass(frozen=True)
@@ -345,6 +347,8 @@ def _check_ranges(cfg: RunConfig, file: str) -> None:
             "compare.column_names",
             "expected 'case_sensitive', 'case_insensitive' or 'ignore'",
         )
+    if cfg.compare.unlimited_hash_rows < 0:
+        fail("compare.unlimited_hash_rows", "must not be negative (0 turns the phase off)")
     if cfg.dataset.generate.scale <= 0:
         fail("dataset.generate.scale", "must be positive")
     if cfg.dataset.generate.tenants < 1:

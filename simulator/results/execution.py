@@ -35,6 +35,7 @@ class Phase(StrEnum):
     REPEAT = "repeat"  # the baseline's determinism repeats of a SELECT
     PERF = "perf"  # the isolated performance rounds
     REPLAY = "replay"  # the quiet confirmation replay
+    UNLIMITED = "unlimited"  # the baseline's LIMIT query without its LIMIT (row hashes kept)
 
 
 @dataclass

@@ -18,7 +18,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from simulator.canonical import ChecksumAccumulator, ChecksumInputError
+from simulator.canonical import ChecksumAccumulator, ChecksumInputError, row_hashes
+from simulator.compare.result_files import row_hash_file
 from simulator.compare.tables import TableStateBuilder
 from simulator.engines.worker import EngineWorker, WorkerOutcome
 from simulator.errors import EngineError
@@ -36,6 +37,7 @@ class Statement:
     ``skip_reason``). ``partition_columns`` names, for each table the statement writes,
     the columns its post-state is checksummed by. ``ordered``, ``order_keys`` and ``limit``
     are the query's top-level ORDER BY and LIMIT: they decide whether its rows are kept.
+    ``unlimited_sql`` (baseline only) is the SELECT without its top-level LIMIT.
     """
 
     index: int
@@ -48,6 +50,7 @@ class Statement:
     order_keys: tuple[str, ...] = ()
     ordered: bool = False
     limit: int | None = None
+    unlimited_sql: str | None = None
 
     @property
     def is_write(self) -> bool:
@@ -117,6 +120,35 @@ class _ResultSink:
         return checksum, sink.getvalue().to_pybytes()
 
 
+class _HashSink:
+    """Keeps only the canonical row hash of each row (8 bytes a row), up to ``cap`` rows,
+    over the columns that compare exactly (float columns compare within tolerance)."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.rows = 0
+        self.columns: list[int] | None = None
+        self.hashes: list[pa.Array] | None = []
+
+    def __call__(self, batch: pa.RecordBatch) -> None:
+        if self.columns is None:
+            self.columns = [
+                i for i, f in enumerate(batch.schema) if not pa.types.is_floating(f.type)
+            ]
+        self.rows += batch.num_rows
+        if self.hashes is None or not self.columns:
+            return
+        if self.rows > self.cap:
+            self.hashes = None  # past the cap: "too large", never a partial set
+            return
+        self.hashes.append(pa.array(row_hashes(batch.select(self.columns)), pa.uint64()))
+
+    def finish(self) -> bytes | None:
+        if self.hashes is None or not self.columns:
+            return None
+        return row_hash_file(self.hashes, self.columns)
+
+
 class _StateSink:
     """Feeds a written table's rows to its TableStateBuilder; on a checksum error it keeps
     draining the stream (so the worker stays in step) and remembers the error."""
@@ -158,11 +190,14 @@ def execute_statement(
     in_flight: int = 1,
     node: str = "",
     checksum: bool = True,
+    row_hash_cap: int | None = None,
 ) -> tuple[Execution, bytes | None]:
     """Execute ``statement`` on ``worker`` and return its record and kept result bytes.
 
     Never raises for engine errors, timeouts or crashes: they are the record's status.
-    With ``checksum=False`` (performance repetitions) rows are only counted.
+    With ``checksum=False`` (performance repetitions) rows are only counted. With
+    ``row_hash_cap`` (the unlimited phase) only the rows' canonical hashes are kept, as a
+    row-hash file, when there are at most that many rows.
     """
     record = Execution(
         execution_id=Execution.make_id(phase, engine, tenant, statement.query_id, repetition),
@@ -195,6 +230,11 @@ def execute_statement(
         _apply(record, _crash(err))
         record.finished_at = time.time()
         return record, None
+    if row_hash_cap is not None:
+        hash_sink = _HashSink(row_hash_cap)
+        _apply(record, worker.execute(statement.sql, timeout_s, hash_sink))
+        record.finished_at = time.time()
+        return record, hash_sink.finish() if record.status == "ok" else None
     sink: Callable[[pa.RecordBatch], Any]
     result_sink = _ResultSink(keep_result_rows, statement) if checksum else None
     sink = result_sink if result_sink is not None else _count_rows

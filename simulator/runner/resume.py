@@ -86,7 +86,7 @@ def restore_records(ctx: RunContext, recorder: Recorder, notes: list[str]) -> di
                     )
 
     def keep_execution(record: dict[str, Any]) -> bool:
-        if record["phase"] not in (Phase.LOAD, Phase.REPEAT):
+        if record["phase"] not in (Phase.LOAD, Phase.REPEAT, Phase.UNLIMITED):
             return True
         return Lane(record["tenant"], record["engine"]) in complete
 
@@ -132,4 +132,8 @@ def _lane_records(
             if again is None:
                 return None
             records.append(again)
+        # Recorded in the same append as the load run when the statement needed it.
+        unlimited_id = Execution.make_id(Phase.UNLIMITED, lane.engine, lane.tenant, query.query_id)
+        if unlimited_id in existing:
+            records.append(existing[unlimited_id])
     return records

@@ -41,3 +41,24 @@ class FloatDriftDuckDBAdapter(DuckDBAdapter):
             return pa.RecordBatch.from_arrays(columns, schema=schema)
 
         return dataclasses.replace(result, batches=(drift(b) for b in result.batches))
+
+
+class LimitShiftDuckDBAdapter(DuckDBAdapter):
+    """DuckDB whose results of statements with a LIMIT have every integer value moved by
+    1000: rows no correct engine returns, with the row count and schema unchanged."""
+
+    def execute(self, sql: str) -> StatementResult:
+        """DuckDB's result, integers shifted when the statement has a LIMIT."""
+        result = super().execute(sql)
+        if result.schema is None or "limit" not in sql.lower():
+            return result
+        schema = result.schema
+
+        def shift(batch: pa.RecordBatch) -> pa.RecordBatch:
+            columns = [
+                pc.add(col, 1000).cast(col.type) if pa.types.is_integer(col.type) else col
+                for col in batch.columns
+            ]
+            return pa.RecordBatch.from_arrays(columns, schema=schema)
+
+        return dataclasses.replace(result, batches=(shift(b) for b in result.batches))

@@ -10,6 +10,7 @@ import pyarrow.ipc
 import pytest
 from runner_fixtures import DUCKDB_NEW
 
+from simulator.compare.diff_sample import is_sub_multiset
 from simulator.config import EngineSpec
 from simulator.engines.runtime import default_root, ensure_runtime
 from simulator.engines.worker import EngineWorker
@@ -121,3 +122,34 @@ def test_rows_are_kept_for_every_result_whose_comparison_can_use_them(
     assert kept(2, "SELECT x FROM range(6) t(x) LIMIT 3", limit=3)
     assert not kept(3, "SELECT x FROM range(6) t(x)")
     assert not kept(4, "SELECT x FROM range(60) t(x) LIMIT 30", limit=30)  # past the bound
+
+
+def test_the_unlimited_run_keeps_row_hashes_up_to_its_cap(worker: EngineWorker) -> None:
+    unlimited = Statement(
+        index=0, query_id="q0", kind="select", sql="SELECT x, x / 2 AS h FROM range(5) t(x)"
+    )
+
+    def run(cap: int):
+        return execute_statement(
+            worker,
+            unlimited,
+            run_id="r",
+            engine="base",
+            tenant="t01",
+            phase="unlimited",
+            row_hash_cap=cap,
+        )
+
+    record, hashes = run(5)
+    assert record.execution_id == "unlimited:base:t01:q0:0" and record.rows_returned == 5
+    table = pa.ipc.open_file(pa.BufferReader(hashes)).read_all()
+    assert table.num_rows == 5 and table.schema.metadata[b"columns"] == b"0"  # float left out
+    limited = pa.table({"x": [3, 4], "h": [9.0, 9.0]})  # floats differ: tolerance decides them
+    path = worker.workspace / "hashes.arrow"
+    path.write_bytes(hashes)
+    rows = worker.workspace / "rows.arrow"
+    with pa.ipc.new_file(str(rows), limited.schema) as writer:
+        writer.write_table(limited)
+    assert is_sub_multiset(rows, path)
+    record, hashes = run(4)
+    assert record.status == "ok" and record.rows_returned == 5 and hashes is None

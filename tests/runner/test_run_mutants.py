@@ -1,4 +1,5 @@
-"""Runs served by the baseline bank judge exactly as runs that executed the baseline."""
+"""Whole runs over real DuckDB behind mutant plugin adapters: a bank-served baseline judges
+exactly as an executed one; LIMIT rows are checked against the unlimited baseline."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ from runner_fixtures import DUCKDB_NEW, duckdb_engine, read_jsonl, write_config
 
 from simulator.config import load_config
 from simulator.jobs.run_report import run_and_report
-from simulator.results.layout import VERDICTS_FILE
+from simulator.results.layout import EXECUTIONS_FILE, VERDICTS_FILE
 
 pytestmark = pytest.mark.slow
 
 DRIFT = "tests.engines.plugin_adapters:FloatDriftDuckDBAdapter"
+SHIFT = "tests.engines.plugin_adapters:LimitShiftDuckDBAdapter"
 
 
 def test_a_bank_served_baseline_is_judged_with_the_candidates_kept_rows(
@@ -59,3 +61,37 @@ def test_a_bank_served_baseline_is_judged_with_the_candidates_kept_rows(
     assert not any(
         "unavailable" in str(v["evidence"].get("float_confirmation", "")) for v in served
     )
+
+
+def test_limit_rows_no_correct_engine_returns_are_caught_by_the_unlimited_run(
+    world: Path, tmp_path: Path
+) -> None:
+    engines = {
+        "base": duckdb_engine(DUCKDB_NEW),
+        "cand": duckdb_engine(DUCKDB_NEW, adapter=SHIFT),
+    }
+    config = write_config(
+        tmp_path / "run.toml",
+        world,
+        tmp_path / "results",
+        engines=engines,
+        perf={"enabled": False},
+        load={"confirm_quietly": False},
+        # A larger sample of the tiny world's log: it holds LIMIT queries.
+        workload={
+            "name": "limits",
+            "dir": str(tmp_path / "workloads"),
+            "synth": {"rows": 300, "seed": 7},
+            "sample": {"budget": 80, "seed": 7},
+        },
+    )
+    outcome = run_and_report(load_config(config))
+    unlimited = [
+        e for e in read_jsonl(outcome.run_dir / EXECUTIONS_FILE) if e["phase"] == "unlimited"
+    ]
+    assert unlimited and all(e["engine"] == "base" and e["result_path"] for e in unlimited)
+    verdicts = {v["query_id"]: v for v in read_jsonl(outcome.run_dir / VERDICTS_FILE)}
+    for e in unlimited:  # every subset check could run (a result without integers is equal)
+        assert "subset_check" not in verdicts[e["query_id"]]["evidence"]
+    reasons = {verdicts[e["query_id"]]["reason"] for e in unlimited}
+    assert "limited_rows_not_in_unlimited_result" in reasons
