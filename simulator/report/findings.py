@@ -107,6 +107,11 @@ class Finding:
         return bool(self.verdicts) and all(v.under_load_only for v in self.verdicts)
 
     @property
+    def intermittent(self) -> bool:
+        """True when a query of the finding came and went in the quiet replays too."""
+        return any(v.intermittent for v in self.verdicts)
+
+    @property
     def baseline_from_bank(self) -> bool:
         return any(v.baseline_from_bank for v in self.verdicts)
 

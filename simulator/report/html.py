@@ -108,6 +108,10 @@ class FindingView:
         return self.finding.under_load_only
 
     @property
+    def intermittent(self) -> bool:
+        return self.finding.intermittent
+
+    @property
     def perf(self) -> PerfVerdict | None:
         return self.finding.perf
 

@@ -49,6 +49,8 @@ def evidence_text(finding: Finding, evidence: Evidence) -> str:
     lines += [f"{name}: {value}" for name, value in evidence.perf + evidence.other]
     if finding.under_load_only:
         lines.append("appeared only under concurrent load")
+    if finding.intermittent:
+        lines.append("intermittent: came and went when replayed alone too")
     lines.append(f"replay: {evidence.replay}")
     return "\n".join(lines)
 

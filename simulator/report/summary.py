@@ -32,6 +32,7 @@ def _finding(finding: Finding, settings: ReportSection) -> dict[str, Any]:
         "weight": finding.weight,
         "example_query_id": example.query_id if example else None,
         "under_load_only": finding.under_load_only,
+        "intermittent": finding.intermittent,
         "baseline_from_bank": finding.baseline_from_bank,
         "ratio": finding.perf.ratio if finding.perf else None,
         "fails_gate": fails_gate(finding, settings),

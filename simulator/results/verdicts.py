@@ -37,6 +37,8 @@ class Verdict:
     ``evidence`` holds what a reader needs to believe the verdict without seeing customer
     values: checksums and row counts on both sides, differing columns, missing / extra /
     different partitions with row counts, both error classes and messages, engine versions.
+    ``under_load_only``: the finding did not come back in any quiet replay;
+    ``intermittent``: it came and went in the quiet replays too.
     """
 
     run_id: str
@@ -50,6 +52,7 @@ class Verdict:
     evidence: dict[str, Any] = field(default_factory=dict)
     weight: float = 1.0
     under_load_only: bool = False
+    intermittent: bool = False
     baseline_from_bank: bool = False
 
     def __post_init__(self) -> None:

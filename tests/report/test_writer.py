@@ -58,6 +58,7 @@ FINDING = {
     "weight": float,
     "example_query_id": (str, type(None)),
     "under_load_only": bool,
+    "intermittent": bool,
     "baseline_from_bank": bool,
     "ratio": (float, type(None)),
     "fails_gate": bool,
