@@ -65,10 +65,10 @@ def keeps_result(schema: pa.Schema, statement: Statement | None = None) -> bool:
         return True
     if statement is None:
         return False
-    if statement.limit is not None:
-        return True
     keys = {key.casefold() for key in statement.order_keys}
-    return statement.ordered and not all(f.name.casefold() in keys for f in schema)
+    total = statement.ordered and all(f.name.casefold() in keys for f in schema)
+    # A total order fixes every row and its position: the checksums decide without rows.
+    return not total and (statement.ordered or statement.limit is not None)
 
 
 class _ResultSink:

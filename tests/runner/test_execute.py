@@ -120,6 +120,7 @@ def test_rows_are_kept_for_every_result_whose_comparison_can_use_them(
     total = "SELECT x % 2 AS k, x FROM range(6) t(x) ORDER BY k, x"
     assert not kept(1, total, ordered=True, order_keys=("k", "x"))  # ordered digest decides
     assert kept(2, "SELECT x FROM range(6) t(x) LIMIT 3", limit=3)
+    assert not kept(5, total + " LIMIT 3", ordered=True, order_keys=("k", "x"), limit=3)
     assert not kept(3, "SELECT x FROM range(6) t(x)")
     assert not kept(4, "SELECT x FROM range(60) t(x) LIMIT 30", limit=30)  # past the bound
 
