@@ -4,7 +4,7 @@ Checksums are computed here, from the batches as they stream out of the worker
 (``ChecksumAccumulator`` is the sink), never by the engine. A result whose comparison can
 use its rows, and that has at most ``compare.keep_result_rows`` rows, is also kept as Arrow
 IPC bytes (:func:`keeps_result`): float or decimal columns (tolerant confirmation), an
-ORDER BY that may tie (tie groups), a LIMIT (tie groups before the limit, subset checks).
+ORDER BY that may tie (tie groups), a LIMIT without a total order (tie groups, subset check).
 For a write statement the row count of every written table is taken before, and its full
 post-state is read back after and checksummed per partition.
 """
