@@ -2,14 +2,15 @@
 
 The 2020 incident slipped through because the regression suite ran on a quiet cluster.
 After the load phase, the findings a quiet replay can relabel (``candidate_error``,
-``timeout``, ``write_mismatch``) are replayed ``load.confirm_replays`` times on a quiet
+``timeout``, ``write_mismatch``, and a result mismatch that reads what such a finding
+wrote) are replayed ``load.confirm_replays`` times on a quiet
 machine: in log order, in fresh workspaces each time, one statement at a time (the
 baseline's, then each candidate's, never overlapping), with fault injection told that
 nothing else is in flight. Only the finding statements and the writes before them (the
 state they read) are replayed, not a write whose baseline timed out under load (a known
-timeout: replaying it only spends the budget). A ``result_mismatch`` is not replayed: the
-baseline's determinism repeats already showed the result is deterministic, and the
-candidate's rows do not depend on load.
+timeout: replaying it only spends the budget). Any other ``result_mismatch`` is not
+replayed: the baseline's determinism repeats already showed the result is deterministic,
+and its input does not depend on load.
 
 Each finding is judged again on every quiet replay: it is ``reproduced`` when every replay
 shows a regression, ``under_load_only`` when none does, and ``intermittent`` when it comes
@@ -149,13 +150,33 @@ class QuietConfirmation:
 
 
 def findings_by_tenant(verdicts: Iterable[dict[str, Any]]) -> dict[str, dict[str, set[str]]]:
-    """The findings a quiet replay can relabel, grouped as tenant -> candidate -> query ids."""
+    """Correctness findings grouped as tenant -> candidate -> query ids."""
     grouped: dict[str, dict[str, set[str]]] = {}
     for verdict in verdicts:
-        if verdict["verdict"] in CONFIRMABLE:
+        if verdict["verdict"] in REGRESSION_VERDICTS:
             by_candidate = grouped.setdefault(verdict["tenant"], {})
             by_candidate.setdefault(verdict["candidate"], set()).add(verdict["query_id"])
     return grouped
+
+
+def label_changing(
+    queries: list[WorkloadQuery], findings: dict[str, set[str]], kinds: dict[Key, str]
+) -> dict[str, set[str]]:
+    """The findings of one tenant a quiet replay can relabel: every ``CONFIRMABLE`` one, and
+    any other (a result mismatch) that reads a table a confirmable finding before it wrote:
+    its input may differ only under load. Other result mismatches are deterministic."""
+    kept: dict[str, set[str]] = {}
+    for candidate, ids in findings.items():
+        tainted: set[str] = set()
+        for query in queries:
+            if query.query_id not in ids:
+                continue
+            if kinds.get((candidate, query.query_id)) in CONFIRMABLE:
+                kept.setdefault(candidate, set()).add(query.query_id)
+                tainted.update(table.lower() for table in query.tables_written)
+            elif tainted & {table.lower() for table in query.tables_read}:
+                kept.setdefault(candidate, set()).add(query.query_id)
+    return kept
 
 
 def known_timeouts(verdicts: Iterable[dict[str, Any]]) -> set[str]:
@@ -198,13 +219,16 @@ def confirm_quietly(
         generation = _generation(cfg, run_dir)
     queries = by_tenant(read_queries(run_dir / QUERIES_FILE))
     skip = known_timeouts(verdicts)
+    kinds = {(v["candidate"], v["query_id"]): v["verdict"] for v in verdicts}
     owned = work_dir is None
     root = Path(tempfile.mkdtemp(prefix="qsim-confirm-")) if work_dir is None else work_dir
     try:
         for tenant in sorted(findings):
             if tenant not in queries:
                 raise RunError(f"{run_dir / QUERIES_FILE}: no statements for tenant {tenant!r}")
-            tenant_findings = findings[tenant]
+            tenant_findings = label_changing(queries[tenant], findings[tenant], kinds)
+            if not tenant_findings:
+                continue
             plan = _plan(queries[tenant], tenant_findings, skip)
             over_budget = time.monotonic() - began >= cfg.load.confirm_budget_s
             if over_budget or outcome.statements + len(plan) > cfg.load.confirm_max_statements:

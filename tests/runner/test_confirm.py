@@ -14,7 +14,7 @@ from simulator.datasets.store import GenerationStore
 from simulator.results.layout import QUERIES_FILE
 from simulator.results.meta import RunMeta
 from simulator.results.store import RunStore
-from simulator.runner.confirm import confirm_quietly, findings_by_tenant
+from simulator.runner.confirm import confirm_quietly, findings_by_tenant, label_changing
 from simulator.runner.prepare import write_queries
 from simulator.selftest.world import (
     build_world,
@@ -23,6 +23,7 @@ from simulator.selftest.world import (
     to_config,
     with_candidates,
 )
+from simulator.workload.store import WorkloadQuery
 
 pytestmark = pytest.mark.slow
 
@@ -115,11 +116,13 @@ def test_only_what_can_change_a_label_is_replayed_within_its_bound(tmp_path: Pat
     cfg, run_dir, queries = _run_folder(tmp_path, only_under_load=True, confirm_replays=2)
     last = max(i for i, q in enumerate(queries) if q.kind != "select")
     plan = [q for q in queries[: last + 1] if q.kind != "select"]
-    assert len(plan) >= 2 and any(q.kind == "select" for q in queries)
+    assert len(plan) >= 2
+    selects = [q for q in queries[:last] if q.kind == "select"]
+    assert selects
     verdicts = [
         _verdict(queries[last], "write_mismatch"),
-        # Deterministic result mismatches are not replayed, wherever they are.
-        *(_verdict(q, "result_mismatch") for q in queries if q.kind == "select"),
+        # Result mismatches reading no table a write finding wrote are not replayed.
+        *(_verdict(q, "result_mismatch") for q in selects),
     ]
     outcome = confirm_quietly(cfg, run_dir, verdicts)
     # Two replays of the writes up to the finding, on the baseline and the candidate; no
@@ -137,3 +140,33 @@ def test_only_what_can_change_a_label_is_replayed_within_its_bound(tmp_path: Pat
     assert bounded.not_confirmed == [("lossy", queries[last].query_id)]
     assert len(bounded.describe()["not_confirmed"]) == 1
     assert bounded.apply(verdicts) == 0
+
+
+def test_a_result_mismatch_is_replayed_only_when_it_reads_what_a_write_finding_wrote() -> None:
+    def query(qid: str, kind: str, read: tuple = (), written: tuple = ()) -> WorkloadQuery:
+        return WorkloadQuery(
+            query_id=qid,
+            tenant="t01",
+            seq=int(qid[1:]),
+            submitted_at=0.0,
+            sql="",
+            dialect="duckdb",
+            kind=kind,
+            pattern_id=qid,
+            tables_read=list(read),
+            tables_written=list(written),
+        )
+
+    queries = [
+        query("q1", "select", read=("Stage",)),  # before the write: deterministic
+        query("q2", "ctas", written=("stage",)),
+        query("q3", "select", read=("STAGE",)),  # reads what the lost write left
+        query("q4", "select", read=("events",)),
+    ]
+    ids = {"q1", "q2", "q3", "q4"}
+    kinds = {("c", "q2"): "write_mismatch"} | {
+        ("c", q): "result_mismatch" for q in ("q1", "q3", "q4")
+    }
+    assert label_changing(queries, {"c": ids}, kinds) == {"c": {"q2", "q3"}}
+    only_results = {k: v for k, v in kinds.items() if v == "result_mismatch"}
+    assert label_changing(queries, {"c": ids - {"q2"}}, only_results) == {}
