@@ -174,6 +174,10 @@ class LoadSection:
     per_tenant_concurrency: int = 1
     timeout_s: float = 60.0
     confirm_quietly: bool = True
+    # Quiet confirmation: replays per finding, and its bounds (statements a replay, seconds).
+    confirm_replays: int = 3
+    confirm_max_statements: int = 500
+    confirm_budget_s: float = 900.0
 
 
 @dataclass(frozen=True)
@@ -198,6 +202,8 @@ class CompareSection:
     type_equivalence: tuple[tuple[str, ...], ...] = ()
     partition_columns: dict[str, list[str]] = field(default_factory=dict)
     keep_result_rows: int = 200000
+    # The baseline's unlimited run of a LIMIT query keeps at most this many row hashes.
+    unlimited_hash_rows: int = 1000000
 
 
 @dataclass(frozen=True)
@@ -351,6 +357,12 @@ def _check_ranges(cfg: RunConfig, file: str) -> None:
             "compare.column_names",
             "expected 'case_sensitive', 'case_insensitive' or 'ignore'",
         )
+    if cfg.load.confirm_replays < 1 or cfg.load.confirm_max_statements < 1:
+        fail("load.confirm_replays", "confirm_replays and confirm_max_statements must be >= 1")
+    if cfg.load.confirm_budget_s <= 0:
+        fail("load.confirm_budget_s", "must be positive")
+    if cfg.compare.unlimited_hash_rows < 0:
+        fail("compare.unlimited_hash_rows", "must not be negative (0 turns the phase off)")
     if cfg.dataset.generate.scale <= 0:
         fail("dataset.generate.scale", "must be positive")
     if cfg.dataset.generate.tenants < 1:

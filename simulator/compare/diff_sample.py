@@ -20,7 +20,12 @@ from typing import Any
 import numpy as np
 
 from simulator.canonical import row_hashes
-from simulator.compare.result_files import iter_result_batches
+from simulator.compare.result_files import (
+    hashed_columns,
+    is_row_hash_schema,
+    iter_result_batches,
+    result_schema,
+)
 
 
 @dataclass(frozen=True)
@@ -68,9 +73,18 @@ def json_safe(value: Any) -> Any:
     return value
 
 
-def row_hash_counts(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted unique canonical row hashes of a result file and how often each occurs."""
-    parts = [row_hashes(batch) for batch in iter_result_batches(path) if batch.num_rows]
+def row_hash_counts(
+    path: str | Path, columns: list[int] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted unique canonical row hashes of a result file (or row-hash file) and how often
+    each occurs; ``columns`` hashes only those positions of a result file."""
+    if is_row_hash_schema(result_schema(path)):
+        parts = [b.column(0).to_numpy() for b in iter_result_batches(path) if b.num_rows]
+    else:
+        batches = [b for b in iter_result_batches(path) if b.num_rows]
+        if columns is not None:
+            batches = [b.select(columns) for b in batches]
+        parts = [row_hashes(batch) for batch in batches]
     hashes = np.concatenate(parts) if parts else np.empty(0, np.uint64)
     return np.unique(hashes, return_counts=True)
 
@@ -136,6 +150,8 @@ def is_sub_multiset(part_path: str | Path, whole_path: str | Path) -> bool:
     """True when every row of ``part_path`` occurs in ``whole_path`` at least as often.
 
     Used for a LIMIT without a total ORDER BY: the limited rows of a correct engine are a
-    sub-multiset of the unlimited result.
+    sub-multiset of the unlimited result. ``whole_path`` may be a row-hash file; the rows
+    of ``part_path`` are then hashed over the columns it covers.
     """
-    return not _surplus(row_hash_counts(part_path), row_hash_counts(whole_path))
+    columns = hashed_columns(result_schema(whole_path))
+    return not _surplus(row_hash_counts(part_path, columns), row_hash_counts(whole_path))

@@ -41,7 +41,7 @@ from simulator.compare.results import Outcome, compare_results
 from simulator.compare.translation import parse_or_bind_failure
 from simulator.compare.writes import compare_writes, reported_count_problem
 from simulator.config import CompareSection
-from simulator.results.execution import Execution
+from simulator.results.execution import Execution, Phase
 from simulator.results.verdicts import COSMETIC_DIFFERENCE, TRANSLATION_SUSPECT, Verdict
 from simulator.workload.unsupported import UNSUPPORTED_PREFIX
 
@@ -102,9 +102,22 @@ def _errors(baseline: Execution, candidate: Execution, translated: bool) -> Outc
 
 
 def _subset_check(candidate: Execution, unlimited: Execution | None, outcome: Outcome) -> None:
-    """Strengthen a LIMIT-without-order match into a subset check when rows allow it."""
-    if not (unlimited and unlimited.result_path and candidate.result_path):
+    """Strengthen a LIMIT-without-total-order match into a check that the candidate's rows
+    are a sub-multiset of the baseline's unlimited result (its row hashes); say why not
+    when it cannot run."""
+    why = ""
+    if unlimited is None:
+        why = "no unlimited baseline result"
+    elif unlimited.status != "ok":
+        why = f"unlimited baseline failed: {_error_class(unlimited)}"
+    elif not unlimited.result_path:
+        why = "unlimited result too large"
+    elif not candidate.result_path:
+        why = "candidate rows not kept (result too large)"
+    if why:
+        outcome.evidence["subset_check"] = f"not verified: {why}"
         return
+    assert unlimited is not None
     if is_sub_multiset(candidate.result_path, unlimited.result_path):
         outcome.evidence["compared"] = "row_count_schema_and_subset_of_unlimited"
         return
@@ -163,14 +176,19 @@ def judge_query(
     """The correctness verdict of ``candidate`` against the baseline runs of one query.
 
     ``baseline_runs`` are the baseline's executions in order (the first is the reference,
-    the others the determinism repeats). ``unlimited_baseline`` optionally holds the
-    baseline result of the query without its LIMIT, for a subset check. With
+    the others the determinism repeats; a run of phase ``unlimited`` among them is taken as
+    ``unlimited_baseline``). ``unlimited_baseline`` optionally holds the baseline's run of
+    the query without its LIMIT (rows or row hashes), for a subset check. With
     ``diff_sample_rows`` > 0 and both result files kept, a result mismatch carries a sample
     of differing rows (customer values) in ``evidence["diff_sample"]``. ``translated`` says
     the candidate was sent SQL text other than the baseline's (rendered for its dialect):
     a parse or binder failure on it is then a ``translation_suspect``.
     Refuses nothing: every engine outcome becomes a verdict.
     """
+    unlimited_baseline = unlimited_baseline or next(
+        (r for r in baseline_runs if r.phase == Phase.UNLIMITED), None
+    )
+    baseline_runs = [r for r in baseline_runs if r.phase != Phase.UNLIMITED]
     evidence: dict[str, Any] = {"candidate": _side(candidate)}
     if baseline_runs:
         evidence["baseline"] = _side(baseline_runs[0])

@@ -65,7 +65,8 @@ class WorkerOutcome:
     display; ``arrow_schema`` is the result's real Arrow schema as it crossed the protocol
     (also for a result without rows; None for a command).
     ``signal`` is the signal that killed a crashed worker. ``fault`` says what a fault
-    injector did to this execution (empty when nothing).
+    injector did to this execution (empty when nothing). ``notes`` are what the adapter
+    reported beside the result (``StatementResult.notes``).
     """
 
     status: str
@@ -78,6 +79,7 @@ class WorkerOutcome:
     signal: int | None = None
     fault: str = ""
     arrow_schema: pa.Schema | None = None
+    notes: dict[str, Any] = field(default_factory=dict)
 
 
 class _Broken(Exception):
@@ -381,6 +383,7 @@ class EngineWorker:
             rows_affected=reply.get("rows_affected"),
             schema=[list(pair) for pair in reply.get("schema", [])],
             arrow_schema=schema,
+            notes=dict(reply.get("notes") or {}),
         )
         if undecodable and outcome.status in ("ok", HARNESS_ERROR):
             types = ", ".join(f"{name} {type_}" for name, type_ in outcome.schema)

@@ -36,6 +36,7 @@ class Phase(StrEnum):
     REPEAT = "repeat"  # the baseline's determinism repeats of a SELECT
     PERF = "perf"  # the isolated performance rounds
     REPLAY = "replay"  # the quiet confirmation replay
+    UNLIMITED = "unlimited"  # the baseline's LIMIT query without its LIMIT (row hashes kept)
 
 
 @dataclass
@@ -70,7 +71,8 @@ class Execution:
     """One statement executed once on one engine.
 
     ``execution_id`` is deterministic from (phase, engine, tenant, query_id, repetition) so a
-    resumed run never records the same execution twice.
+    resumed run never records the same execution twice. ``engine_notes`` are what the
+    engine's adapter reported beside the result (empty when nothing).
     """
 
     execution_id: str
@@ -99,6 +101,7 @@ class Execution:
     result_path: str = ""
     signal: int | None = None
     node: str = ""
+    engine_notes: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Refuses (ValueError) a status or phase outside the enums, as read from disk too.

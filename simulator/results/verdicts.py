@@ -60,6 +60,8 @@ class Verdict:
     ``evidence`` holds what a reader needs to believe the verdict without seeing customer
     values: checksums and row counts on both sides, differing columns, missing / extra /
     different partitions with row counts, both error classes and messages, engine versions.
+    ``under_load_only``: the finding did not come back in any quiet replay;
+    ``intermittent``: it came and went in the quiet replays too.
     """
 
     run_id: str

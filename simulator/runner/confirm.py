@@ -1,20 +1,30 @@
 """Quiet confirmation: which findings of a loaded run appear only under concurrent load.
 
 The 2020 incident slipped through because the regression suite ran on a quiet cluster.
-After the load phase, every tenant that has a correctness finding (``result_mismatch``,
-``write_mismatch``, ``candidate_error``, ``timeout``) is replayed once more on a quiet
-machine: in log order, in fresh workspaces, one statement at a time (the baseline's, then
-each candidate's, never overlapping), with fault injection told that nothing else is in
-flight. Each finding is judged again on the quiet records; a finding whose quiet verdict is
-not the same finding is marked ``under_load_only``.
+After the load phase, the findings a quiet replay can relabel (``candidate_error``,
+``timeout``, ``write_mismatch``, and a result mismatch that reads what such a finding
+wrote) are replayed ``load.confirm_replays`` times on a quiet
+machine: in log order, in fresh workspaces each time, one statement at a time (the
+baseline's, then each candidate's, never overlapping), with fault injection told that
+nothing else is in flight. Only the finding statements and the writes before them (the
+state they read) are replayed, not a write whose baseline timed out under load (a known
+timeout: replaying it only spends the budget). Any other ``result_mismatch`` is not
+replayed: the baseline's determinism repeats already showed the result is deterministic,
+and its input does not depend on load.
 
-Only the tenants with findings are replayed, and only the candidates with findings there,
-so a clean run costs nothing. The quiet replay runs in this process (no Ray): its engine
-workers are the same isolated runtimes the load phase used.
+Each finding is judged again on every quiet replay: it is ``reproduced`` when every replay
+shows a regression, ``under_load_only`` when none does, and ``intermittent`` when it comes
+and goes in the quiet replays too. The replay is bounded by ``load.confirm_max_statements``
+(statement positions per replay, over all tenants) and ``load.confirm_budget_s``; findings
+the bound cuts off are listed as ``not_confirmed`` and keep their loaded label.
+
+The quiet replay runs in this process (no Ray): its engine workers are the same isolated
+runtimes the load phase used.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tempfile
 import time
@@ -32,6 +42,7 @@ from simulator.results.execution import Execution
 from simulator.results.layout import QUERIES_FILE, WORKSPACES_FOLDER
 from simulator.results.store import read_meta
 from simulator.results.verdicts import REGRESSION_VERDICTS
+from simulator.runner.execute import Statement
 from simulator.runner.prepare import (
     build_statements,
     by_tenant,
@@ -49,60 +60,92 @@ QUIET_IN_FLIGHT = 1
 EngineFor = Callable[[EngineSpec, str], EngineSpec]
 
 
+# The findings a quiet replay can relabel; a result mismatch is deterministic by then.
+CONFIRMABLE = ("candidate_error", "timeout", "write_mismatch")
+
+Key = tuple[str, str]  # (candidate, query_id)
+
+
 @dataclass
 class QuietConfirmation:
-    """What the quiet replay found.
+    """What the quiet replays found.
 
-    ``reproduced`` and ``under_load_only`` hold ``(candidate, query_id)`` of the loaded run's
-    findings; ``quiet_verdicts`` the verdict name each finding got on the quiet replay.
+    ``reproduced``, ``under_load_only``, ``intermittent`` and ``not_confirmed`` hold
+    ``(candidate, query_id)`` of the loaded run's findings; ``quiet_verdicts`` the verdict
+    name each finding got on each quiet replay.
     """
 
     tenants: list[str] = field(default_factory=list)
+    replays: int = 0
     executions: int = 0
+    statements: int = 0
     wall_s: float = 0.0
-    reproduced: list[tuple[str, str]] = field(default_factory=list)
-    under_load_only: list[tuple[str, str]] = field(default_factory=list)
-    quiet_verdicts: dict[tuple[str, str], str] = field(default_factory=dict)
+    reproduced: list[Key] = field(default_factory=list)
+    under_load_only: list[Key] = field(default_factory=list)
+    intermittent: list[Key] = field(default_factory=list)
+    not_confirmed: list[Key] = field(default_factory=list)
+    quiet_verdicts: dict[Key, list[str]] = field(default_factory=dict)
 
     def apply(self, verdicts: Iterable[dict[str, Any]]) -> int:
-        """Set ``under_load_only`` on the verdict dicts it names; returns how many changed."""
-        marked = set(self.under_load_only)
+        """Set ``under_load_only`` / ``intermittent`` on the verdict dicts they name;
+        returns how many changed."""
+        labels = {"under_load_only": set(self.under_load_only)}
+        labels["intermittent"] = set(self.intermittent)
         changed = 0
         for verdict in verdicts:
-            flag = (verdict["candidate"], verdict["query_id"]) in marked
-            if flag and not verdict.get("under_load_only"):
-                changed += 1
-            if flag:
-                verdict["under_load_only"] = True
+            key = (verdict["candidate"], verdict["query_id"])
+            for label, marked in labels.items():
+                if key in marked and not verdict.get(label):
+                    verdict[label] = True
+                    changed += 1
         return changed
 
     def describe(self) -> dict[str, Any]:
         """A JSON-ready summary for ``run.json`` (key ``confirm``)."""
+
+        def listed(keys: list[Key]) -> list[dict[str, Any]]:
+            return [
+                {"candidate": c, "query_id": q, "quiet_verdicts": self.quiet_verdicts[(c, q)]}
+                for c, q in keys
+            ]
+
         return {
             "tenants": self.tenants,
+            "replays": self.replays,
             "executions": self.executions,
+            "statements": self.statements,
             "wall_s": round(self.wall_s, 3),
             "reproduced": [{"candidate": c, "query_id": q} for c, q in self.reproduced],
-            "under_load_only": [
-                {"candidate": c, "query_id": q, "quiet_verdict": self.quiet_verdicts[(c, q)]}
-                for c, q in self.under_load_only
-            ],
+            "under_load_only": listed(self.under_load_only),
+            "intermittent": listed(self.intermittent),
+            "not_confirmed": [{"candidate": c, "query_id": q} for c, q in self.not_confirmed],
         }
 
     @classmethod
     def from_meta(cls, data: dict[str, Any]) -> QuietConfirmation:
         """Rebuild from :meth:`describe` output (``run.json`` key ``confirm``)."""
-        marked = [(d["candidate"], d["query_id"]) for d in data.get("under_load_only", [])]
+
+        def keys(name: str) -> list[Key]:
+            return [(d["candidate"], d["query_id"]) for d in data.get(name, [])]
+
+        quiet = {
+            (d["candidate"], d["query_id"]): list(
+                d.get("quiet_verdicts") or [d.get("quiet_verdict", "")]
+            )
+            for name in ("under_load_only", "intermittent")
+            for d in data.get(name, [])
+        }
         return cls(
             tenants=list(data.get("tenants", [])),
+            replays=int(data.get("replays", 1)),
             executions=int(data.get("executions", 0)),
+            statements=int(data.get("statements", 0)),
             wall_s=float(data.get("wall_s", 0.0)),
-            reproduced=[(d["candidate"], d["query_id"]) for d in data.get("reproduced", [])],
-            under_load_only=marked,
-            quiet_verdicts={
-                (d["candidate"], d["query_id"]): d["quiet_verdict"]
-                for d in data.get("under_load_only", [])
-            },
+            reproduced=keys("reproduced"),
+            under_load_only=keys("under_load_only"),
+            intermittent=keys("intermittent"),
+            not_confirmed=keys("not_confirmed"),
+            quiet_verdicts=quiet,
         )
 
 
@@ -116,6 +159,35 @@ def findings_by_tenant(verdicts: Iterable[dict[str, Any]]) -> dict[str, dict[str
     return grouped
 
 
+def label_changing(
+    queries: list[WorkloadQuery], findings: dict[str, set[str]], kinds: dict[Key, str]
+) -> dict[str, set[str]]:
+    """The findings of one tenant a quiet replay can relabel: every ``CONFIRMABLE`` one, and
+    any other (a result mismatch) that reads a table a confirmable finding before it wrote:
+    its input may differ only under load. Other result mismatches are deterministic."""
+    kept: dict[str, set[str]] = {}
+    for candidate, ids in findings.items():
+        tainted: set[str] = set()
+        for query in queries:
+            if query.query_id not in ids:
+                continue
+            if kinds.get((candidate, query.query_id)) in CONFIRMABLE:
+                kept.setdefault(candidate, set()).add(query.query_id)
+                tainted.update(table.lower() for table in query.tables_written)
+            elif tainted & {table.lower() for table in query.tables_read}:
+                kept.setdefault(candidate, set()).add(query.query_id)
+    return kept
+
+
+def known_timeouts(verdicts: Iterable[dict[str, Any]]) -> set[str]:
+    """Query ids whose baseline timed out under load."""
+    return {
+        v["query_id"]
+        for v in verdicts
+        if (v.get("evidence") or {}).get("baseline", {}).get("status") == "timeout"
+    }
+
+
 def confirm_quietly(
     cfg: RunConfig,
     run_dir: Path,
@@ -125,7 +197,8 @@ def confirm_quietly(
     work_dir: Path | None = None,
     engine_for: EngineFor = lambda spec, tenant: spec,
 ) -> QuietConfirmation:
-    """Replay, quietly, every tenant of ``verdicts`` that has a correctness finding.
+    """Replay, quietly and ``load.confirm_replays`` times, the findings of ``verdicts`` a
+    quiet replay can relabel, within the configured bounds.
 
     ``engine_for(spec, tenant)`` gives the spec a tenant's engine runs with (the runner's
     :class:`~simulator.runner.local_servers.LocalServers` fills in DSNs of servers it runs).
@@ -137,7 +210,7 @@ def confirm_quietly(
     the run folder is unreadable and EngineError when an engine cannot start.
     """
     began = time.monotonic()
-    outcome = QuietConfirmation()
+    outcome = QuietConfirmation(replays=cfg.load.confirm_replays)
     findings = findings_by_tenant(verdicts)
     if not findings:
         return outcome
@@ -145,28 +218,61 @@ def confirm_quietly(
     if generation is None:
         generation = _generation(cfg, run_dir)
     queries = by_tenant(read_queries(run_dir / QUERIES_FILE))
+    skip = known_timeouts(verdicts)
+    kinds = {(v["candidate"], v["query_id"]): v["verdict"] for v in verdicts}
     owned = work_dir is None
     root = Path(tempfile.mkdtemp(prefix="qsim-confirm-")) if work_dir is None else work_dir
     try:
         for tenant in sorted(findings):
             if tenant not in queries:
                 raise RunError(f"{run_dir / QUERIES_FILE}: no statements for tenant {tenant!r}")
+            tenant_findings = label_changing(queries[tenant], findings[tenant], kinds)
+            if not tenant_findings:
+                continue
+            plan = _plan(queries[tenant], tenant_findings, skip)
+            over_budget = time.monotonic() - began >= cfg.load.confirm_budget_s
+            if over_budget or outcome.statements + len(plan) > cfg.load.confirm_max_statements:
+                outcome.not_confirmed += _keys(tenant_findings)
+                continue
             outcome.tenants.append(tenant)
-            _confirm_tenant(
+            outcome.statements += len(plan)
+            quiet = _confirm_tenant(
                 cfg,
                 generation,
                 tenant,
                 queries[tenant],
-                findings[tenant],
-                root,
+                tenant_findings,
+                plan,
+                root / tenant,
                 outcome,
                 engine_for,
+                deadline=began + cfg.load.confirm_budget_s,
             )
+            for key, seen in quiet.items():
+                _classify(outcome, key, seen, cfg.load.confirm_replays)
     finally:
         if owned:
             shutil.rmtree(root, ignore_errors=True)
     outcome.wall_s = time.monotonic() - began
     return outcome
+
+
+def _keys(findings: dict[str, set[str]]) -> list[Key]:
+    return sorted((c, q) for c, ids in findings.items() for q in ids)
+
+
+def _plan(queries: list[WorkloadQuery], findings: dict[str, set[str]], skip: set[str]) -> list[int]:
+    """Statement positions a replay runs: each finding statement, and the writes before the
+    last one (the state the findings read), except writes known to time out."""
+    wanted = set().union(*findings.values())
+    positions = [i for i, q in enumerate(queries) if q.query_id in wanted]
+    last = max(positions, default=-1)
+    return [
+        i
+        for i, q in enumerate(queries[: last + 1])
+        if q.query_id in wanted
+        or (q.tables_written and q.kind != "select" and q.query_id not in skip)
+    ]
 
 
 def _generation(cfg: RunConfig, run_dir: Path) -> Generation:
@@ -179,24 +285,67 @@ def _confirm_tenant(
     tenant: str,
     queries: list[WorkloadQuery],
     findings: dict[str, set[str]],
+    plan: list[int],
     root: Path,
     outcome: QuietConfirmation,
     engine_for: EngineFor,
-) -> None:
-    """Quietly replay one tenant on the baseline and its candidates with findings."""
+    *,
+    deadline: float,
+) -> dict[Key, list[str]]:
+    """Quietly replay ``plan`` of one tenant ``load.confirm_replays`` times on the baseline
+    and its candidates with findings; the quiet verdicts of each finding, one a replay
+    (empty, and the findings listed as not confirmed, when the budget ran out)."""
+    statements = build_statements(cfg, generation, tenant, queries)
+    quiet: dict[Key, list[str]] = {key: [] for key in _keys(findings)}
+    for replay in range(cfg.load.confirm_replays):
+        if time.monotonic() >= deadline:
+            outcome.not_confirmed += list(quiet)
+            return {}
+        folder = root / f"replay-{replay}"
+        for key, verdict in _replay(
+            cfg,
+            generation,
+            tenant,
+            queries,
+            findings,
+            plan,
+            statements,
+            replay,
+            folder,
+            outcome,
+            engine_for,
+        ).items():
+            quiet[key].append(verdict)
+    return quiet
+
+
+def _replay(
+    cfg: RunConfig,
+    generation: Generation,
+    tenant: str,
+    queries: list[WorkloadQuery],
+    findings: dict[str, set[str]],
+    plan: list[int],
+    statements: dict[str, list[Statement]],
+    replay: int,
+    folder: Path,
+    outcome: QuietConfirmation,
+    engine_for: EngineFor,
+) -> dict[Key, str]:
+    """Quiet replay number ``replay`` of ``plan`` in fresh workspaces: each finding's quiet
+    verdict."""
     baseline = cfg.run.baseline
     candidates = [c for c in cfg.run.candidates if c in findings]
     engines = [baseline, *candidates]
-    statements = build_statements(cfg, generation, tenant, queries)
-    kept_dir = root / tenant / "kept"
+    kept_dir = folder / "kept"
     kept_dir.mkdir(parents=True, exist_ok=True)
     session = TenantSession(
         run_id=f"confirm-{tenant}",
         tenant=tenant,
-        workspace_root=str(root / WORKSPACES_FOLDER),
+        workspace_root=str(folder / WORKSPACES_FOLDER),
         generation_store=str(generation.path.parent.resolve()),
         generation_id=generation.id,
-        engines=[engine_for(cfg.engines[name], tenant) for name in engines],
+        engines=[_reseeded(engine_for(cfg.engines[name], tenant), replay) for name in engines],
         baseline=baseline,
         runtimes_root=str(default_root()),
         runtimes={name: ensure_runtime(cfg.engines[name], default_root()) for name in engines},
@@ -206,9 +355,11 @@ def _confirm_tenant(
         keep_result_rows=cfg.compare.keep_result_rows,
         determinism_runs=cfg.compare.determinism_runs,
     )
+    verdicts: dict[Key, str] = {}
     try:
         session.start()
-        for index, query in enumerate(queries):
+        for index in plan:
+            query = queries[index]
             records: dict[str, list[Execution]] = {}
             for engine in engines:
                 if statements[engine][index].sql is None:
@@ -219,9 +370,8 @@ def _confirm_tenant(
             for candidate in candidates:
                 if query.query_id not in findings[candidate]:
                     continue
-                if baseline not in records or candidate not in records:
-                    verdict = "skipped"
-                else:
+                verdict = "skipped"
+                if baseline in records and candidate in records:
                     verdict = judge_query(
                         query,
                         records[baseline],
@@ -230,22 +380,32 @@ def _confirm_tenant(
                         candidate,
                         f"confirm-{tenant}",
                     ).verdict
-                _classify(outcome, candidate, query.query_id, verdict)
+                verdicts[(candidate, query.query_id)] = verdict
     finally:
         session.close()
+    return verdicts
 
 
-def _classify(
-    outcome: QuietConfirmation, candidate: str, query_id: str, quiet_verdict: str
-) -> None:
-    key = (candidate, query_id)
-    outcome.quiet_verdicts[key] = quiet_verdict
-    # The loaded verdict is a regression; it reproduces when the quiet one is a regression
-    # too (any kind: the problem exists without load, whatever shape it takes quietly).
-    if quiet_verdict in REGRESSION_VERDICTS:
+def _reseeded(spec: EngineSpec, replay: int) -> EngineSpec:
+    """``spec`` with its injected faults drawn afresh for each replay: a seeded injector
+    would otherwise repeat the same draws, and no replay could show an intermittent fault."""
+    if not spec.faults.enabled or replay == 0:
+        return spec
+    faults = dataclasses.replace(spec.faults, seed=spec.faults.seed + replay)
+    return dataclasses.replace(spec, faults=faults)
+
+
+def _classify(outcome: QuietConfirmation, key: Key, seen: list[str], replays: int) -> None:
+    outcome.quiet_verdicts[key] = seen
+    # A quiet regression of any kind reproduces the finding: the problem exists without
+    # load, whatever shape it takes quietly.
+    regressions = sum(1 for verdict in seen if verdict in REGRESSION_VERDICTS)
+    if regressions == replays:
         outcome.reproduced.append(key)
-    else:
+    elif regressions == 0:
         outcome.under_load_only.append(key)
+    else:
+        outcome.intermittent.append(key)
 
 
 def _kept(record: Execution, data: bytes | None, folder: Path) -> Execution:

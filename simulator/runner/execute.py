@@ -1,11 +1,12 @@
 """Run one statement on one engine worker and build its :class:`Execution` record.
 
 Checksums are computed here, from the batches as they stream out of the worker
-(``ChecksumAccumulator`` is the sink), never by the engine. A result with float or decimal
-columns and at most ``compare.keep_result_rows`` rows is also kept as Arrow IPC bytes, so
-the comparison can confirm a float-only mismatch tolerantly. For a write statement the row
-count of every written table is taken before, and its full post-state is read back after
-and checksummed per partition.
+(``ChecksumAccumulator`` is the sink), never by the engine. A result whose comparison can
+use its rows, and that has at most ``compare.keep_result_rows`` rows, is also kept as Arrow
+IPC bytes (:func:`keeps_result`): float or decimal columns (tolerant confirmation), an
+ORDER BY that may tie (tie groups), a LIMIT without a total order (tie groups, subset check).
+For a write statement the row count of every written table is taken before, and its full
+post-state is read back after and checksummed per partition.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from simulator.canonical import ChecksumAccumulator, ChecksumInputError
+from simulator.canonical import ChecksumAccumulator, ChecksumInputError, row_hashes
+from simulator.compare.result_files import row_hash_file
 from simulator.compare.tables import TableStateBuilder
 from simulator.engines.worker import HARNESS_ERROR, EngineWorker, WorkerOutcome
 from simulator.errors import EngineError
@@ -33,7 +35,9 @@ class Statement:
 
     ``sql`` is the text transpiled for the engine (None when it could not be, with
     ``skip_reason``). ``partition_columns`` names, for each table the statement writes,
-    the columns its post-state is checksummed by.
+    the columns its post-state is checksummed by. ``ordered``, ``order_keys`` and ``limit``
+    are the query's top-level ORDER BY and LIMIT: they decide whether its rows are kept.
+    ``unlimited_sql`` (baseline only) is the SELECT without its top-level LIMIT.
     """
 
     index: int
@@ -43,6 +47,10 @@ class Statement:
     skip_reason: str = ""
     tables_written: tuple[str, ...] = ()
     partition_columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    order_keys: tuple[str, ...] = ()
+    ordered: bool = False
+    limit: int | None = None
+    unlimited_sql: str | None = None
 
     @property
     def is_write(self) -> bool:
@@ -50,16 +58,25 @@ class Statement:
         return self.kind != "select" and bool(self.tables_written)
 
 
-def keeps_result(schema: pa.Schema) -> bool:
-    """Whether a result of this schema is kept for tolerant float comparison."""
-    return any(pa.types.is_floating(f.type) or pa.types.is_decimal(f.type) for f in schema)
+def keeps_result(schema: pa.Schema, statement: Statement | None = None) -> bool:
+    """Whether a result of this schema (of ``statement``) is kept for the comparison: float
+    or decimal columns, a LIMIT, or an ORDER BY whose keys leave room for ties."""
+    if any(pa.types.is_floating(f.type) or pa.types.is_decimal(f.type) for f in schema):
+        return True
+    if statement is None:
+        return False
+    keys = {key.casefold() for key in statement.order_keys}
+    total = statement.ordered and all(f.name.casefold() in keys for f in schema)
+    # A total order fixes every row and its position: the checksums decide without rows.
+    return not total and (statement.ordered or statement.limit is not None)
 
 
 class _ResultSink:
     """Checksums batches as they stream and keeps them while the result stays small."""
 
-    def __init__(self, keep_rows: int) -> None:
+    def __init__(self, keep_rows: int, statement: Statement | None = None) -> None:
         self.keep_rows = keep_rows
+        self.statement = statement
         self.accumulator: ChecksumAccumulator | None = None
         self.kept: list[pa.RecordBatch] | None = None
         self.rows = 0
@@ -71,7 +88,7 @@ class _ResultSink:
         try:
             if self.accumulator is None:
                 self.accumulator = ChecksumAccumulator(batch.schema)
-                self.kept = [] if keeps_result(batch.schema) else None
+                self.kept = [] if keeps_result(batch.schema, self.statement) else None
             self.accumulator.update(batch)
         except ChecksumInputError as err:
             self.error = err
@@ -90,7 +107,7 @@ class _ResultSink:
             if schema is None:
                 return None, None
             self.accumulator = ChecksumAccumulator(schema)
-            self.kept = [] if keeps_result(schema) else None
+            self.kept = [] if keeps_result(schema, self.statement) else None
         checksum = self.accumulator.finish().to_dict()
         if self.kept is None:
             return checksum, None
@@ -102,6 +119,35 @@ class _ResultSink:
             for batch in self.kept:
                 writer.write_batch(batch)
         return checksum, sink.getvalue().to_pybytes()
+
+
+class _HashSink:
+    """Keeps only the canonical row hash of each row (8 bytes a row), up to ``cap`` rows,
+    over the columns that compare exactly (float columns compare within tolerance)."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.rows = 0
+        self.columns: list[int] | None = None
+        self.hashes: list[pa.Array] | None = []
+
+    def __call__(self, batch: pa.RecordBatch) -> None:
+        if self.columns is None:
+            self.columns = [
+                i for i, f in enumerate(batch.schema) if not pa.types.is_floating(f.type)
+            ]
+        self.rows += batch.num_rows
+        if self.hashes is None or not self.columns:
+            return
+        if self.rows > self.cap:
+            self.hashes = None  # past the cap: "too large", never a partial set
+            return
+        self.hashes.append(pa.array(row_hashes(batch.select(self.columns)), pa.uint64()))
+
+    def finish(self) -> bytes | None:
+        if self.hashes is None or not self.columns:
+            return None
+        return row_hash_file(self.hashes, self.columns)
 
 
 class _StateSink:
@@ -138,11 +184,14 @@ def execute_statement(
     in_flight: int = 1,
     node: str = "",
     checksum: bool = True,
+    row_hash_cap: int | None = None,
 ) -> tuple[Execution, bytes | None]:
     """Execute ``statement`` on ``worker`` and return its record and kept result bytes.
 
     Never raises for engine errors, timeouts or crashes: they are the record's status.
-    With ``checksum=False`` (performance repetitions) rows are only counted.
+    With ``checksum=False`` (performance repetitions) rows are only counted. With
+    ``row_hash_cap`` (the unlimited phase) only the rows' canonical hashes are kept, as a
+    row-hash file, when there are at most that many rows.
     """
     record = Execution(
         execution_id=Execution.make_id(phase, engine, tenant, statement.query_id, repetition),
@@ -175,8 +224,13 @@ def execute_statement(
         _apply(record, _crash(err))
         record.finished_at = time.time()
         return record, None
+    if row_hash_cap is not None:
+        hash_sink = _HashSink(row_hash_cap)
+        _apply(record, worker.execute(statement.sql, timeout_s, hash_sink))
+        record.finished_at = time.time()
+        return record, hash_sink.finish() if record.status == "ok" else None
     sink: Callable[[pa.RecordBatch], Any]
-    result_sink = _ResultSink(keep_result_rows) if checksum else None
+    result_sink = _ResultSink(keep_result_rows, statement) if checksum else None
     sink = result_sink if result_sink is not None else _count_rows
     outcome = worker.execute(statement.sql, timeout_s, sink)
     _apply(record, outcome)
@@ -218,6 +272,7 @@ def _apply(record: Execution, outcome: WorkerOutcome) -> None:
     record.result_schema = [list(pair) for pair in outcome.schema]
     record.signal = outcome.signal
     record.fault = getattr(outcome, "fault", "") or ""
+    record.engine_notes = dict(outcome.notes)
 
 
 def _post_state(

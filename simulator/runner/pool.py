@@ -79,6 +79,7 @@ class SessionPool:
             "timeout_s": ctx.cfg.load.timeout_s,
             "keep_result_rows": ctx.cfg.compare.keep_result_rows,
             "determinism_runs": ctx.cfg.compare.determinism_runs,
+            "unlimited_hash_rows": ctx.cfg.compare.unlimited_hash_rows,
             "incarnation": incarnation,
         }
 

@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import sqlglot
+from sqlglot.errors import SqlglotError
 
-from simulator.config import RunConfig
+from simulator.config import EngineSpec, RunConfig
 from simulator.datasets.store import Generation
 from simulator.errors import RunError, WorkloadError
 from simulator.runner.execute import Statement
@@ -142,6 +144,12 @@ def build_statements(
                     skip_reason=reason,
                     tables_written=tuple(query.tables_written),
                     partition_columns=parts,
+                    order_keys=tuple(query.order_keys),
+                    ordered=query.order_by,
+                    limit=query.limit,
+                    unlimited_sql=unlimited_sql(query, spec, tenant)
+                    if name == cfg.run.baseline and sql is not None
+                    else None,
                 )
             )
         lanes[name] = statements
@@ -180,6 +188,22 @@ def statements_parquet(statements: dict[str, dict[str, list[Statement]]]) -> byt
     sink = pa.BufferOutputStream()
     pq.write_table(pa.Table.from_pylist(rows, schema=STATEMENT_SCHEMA), sink)
     return sink.getvalue().to_pybytes()
+
+
+def unlimited_sql(query: WorkloadQuery, spec: EngineSpec, tenant: str) -> str | None:
+    """A SELECT's text for ``spec`` without its top-level LIMIT (and OFFSET), for the
+    baseline's unlimited run; None for a statement without one or that cannot be rendered."""
+    if query.kind != "select" or query.limit is None:
+        return None
+    try:
+        tree = sqlglot.parse_one(query.sql, read=query.dialect)
+    except (SqlglotError, ValueError):
+        return None
+    if tree is None or tree.args.get("limit") is None:
+        return None
+    tree.set("limit", None)
+    tree.set("offset", None)
+    return transpile(tree.sql(dialect=query.dialect), query.dialect, spec, tenant).sql
 
 
 def write_queries(path: Path, queries: list[WorkloadQuery]) -> None:

@@ -4,6 +4,10 @@ Kept result files are written first, then every record of a batch in one append 
 (:class:`~simulator.results.store.RunStore`), then the baseline's records go to the bank,
 then each candidate whose execution and the baseline's are both recorded is judged and its
 verdict appended. A verdict is written once per (candidate, query).
+
+A statement is remembered when it finishes but judgeable only once persisted: its kept
+result file is attached then. The load loop serves bank hits between the two, and a
+candidate judged in that window would be compared without its rows.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ class Recorder:
         self.records: dict[tuple[str, str, int], list[Execution]] = {}
         self.verdicts: dict[tuple[str, str], dict[str, Any]] = {}
         self.lane_ok_writes: dict[Lane, list[int]] = {}
+        self.unwritten: set[tuple[str, str, int]] = set()
 
     def persist(self, batch: list[Finished]) -> None:
         """Write finished statements (kept results, then one append + fsync), bank the
@@ -44,6 +49,8 @@ class Recorder:
                 if data is not None:
                     record.result_path = store.write_result_file(record.execution_id, data)
         store.append(RecordKind.EXECUTIONS, [r.to_dict() for _, _, recs, _ in batch for r in recs])
+        for lane, index, _, _ in batch:
+            self.unwritten.discard((lane.engine, lane.tenant, index))
         for lane, index, records, kept in batch:
             if lane.engine == self.ctx.baseline and not records[0].from_bank:
                 self.bank.store(lane.tenant, index, records, kept[0])
@@ -52,9 +59,15 @@ class Recorder:
             verdicts.extend(self.judge_ready(lane.tenant, index))
         store.append(RecordKind.VERDICTS, verdicts)
 
-    def remember(self, lane: Lane, index: int, records: list[Execution]) -> None:
-        """Hold a statement's records (and note a successful write of its lane)."""
-        self.records[(lane.engine, lane.tenant, index)] = records
+    def remember(
+        self, lane: Lane, index: int, records: list[Execution], *, durable: bool = False
+    ) -> None:
+        """Hold a statement's records (and note a successful write of its lane); they are
+        judged once ``persist`` wrote them, or at once when ``durable`` (read from disk)."""
+        key = (lane.engine, lane.tenant, index)
+        self.records[key] = records
+        if not durable:
+            self.unwritten.add(key)
         statement = self.ctx.statements[lane.tenant][lane.engine][index]
         if statement.is_write and records[0].status == Status.OK:
             self.lane_ok_writes.setdefault(lane, []).append(index)
@@ -76,7 +89,7 @@ class Recorder:
         return the new verdicts (the caller appends them)."""
         ctx = self.ctx
         base = self.records.get((ctx.baseline, tenant, index))
-        if base is None:
+        if base is None or (ctx.baseline, tenant, index) in self.unwritten:
             return []
         query = ctx.queries[tenant][index]
         fresh = []
@@ -84,7 +97,7 @@ class Recorder:
             if (candidate, query.query_id) in self.verdicts:
                 continue
             cand = self.records.get((candidate, tenant, index))
-            if cand is None:
+            if cand is None or (candidate, tenant, index) in self.unwritten:
                 continue
             try:
                 verdict = judge_query(

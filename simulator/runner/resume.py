@@ -83,10 +83,12 @@ def restore_records(ctx: RunContext, recorder: Recorder, notes: list[str]) -> di
                 start[lane] = len(queries)
                 for index, recs in enumerate(records):
                     assert recs is not None
-                    recorder.remember(lane, index, [Execution.from_dict(r) for r in recs])
+                    recorder.remember(
+                        lane, index, [Execution.from_dict(r) for r in recs], durable=True
+                    )
 
     def keep_execution(record: dict[str, Any]) -> bool:
-        if record["phase"] not in (Phase.LOAD, Phase.REPEAT):
+        if record["phase"] not in (Phase.LOAD, Phase.REPEAT, Phase.UNLIMITED):
             return True
         return Lane(record["tenant"], record["engine"]) in complete
 
@@ -132,4 +134,8 @@ def _lane_records(
             if again is None:
                 return None
             records.append(again)
+        # Recorded in the same append as the load run when the statement needed it.
+        unlimited_id = Execution.make_id(Phase.UNLIMITED, lane.engine, lane.tenant, query.query_id)
+        if unlimited_id in existing:
+            records.append(existing[unlimited_id])
     return records

@@ -353,6 +353,16 @@ class _Run:
                 f"{len(confirmation.under_load_only)} finding(s) did not reproduce when "
                 "replayed alone: they appeared only under concurrent load"
             )
+        if confirmation.intermittent:
+            self.notes.append(
+                f"{len(confirmation.intermittent)} finding(s) came and went when replayed "
+                "alone too: intermittent"
+            )
+        if confirmation.not_confirmed:
+            self.notes.append(
+                f"{len(confirmation.not_confirmed)} finding(s) not confirmed quietly: the bound "
+                "(load.confirm_max_statements, load.confirm_budget_s) was reached"
+            )
 
     def _stop(self, graceful: bool) -> None:
         """Close sessions (abort in-flight work unless graceful), stop Ray, close the bank."""

@@ -20,6 +20,7 @@ The class is plain Python (tests can drive it without Ray); the driver wraps it 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import decimal
 import os
@@ -112,6 +113,7 @@ class TenantSession:
         keep_result_rows: int,
         determinism_runs: int,
         incarnation: int = 0,
+        unlimited_hash_rows: int = 0,
     ) -> None:
         self.run_id = run_id
         self.tenant = tenant
@@ -126,6 +128,7 @@ class TenantSession:
         self.timeout_s = timeout_s
         self.keep_result_rows = keep_result_rows
         self.determinism_runs = determinism_runs
+        self.unlimited_hash_rows = unlimited_hash_rows
         self.incarnation = incarnation
         self.in_flight = InFlightView()
         self.node = node_id()
@@ -230,7 +233,9 @@ class TenantSession:
         """Run statement ``index`` of this tenant on ``engine`` and return its records.
 
         A baseline SELECT is run ``determinism_runs`` times in a row (phase ``repeat`` for
-        the extra runs) so the comparison can tell nondeterminism from regression.
+        the extra runs) so the comparison can tell nondeterminism from regression; one that
+        reached a LIMIT without a total order once more without it (phase ``unlimited``,
+        row hashes kept) for the subset check.
         """
         lane = self.lanes[engine]
         with lane.lock:
@@ -253,8 +258,34 @@ class TenantSession:
                         engine, lane, statement, "repeat", repetition, in_flight
                     )
                     results.append((again.to_dict(), again_kept))
+            if engine == self.baseline and self._needs_unlimited(statement, record):
+                assert statement.unlimited_sql is not None
+                unlimited, hashes = execute_statement(
+                    lane.worker,
+                    dataclasses.replace(statement, sql=statement.unlimited_sql, limit=None),
+                    run_id=self.run_id,
+                    engine=engine,
+                    tenant=self.tenant,
+                    phase="unlimited",
+                    timeout_s=self.timeout_s,
+                    in_flight=in_flight,
+                    node=self.node,
+                    row_hash_cap=self.unlimited_hash_rows,
+                )
+                results.append((unlimited.to_dict(), hashes))
             lane.applied = index + 1
             return results
+
+    def _needs_unlimited(self, statement: Statement, record: Execution) -> bool:
+        """Whether the baseline's unlimited run can decide something: a LIMIT reached by a
+        result whose ORDER BY (if any) leaves rows free to differ."""
+        if not (self.unlimited_hash_rows and statement.unlimited_sql and record.result):
+            return False
+        if statement.limit is None or record.result.get("row_count", 0) < statement.limit:
+            return False  # a result shorter than its LIMIT is complete
+        keys = {key.casefold() for key in statement.order_keys}
+        names = record.result.get("column_names", [])
+        return not (statement.ordered and all(n.casefold() in keys for n in names))
 
     def _execute(
         self,

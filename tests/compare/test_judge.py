@@ -7,8 +7,11 @@ import pyarrow as pa
 import pytest
 from compare_records import Query, execution
 
+from simulator.canonical import row_hashes
 from simulator.compare.judge import judge_query
+from simulator.compare.result_files import row_hash_file
 from simulator.config import CompareSection
+from simulator.results.execution import Phase
 from simulator.results.verdicts import QUERY_VERDICTS
 
 CFG = CompareSection()
@@ -173,3 +176,54 @@ def test_renamed_aliased_column_is_a_schema_mismatch():
     cand = ok(pa.table({"key": [1, 2, 3], "v": ["a", "b", "c"]}), engine="c")
     result = judge(ok(), cand, query)
     assert (result.verdict, result.reason) == ("result_mismatch", "schema_mismatch")
+
+
+def _unlimited(tmp_path, table, rows_returned=None):
+    """The baseline's unlimited execution as the runner records it: row hashes only."""
+    path = tmp_path / f"unlimited-{table.num_rows}-{rows_returned}.arrow"
+    if rows_returned is None:
+        path.write_bytes(row_hash_file([pa.array(row_hashes(table), pa.uint64())]))
+    record = execution(engine="baseline")
+    record.phase = Phase.UNLIMITED
+    record.rows_returned = table.num_rows if rows_returned is None else rows_returned
+    record.result_path = str(path) if rows_returned is None else ""
+    return record
+
+
+def test_limit_rows_are_checked_against_the_baselines_unlimited_row_hashes(tmp_path):
+    whole = pa.table({"k": [1, 2, 3, 4], "v": ["a", "b", "c", "d"]})
+    query = Query(limit=2)
+    base = execution(whole.slice(0, 2), folder=tmp_path)
+    good = execution(whole.slice(2, 2), folder=tmp_path, engine="c")
+    bad = execution(pa.table({"k": [1, 9], "v": ["a", "z"]}), folder=tmp_path, engine="c")
+    runs = [base, _unlimited(tmp_path, whole)]  # the runner hands the unlimited run along
+    result = judge_query(query, runs, good, CFG, "candidate", "run-1")
+    assert (result.verdict, result.evidence["compared"]) == (
+        "match",
+        "row_count_schema_and_subset_of_unlimited",
+    )
+    result = judge_query(query, runs, bad, CFG, "candidate", "run-1")
+    assert (result.verdict, result.reason) == (
+        "result_mismatch",
+        "limited_rows_not_in_unlimited_result",
+    )
+    assert result.evidence["baseline_runs"] == 1  # the unlimited run is no determinism repeat
+    too_large = [base, _unlimited(tmp_path, whole, rows_returned=10**9)]
+    result = judge_query(query, too_large, bad, CFG, "candidate", "run-1")
+    assert result.verdict == "match"
+    assert result.evidence["subset_check"] == "not verified: unlimited result too large"
+
+
+def test_the_cut_tie_group_must_come_from_the_unlimited_result(tmp_path):
+    whole = pa.table({"k": [1, 2, 2, 2], "v": ["a", "b", "c", "d"]})
+    query = Query(order_by=True, order_keys=["k"], limit=3)
+    base = execution(whole.slice(0, 3), folder=tmp_path)
+    other_tie = execution(pa.table({"k": [1, 2, 2], "v": ["a", "d", "b"]}), folder=tmp_path)
+    invented = execution(pa.table({"k": [1, 2, 2], "v": ["a", "b", "x"]}), folder=tmp_path)
+    runs = [base, _unlimited(tmp_path, whole)]
+    assert judge_query(query, runs, other_tie, CFG, "c", "r").verdict == "match"
+    result = judge_query(query, runs, invented, CFG, "c", "r")
+    assert (result.verdict, result.reason) == (
+        "result_mismatch",
+        "limited_rows_not_in_unlimited_result",
+    )

@@ -171,3 +171,15 @@ def test_empty_result_set_against_none_matches_for_a_statement_that_is_not_a_que
 def test_a_query_answering_nothing_where_the_baseline_answered_is_still_a_mismatch():
     assert compare(pa.table({"k": pa.array([], pa.int64())}), None).reason == "result_set_missing"
     assert compare(rows((1, 2)), None, kind="ddl").reason == "result_set_missing"
+
+
+def test_a_result_shorter_than_its_limit_is_complete_and_its_multiset_decides(tmp_path):
+    base, cand = rows((1, "a"), (2, "b")), rows((1, "a"), (2, "z"))
+    outcome = compare(base, cand, limit=5)
+    assert (outcome.verdict, outcome.reason) == ("result_mismatch", "values_differ")
+    assert outcome.evidence["differing_columns"] == ["v"]
+    assert compare(base, rows((2, "b"), (1, "a")), limit=5).verdict == "match"
+    # ORDER BY on some columns: a complete result has no cut last group, so ties compare.
+    query = {"order_by": True, "order_keys": ["k"], "limit": 5}
+    partial = compare(rows((1, "a"), (2, "b")), rows((1, "a"), (2, "c")), tmp_path, **query)
+    assert (partial.verdict, partial.reason) == ("result_mismatch", "values_differ")

@@ -11,11 +11,13 @@ import pyarrow.ipc
 import pytest
 from runner_fixtures import DUCKDB_NEW
 
+from simulator.compare.diff_sample import is_sub_multiset
 from simulator.compare.judge import judge_query
 from simulator.compare.results import compare_results
 from simulator.config import CompareSection, EngineSpec
 from simulator.engines.runtime import default_root, ensure_runtime
 from simulator.engines.worker import EngineWorker
+from simulator.results.execution import Execution
 from simulator.runner.execute import Statement, _ResultSink, execute_statement
 
 SPEC = EngineSpec(
@@ -163,3 +165,68 @@ def test_a_result_qsim_cannot_checksum_is_a_harness_error_naming_the_type(tmp_pa
         assert (record.status, record.error_class) == ("harness_error", "HarnessChecksumError")
         assert "month_interval" in record.error_message
         assert _run(worker, 1, "select", "SELECT 1 AS v")[0].status == "ok"
+
+
+def test_engine_notes_from_the_adapter_reach_the_execution_record(tmp_path: Path) -> None:
+    spec = EngineSpec(
+        name="cand",
+        adapter="tests.engines.plugin_adapters:NotingDuckDBAdapter",
+        requirements=(f"duckdb=={DUCKDB_NEW}",),
+        dialect="duckdb",
+        settings={"threads": 1},
+    )
+    with EngineWorker(spec, ensure_runtime(spec, default_root()), tmp_path / "ws", []) as w:
+        record, _ = _run(w, 0, "select", "SELECT 1 AS a; SELECT 2 AS b")
+    assert record.status == "ok"
+    assert record.engine_notes == {"statements": 2, "adapter": "noting"}
+    assert Execution.from_dict(record.to_dict()).engine_notes == record.engine_notes
+    old = record.to_dict()
+    del old["engine_notes"]  # a record written before the field existed still reads
+    assert Execution.from_dict(old).engine_notes == {}
+
+
+def test_rows_are_kept_for_every_result_whose_comparison_can_use_them(
+    worker: EngineWorker,
+) -> None:
+    def kept(index: int, sql: str, **facts: object) -> bool:
+        return _run(worker, index, "select", sql, **facts)[1] is not None
+
+    ties = "SELECT x % 2 AS k, x FROM range(6) t(x) ORDER BY k"
+    assert kept(0, ties, ordered=True, order_keys=("k",))  # tie groups need the rows
+    total = "SELECT x % 2 AS k, x FROM range(6) t(x) ORDER BY k, x"
+    assert not kept(1, total, ordered=True, order_keys=("k", "x"))  # ordered digest decides
+    assert kept(2, "SELECT x FROM range(6) t(x) LIMIT 3", limit=3)
+    assert not kept(5, total + " LIMIT 3", ordered=True, order_keys=("k", "x"), limit=3)
+    assert not kept(3, "SELECT x FROM range(6) t(x)")
+    assert not kept(4, "SELECT x FROM range(60) t(x) LIMIT 30", limit=30)  # past the bound
+
+
+def test_the_unlimited_run_keeps_row_hashes_up_to_its_cap(worker: EngineWorker) -> None:
+    unlimited = Statement(
+        index=0, query_id="q0", kind="select", sql="SELECT x, x / 2 AS h FROM range(5) t(x)"
+    )
+
+    def run(cap: int):
+        return execute_statement(
+            worker,
+            unlimited,
+            run_id="r",
+            engine="base",
+            tenant="t01",
+            phase="unlimited",
+            row_hash_cap=cap,
+        )
+
+    record, hashes = run(5)
+    assert record.execution_id == "unlimited:base:t01:q0:0" and record.rows_returned == 5
+    table = pa.ipc.open_file(pa.BufferReader(hashes)).read_all()
+    assert table.num_rows == 5 and table.schema.metadata[b"columns"] == b"0"  # float left out
+    limited = pa.table({"x": [3, 4], "h": [9.0, 9.0]})  # floats differ: tolerance decides them
+    path = worker.workspace / "hashes.arrow"
+    path.write_bytes(hashes)
+    rows = worker.workspace / "rows.arrow"
+    with pa.ipc.new_file(str(rows), limited.schema) as writer:
+        writer.write_table(limited)
+    assert is_sub_multiset(rows, path)
+    record, hashes = run(4)
+    assert record.status == "ok" and record.rows_returned == 5 and hashes is None

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
+from simulator.config import EngineSpec
 from simulator.errors import WorkloadError
 from simulator.runner.cluster import ray_temp_dir
-from simulator.runner.prepare import select_queries
+from simulator.runner.prepare import select_queries, unlimited_sql
 from simulator.workload.store import Workload, WorkloadQuery
 
 
@@ -64,3 +66,15 @@ def test_ray_temp_dir_moves_out_of_a_folder_too_long_for_sockets(tmp_path: Path)
     long, moved = ray_temp_dir(tmp_path / ("x" * 80))
     assert moved and str(long).startswith("/tmp/qsim-ray-") and len(str(long)) < 40
     long.rmdir()
+
+
+def test_the_baselines_unlimited_sql_drops_only_the_top_level_limit() -> None:
+    spec = EngineSpec(name="base", adapter="duckdb", dialect="duckdb")
+    sql = "SELECT k FROM (SELECT k FROM t LIMIT 9) s ORDER BY k LIMIT 3 OFFSET 1"
+    query = dataclasses.replace(_query("q", "t01", 1), sql=sql, limit=3)
+    assert (
+        unlimited_sql(query, spec, "t01")
+        == "SELECT k FROM (SELECT k FROM t LIMIT 9) AS s ORDER BY k"
+    )
+    assert unlimited_sql(dataclasses.replace(query, limit=None), spec, "t01") is None
+    assert unlimited_sql(dataclasses.replace(query, kind="ctas"), spec, "t01") is None
