@@ -11,6 +11,7 @@ from pathlib import Path
 
 from simulator.errors import ConfigError
 from simulator.selftest.matrix import passed, render
+from simulator.selftest.mutants import suite as mutants
 from simulator.selftest.suite import run_selftest
 
 
@@ -33,6 +34,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--quick", action="store_true", help="fewer performance patterns and repetitions"
+    )
+    parser.add_argument(
+        "--mutants",
+        nargs="?",
+        const="all",
+        metavar="CLASSES",
+        help="instead: measure detection power with mutant engines (all classes, or a "
+        "comma-separated list) and print per class the queries changed, flagged right, "
+        "missed and the collateral findings",
     )
     parser.add_argument(
         "--work",
@@ -59,6 +69,8 @@ def handle(args: argparse.Namespace) -> int:
         work.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise ConfigError(f"--work: cannot use {work} as a work folder ({err.strerror})") from None
+    if args.mutants:
+        return _mutants(work, args.mutants)
     result = run_selftest(
         work, runs=args.runs, quick=args.quick, echo=lambda line: print(line, file=sys.stderr)
     )
@@ -69,3 +81,20 @@ def handle(args: argparse.Namespace) -> int:
     verdict = "PASS" if ok else "FAIL: a detection was missed or a false alarm appeared"
     print(f"selftest {verdict} in {result.wall_s:.0f} s; work folder {work}")
     return 0 if ok else 1
+
+
+def _mutants(work: Path, classes: str) -> int:
+    chosen = None if classes == "all" else [c.strip() for c in classes.split(",") if c.strip()]
+    unknown = [c for c in chosen or [] if c not in mutants.MUTATIONS]
+    if unknown:
+        raise ConfigError(
+            f"--mutants: unknown classes {', '.join(unknown)} "
+            f"(known: {', '.join(mutants.MUTATIONS)})"
+        )
+    report = mutants.run_mutants(work, chosen, echo=lambda line: print(line, file=sys.stderr))
+    print(mutants.render(report))
+    for name, run_dir in report.runs.items():
+        print(f"{name}: {run_dir}")
+    verdict = "PASS" if report.ok else "FAIL: a class scored under 95% or had collateral"
+    print(f"selftest --mutants {verdict} in {report.wall_s:.0f} s; work folder {work}")
+    return 0 if report.ok else 1

@@ -6,5 +6,6 @@ One module per scenario family: :mod:`world` (the scenario configs from ``config
 redirected into a work folder, and the tiny world they replay), :mod:`incident` (lost writes
 under load and on a quiet cluster, plus the quiet confirmation), :mod:`calibration` (A/A
 false alarms and sensitivity to latency and errors), :mod:`matrix` (the detection matrix)
-and :mod:`suite` (all of it, as ``qsim selftest`` runs it).
+and :mod:`suite` (all of it, as ``qsim selftest`` runs it); :mod:`mutants` measures
+detection power with mutant engines (``qsim selftest --mutants``).
 """
