@@ -76,10 +76,21 @@ def excuse(
         evidence["not_excused"] = "nondeterminism changes neither the schema nor the result set"
         return outcome
     if not optional_fact(query, "row_set_fixed"):
-        if outcome.reason == "row_count" and optional_fact(query, "row_count_fixed"):
+        count_fixed = optional_fact(query, "row_count_fixed")
+        if outcome.reason == "row_count" and count_fixed:
             evidence["not_excused"] = (
                 "the row count changed; nondeterminism here changes which rows the LIMIT "
                 "keeps, not how many"
+            )
+            return outcome
+        if (
+            outcome.reason == "limited_rows_not_in_unlimited_result"
+            and count_fixed
+            and optional_fact(query, "nondeterministic_columns") == []
+        ):
+            evidence["not_excused"] = (
+                "a returned row is not among the baseline's unlimited rows; nondeterminism "
+                "here only picks which rows the LIMIT keeps"
             )
             return outcome
         if _estimate_chooses_rows(query, baseline_runs):

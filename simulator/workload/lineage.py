@@ -170,6 +170,17 @@ class _Shape:
 _DETERMINISTIC = _Shape(None, frozenset(), True)
 
 
+def _one_row(node: exp.Select) -> bool:
+    """True for a SELECT that aggregates without GROUP BY, HAVING or LIMIT: one row."""
+    if any(node.args.get(clause) for clause in ("group", "having", "limit", "offset")):
+        return False
+    return any(
+        isinstance(agg, exp.AggFunc) and agg.find_ancestor(exp.Window) is None
+        for projection in node.selects
+        for agg in projection.find_all(exp.AggFunc)
+    ) and not any(p.is_star for p in node.selects)
+
+
 def lineage(query: exp.Expression) -> Lineage:
     """The lineage of the nondeterministic expressions of ``query`` (a SELECT, a set
     operation, or the query of a CTAS / INSERT)."""
@@ -290,7 +301,8 @@ class _Analysis:
         if node.args.get("distinct") and output.reached != frozenset():
             fixed = False
         if top:
-            self.top_count_fixed = fixed
+            # An aggregate without GROUP BY returns exactly one row, whatever it reads.
+            self.top_count_fixed = fixed or _one_row(node)
         if not self._limit_fixed(node, ctes, sources, output, top=top):
             fixed = False
             if not top:  # which rows a LIMIT keeps changes every column

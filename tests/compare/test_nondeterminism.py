@@ -164,3 +164,21 @@ def test_a_row_count_change_is_a_mismatch_when_only_the_limits_choice_is_random(
     result = judge([ok(BASE)], ok(BASE.slice(0, 2), "c"), query)
     assert (result.verdict, result.reason) == ("result_mismatch", "row_count")
     assert "not how many" in result.evidence["not_excused"]
+
+
+def test_a_row_outside_the_unlimited_result_is_a_mismatch_when_only_the_limits_choice_is_random():
+    # ORDER BY rand() LIMIT n: the LIMIT may keep any rows, but only rows that exist.
+    from simulator.compare.nondeterminism import excuse
+    from simulator.compare.results import Outcome
+
+    query = rand_query(nondeterministic_columns=[], row_set_fixed=False, row_count_fixed=True)
+    outcome = Outcome("result_mismatch", "limited_rows_not_in_unlimited_result")
+    evidence: dict = {}
+    result = excuse(query, outcome, evidence, [ok(BASE)], ok(BASE, "c"))
+    assert (result.verdict, result.reason) == (
+        "result_mismatch",
+        "limited_rows_not_in_unlimited_result",
+    )
+    assert "only picks which rows" in evidence["not_excused"]
+    reached = rand_query(nondeterministic_columns=[1], row_set_fixed=False, row_count_fixed=True)
+    assert excuse(reached, outcome, {}, [ok(BASE)], ok(BASE, "c")).verdict == "nondeterministic"

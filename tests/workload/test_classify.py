@@ -253,3 +253,17 @@ def test_unparseable_texts_raise_value_error_with_message(sql, message):
 )
 def test_row_count_fixed_when_nondeterminism_only_picks_which_rows_a_limit_keeps(sql, count_fixed):
     assert _classify(sql).row_count_fixed is count_fixed
+
+
+@pytest.mark.parametrize(
+    ("sql", "count_fixed"),
+    [
+        ("SELECT count(*) AS n FROM t WHERE ts > now() - INTERVAL '3' DAY", True),
+        ("SELECT count(*) AS n, avg(a) AS m FROM t TABLESAMPLE BERNOULLI (5)", True),
+        ("SELECT b, count(*) AS n FROM t WHERE ts > now() GROUP BY b", False),
+        ("SELECT count(*) OVER () AS n FROM t WHERE ts > now()", False),
+        ("SELECT count(*) AS n FROM t WHERE ts > now() HAVING count(*) > 1", False),
+    ],
+)
+def test_an_aggregate_without_group_by_returns_one_row_whatever_it_reads(sql, count_fixed):
+    assert _classify(sql).row_count_fixed is count_fixed
