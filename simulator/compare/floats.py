@@ -11,13 +11,18 @@ alike) and then on the float values, and compared row by row with
 NaN equals NaN, +inf and -inf only equal themselves, -0.0 equals 0.0, NULL equals only
 NULL (never NaN). Float32 columns get at least ``NARROW_REL_TOL``: one float32 rounding is
 6e-8 and a reordered float32 sum with cancellation moves by 1e-6 and more, so the float64
-tolerance would flag every float32 aggregate. Decimals are compared as float64.
+tolerance would flag every float32 aggregate. A decimal compared with a float is compared
+as float64; a decimal compared with a decimal may differ by at most one unit in the last
+place of the coarser scale (an average's last digit rounded another way), compared exactly
+as decimals: a decimal rounded to fewer digits, or a cent lost on a large amount, is a
+change even where it is far below the relative float tolerance.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 import numpy as np
 import pyarrow as pa
@@ -61,6 +66,23 @@ def _float_values(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.nd
 
 def _is_tolerant(data_type: pa.DataType) -> bool:
     return pa.types.is_floating(data_type) or pa.types.is_decimal(data_type)
+
+
+def _decimal_ok(
+    baseline: pa.ChunkedArray, candidate: pa.ChunkedArray, b_order: np.ndarray, c_order: np.ndarray
+) -> np.ndarray:
+    """Per sorted row: the two decimals are both NULL or differ by at most one unit in the
+    last place of the coarser scale."""
+    ulp = Decimal(1).scaleb(-min(baseline.type.scale, candidate.type.scale))
+    left = baseline.take(pa.array(b_order)).to_pylist()
+    right = candidate.take(pa.array(c_order)).to_pylist()
+    return np.array(
+        [
+            (a is None and b is None) or (a is not None and b is not None and abs(a - b) <= ulp)
+            for a, b in zip(left, right, strict=True)
+        ],
+        dtype=bool,
+    )
 
 
 def _is_narrow(data_type: pa.DataType) -> bool:
@@ -146,6 +168,9 @@ def compare_with_tolerance(
         bv, bn = b_floats[pos]
         cv, cn = c_floats[pos]
         ok, rel_diff = _within(bv[b_order], bn[b_order], cv[c_order], cn[c_order], rel, abs_tol)
+        b_type, c_type = baseline.schema.field(i).type, candidate.schema.field(i).type
+        if pa.types.is_decimal(b_type) and pa.types.is_decimal(c_type):
+            ok = _decimal_ok(baseline.column(i), candidate.column(i), b_order, c_order)
         name = baseline.schema.field(i).name
         max_rel[name] = float(rel_diff.max()) if rel_diff.size else 0.0
         if not ok.all():

@@ -206,3 +206,18 @@ def test_configured_decimal_float_equivalence_compares_values_within_tolerance(t
     assert verdict.evidence["float_tolerance_applied"] is True
     assert "configured equivalent" in verdict.evidence["schema_note"][0]
     assert judge(base, cand, tmp_path).reason == "schema_mismatch"
+
+
+def test_a_decimal_rounded_to_fewer_digits_is_a_mismatch_even_below_the_float_tolerance(
+    tmp_path,
+):
+    # A cent-level change on a large amount is 5e-18 relative: far inside float tolerance,
+    # and still money that moved (the mutation suite's decimal_round found this).
+    from decimal import Decimal
+
+    type_ = pa.decimal128(20, 2)
+    base = pa.table({"revenue": pa.array([Decimal("10000000003096524.95")], type_)})
+    cand = pa.table({"revenue": pa.array([Decimal("10000000003096525.00")], type_)})
+    verdict = judge(base, cand, tmp_path)
+    assert (verdict.verdict, verdict.reason) == ("result_mismatch", "values_differ")
+    assert verdict.evidence["columns_out_of_tolerance"] == ["revenue"]
