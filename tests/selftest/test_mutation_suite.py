@@ -10,7 +10,7 @@ from simulator.selftest.mutants.adapter import _same
 from simulator.selftest.mutants.suite import _changed, _consequences, _score_queries
 
 
-def _query(query_id, seq, kind="select", read=(), written=(), order_by=False):
+def _query(query_id, seq, kind="select", read=(), written=(), order_by=False, random=False):
     return {
         "query_id": query_id,
         "tenant": "t01",
@@ -19,6 +19,7 @@ def _query(query_id, seq, kind="select", read=(), written=(), order_by=False):
         "tables_read": list(read),
         "tables_written": list(written),
         "order_by": order_by,
+        "nondeterministic": ["rand"] if random else [],
     }
 
 
@@ -52,7 +53,11 @@ def test_changed_counts_notes_and_injected_errors_of_the_load_phase_only():
 
 
 def test_a_shuffle_counts_only_where_order_is_part_of_the_answer():
-    queries = {"a": _query("a", 0), "b": _query("b", 1, order_by=True)}
+    queries = {
+        "a": _query("a", 0),
+        "b": _query("b", 1, order_by=True),
+        "c": _query("c", 2, order_by=True, random=True),
+    }
     records = [
         {"query_id": q, "phase": "load", "status": "ok", "error_class": "",
          "engine_notes": {"changed": True}}
