@@ -8,6 +8,7 @@ from typing import Any
 
 from simulator.results.execution import Execution, Phase, Status
 from simulator.results.layout import BANK_FILE
+from simulator.results.masking import mask_record
 from simulator.runner.bank import (
     BankEntry,
     BaselineBank,
@@ -131,7 +132,9 @@ class BankPlan:
             return
         # The unlimited run's row hashes are not banked (the bank keeps one result blob):
         # a served LIMIT query's subset check says "not verified".
-        dicts = [r.to_dict() for r in records if r.phase != Phase.UNLIMITED]
+        # Banked for later runs whatever this run opted in to: engine text masked, so no
+        # customer value outlives the run in the bank (the kept rows are compared, not shown).
+        dicts = mask_record([r.to_dict() for r in records if r.phase != Phase.UNLIMITED])
         previous = self.bank.get_many([key]).get(key)
         if previous is not None and not self.ctx.fresh_baseline:
             self.stats["refreshed"] += 1
