@@ -17,8 +17,12 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +43,21 @@ def ray_temp_dir(run_dir: Path) -> tuple[Path, bool]:
     if len(str(preferred)) + _SOCKET_SUFFIX <= _SOCKET_PATH_MAX:
         return preferred, False
     return Path(tempfile.mkdtemp(prefix="qsim-ray-", dir="/tmp")), True
+
+
+@contextmanager
+def _keep_sigterm_handler() -> Iterator[None]:
+    """Put the driver's SIGTERM handler back after the block: ``ray.init`` replaces it with
+    one that exits with code 15, and Ray's native failure handler aborts (code 134) on
+    SIGTERM, where a run stopped by SIGTERM must end like Ctrl-C (interrupted, 130)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
 class RayCluster:
@@ -91,12 +110,13 @@ class RayCluster:
             "runtime_env": {"env_vars": {RUN_ENV: self.run_id}},
         }
         try:
-            if self.address:
-                ray.init(address=self.address, **kwargs)
-            else:
-                assert self.temp_dir is not None
-                self.temp_dir.mkdir(parents=True, exist_ok=True)
-                ray.init(_temp_dir=str(self.temp_dir), num_cpus=os.cpu_count() or 1, **kwargs)
+            with _keep_sigterm_handler():
+                if self.address:
+                    ray.init(address=self.address, **kwargs)
+                else:
+                    assert self.temp_dir is not None
+                    self.temp_dir.mkdir(parents=True, exist_ok=True)
+                    ray.init(_temp_dir=str(self.temp_dir), num_cpus=os.cpu_count() or 1, **kwargs)
         except Exception as err:  # Ray raises many types; any of them means "no cluster"
             self.shutdown()
             where = self.address or "a local Ray instance"
