@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator.errors import RunError
+from simulator.results.layout import SERVERS_FILE
 from simulator.runner.reaper import RUN_ENV, start_reaper, stop_reaper
 
 # "/session_2026-01-01_00-00-00_000000_1234567/sockets/plasma_store" plus slack.
@@ -97,7 +98,11 @@ class RayCluster:
         if not self.address:
             self.temp_dir, self.moved = ray_temp_dir(self.run_dir)
         # The reaper also removes Ray's temp dir when the driver dies without cleaning up.
-        self._reaper = start_reaper(self.run_id, [self.temp_dir] if self.temp_dir else [])
+        self._reaper = start_reaper(
+            self.run_id,
+            [self.temp_dir] if self.temp_dir else [],
+            servers=self.run_dir / SERVERS_FILE,
+        )
         self._previous_env = os.environ.get(RUN_ENV)
         os.environ[RUN_ENV] = self.run_id
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")

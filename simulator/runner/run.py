@@ -32,7 +32,7 @@ from typing import Any
 from simulator.config import RunConfig
 from simulator.errors import QsimError, RunError
 from simulator.results.exit_codes import EXIT_INCOMPLETE, EXIT_INTERRUPTED, exit_code
-from simulator.results.layout import RecordKind
+from simulator.results.layout import SERVERS_FILE, RecordKind
 from simulator.results.meta import RunMeta, RunStatus
 from simulator.runner import summary
 from simulator.runner.bank_plan import BankPlan
@@ -40,7 +40,7 @@ from simulator.runner.cluster import RayCluster
 from simulator.runner.confirm import confirm_quietly
 from simulator.runner.context import RunContext
 from simulator.runner.load import LoadLoop
-from simulator.runner.local_servers import LocalServers
+from simulator.runner.local_servers import LocalServers, stop_leftovers
 from simulator.runner.perf import run_perf_phase
 from simulator.runner.pool import SessionPool
 from simulator.runner.prepare import build_statements
@@ -226,7 +226,7 @@ class _Run:
         self.timings = timings
         self.notes = notes
         self.started = started
-        self.servers = LocalServers()
+        self.servers = LocalServers(ctx.store.run_dir / SERVERS_FILE)
         self.harness = {"retried": 0, "sessions_replaced": 0}
         self.bank = BankPlan(ctx)
         self.recorder = Recorder(ctx, self.bank)
@@ -304,6 +304,9 @@ class _Run:
         ``interrupted`` after a KeyboardInterrupt. Servers are stopped either way."""
         ctx = self.ctx
         replayed = False
+        left = stop_leftovers(ctx.store.run_dir / SERVERS_FILE)
+        if left:
+            self.notes.append(f"stopped {len(left)} server(s) left by an earlier driver")
         try:
             try:
                 self.servers.prepare(ctx.cfg.engines[name] for name in ctx.engines)

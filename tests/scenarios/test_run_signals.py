@@ -1,7 +1,8 @@
 """SIGTERM and SIGINT sent to a real ``qsim -v run`` subprocess at several phases: the run
 ends with exit 130 and ``run.json`` status ``interrupted`` (or no run folder at all when
 it had not been created yet), leaves no process behind, and a resume completes it with
-each execution recorded exactly once. The phase is read from the ``qsim: phase NAME``
+each execution recorded exactly once. A SIGKILL of a run with a throwaway PostgreSQL
+leaves nothing running after ``qsim clean``. The phase is read from the ``qsim: phase NAME``
 lines ``-v`` prints on stderr."""
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from pathlib import Path
 import pytest
 from runner_fixtures import DUCKDB_NEW, duckdb_engine, read_jsonl, wait_no_processes, write_config
 
-from simulator.results.layout import EXECUTIONS_FILE, RUN_FILE
+from simulator.engines.postgres_server import find_bindir
+from simulator.results.layout import EXECUTIONS_FILE, RUN_FILE, SERVERS_FILE
 
 pytestmark = pytest.mark.slow
 
@@ -67,13 +69,9 @@ class QsimProcess:
 
 
 def _config(world: Path, tmp_path: Path, **sections: object) -> Path:
-    return write_config(
-        tmp_path / "run.toml",
-        world,
-        tmp_path / "results",
-        engines={"base": duckdb_engine("1.1.3"), "cand": SLOW_CANDIDATE},
-        **sections,
-    )
+    engines = {"base": duckdb_engine("1.1.3"), "cand": SLOW_CANDIDATE}
+    sections = {"engines": engines, **sections}
+    return write_config(tmp_path / "run.toml", world, tmp_path / "results", **sections)
 
 
 def _stop_at(config: Path, cwd: Path, phase: str, signum: int) -> Path | None:
@@ -130,3 +128,55 @@ def test_sigterm_during_perf_ends_interrupted_and_resumes(world: Path, tmp_path:
     run_dir = _stop_at(config, tmp_path, "perf", signal.SIGTERM)
     assert run_dir is not None
     _resume_to_the_end(config, tmp_path, run_dir)
+
+
+def _processes_in(folder: str) -> list[int]:
+    """Pids whose command line names ``folder`` (a PostgreSQL cluster's postmaster)."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if folder in (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode():
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(find_bindir() is None, reason="no PostgreSQL server binaries (initdb)")
+def test_sigkilled_run_with_a_throwaway_postgres_leaves_nothing_after_clean(
+    world: Path, tmp_path: Path
+) -> None:
+    config = _config(
+        world,
+        tmp_path,
+        engines={
+            "base": duckdb_engine(DUCKDB_NEW),
+            "pg": {"adapter": "postgres", "dialect": "postgres", "requirements": []},
+        },
+        run={"candidates": ["pg"]},
+        perf={"enabled": False},
+    )
+    run = QsimProcess("run", str(config), cwd=tmp_path)
+    run.wait_for("qsim: phase load")
+    (run_dir,) = [p.parent for p in (tmp_path / "results").glob(f"*/{RUN_FILE}")]
+    (server,) = json.loads((run_dir / SERVERS_FILE).read_text())
+    assert _processes_in(server["folder"]), "the recorded server is not running"
+    run.proc.send_signal(signal.SIGKILL)
+    run.finish()
+    cleaned = subprocess.run(
+        [sys.executable, "-m", "simulator", "clean", run_dir.name, "--results-dir", "results"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=60,
+    )
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert _processes_in(server["folder"]) == []
+    assert not Path(server["folder"]).exists()
+    assert wait_no_processes(run_dir.name) == []
+    code, _, err = QsimProcess("run", str(config), "--resume", run_dir.name, cwd=tmp_path).finish()
+    assert code in (0, 1), err[-3000:]
+    assert json.loads((run_dir / RUN_FILE).read_text())["status"] == "complete"
+    assert not (run_dir / SERVERS_FILE).exists()
