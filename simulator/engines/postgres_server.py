@@ -244,12 +244,15 @@ class LocalPostgres:
         return self.dsn(dbname=name, user=role)
 
     def stop(self) -> None:
-        """Stop the server and delete its folder; safe to call twice."""
+        """Stop the server and delete its folder; safe to call twice, and after something
+        else stopped it (:func:`stop_leftover`)."""
         if self.folder is None:
             return
         if self._running and self.bindir is not None:
             self._running = False
             atexit.unregister(self.stop)
+        if self.folder.is_dir() and self.bindir is not None and postmaster_pid(self.folder):
+            # Not when ``qsim clean`` or the reaper already stopped it and removed its folder.
             self._run(
                 str(self.bindir / "pg_ctl"),
                 "-D",
