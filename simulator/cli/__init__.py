@@ -8,11 +8,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
 from collections.abc import Sequence
 
 from simulator import __version__
 from simulator.errors import QsimError
+from simulator.results.exit_codes import EXIT_INTERRUPTED
 from simulator.results.masking import mask_dsn
 
 EXIT_OK = 0
@@ -44,12 +46,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``qsim`` console script; returns the process exit code."""
+    """Entry point of the ``qsim`` console script; returns the process exit code. SIGTERM
+    stops a command as Ctrl-C does: cleanly, with exit code 130."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.verbose:
         os.environ["QSIM_VERBOSE"] = "1"
+    try:
+        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    except ValueError:  # not the main thread (an embedding program): leave signals alone
+        previous = None
     try:
         code = args.func(args)
     except QsimError as err:
@@ -58,7 +69,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return err.exit_code
     except KeyboardInterrupt:
         print("qsim: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return EXIT_OK if code is None else int(code)
 
 

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from simulator.config import load_config
+from simulator.errors import RunError
 from simulator.jobs.run_report import run_and_report
+from simulator.results.reader import resolve_run
+from simulator.runner.clean import clean_all, clean_run
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,6 +36,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--tenant", action="append", metavar="T", help="replay only this tenant (repeatable)"
     )
     parser.set_defaults(func=handle)
+    clean = subparsers.add_parser(
+        "clean",
+        help="stop the servers and processes a killed run left behind",
+        description="Stop the throwaway servers (and any process) a run whose driver was "
+        "killed left running, and delete their folders. Records are kept: --resume still "
+        "finishes the run. A run a live driver holds is left alone.",
+    )
+    clean.add_argument(
+        "run", nargs="?", metavar="RUN", help="run id (under --results-dir) or run folder"
+    )
+    clean.add_argument("--all", action="store_true", help="every run under --results-dir")
+    clean.add_argument(
+        "--results-dir", default="results", help="folder of run folders (default: results)"
+    )
+    clean.set_defaults(func=handle_clean)
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -54,3 +73,18 @@ def handle(args: argparse.Namespace) -> int:
         print(f"qsim: warning: report not written: {outcome.report_error}", file=sys.stderr)
     print(outcome.summary, flush=True)
     return outcome.exit_code
+
+
+def handle_clean(args: argparse.Namespace) -> int:
+    """Clean one run (or ``--all``) and print what was stopped; returns 0."""
+    results_dir = Path(args.results_dir)
+    if args.all == bool(args.run):
+        raise RunError("qsim clean: give a run id or folder, or --all (not both)")
+    if args.all:
+        done, skipped = clean_all(results_dir)
+        for name in skipped:
+            print(f"{name}: in use by a running qsim, left alone", file=sys.stderr)
+    else:
+        done = clean_run(resolve_run(args.run, results_dir))
+    print("\n".join(done) if done else "nothing to clean")
+    return 0

@@ -195,7 +195,10 @@ class GenerationStore:
 
     def list(self) -> list[Generation]:
         """Committed generations, oldest first; skips folders whose manifest is unreadable
-        (see :meth:`broken`) and temporary folders."""
+        (see :meth:`broken`) and temporary folders. Reading a store never creates it: a
+        store folder that does not exist is refused (DatasetError naming it) here and in
+        :meth:`get`, :meth:`resolve` and :meth:`broken`; only :meth:`generate` and
+        :meth:`import_folder` create one."""
         return self._scan()[0]
 
     def broken(self) -> list[str]:
@@ -205,6 +208,8 @@ class GenerationStore:
     def get(self, generation_id: str) -> Generation:
         """The generation with exactly this id; refuses an unknown id or unsafe text."""
         check_generation_name(generation_id, "generation id")
+        if not self.root.is_dir():
+            raise self._missing()
         folder = self.root / generation_id
         manifest_path = folder / MANIFEST_FILE
         try:
@@ -245,9 +250,14 @@ class GenerationStore:
         )
         raise DatasetError(f"generation {ref!r} not found in {self.root} ({hint})")
 
+    def _missing(self) -> DatasetError:
+        return DatasetError(
+            f"store {self.root} does not exist (qsim dataset generate or import creates one)"
+        )
+
     def _scan(self) -> tuple[list[Generation], list[str]]:
         if not self.root.is_dir():
-            return [], []
+            raise self._missing()
         found, broken = [], []
         for folder in sorted(self.root.iterdir()):
             if folder.name.startswith(".") or not (folder / MANIFEST_FILE).is_file():

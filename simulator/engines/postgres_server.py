@@ -17,13 +17,17 @@ replayed SQL runs as that role. The DSN it returns goes into the engine's settin
 from __future__ import annotations
 
 import atexit
+import contextlib
 import glob
 import hashlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -155,8 +159,10 @@ class LocalPostgres:
                 f"local postgres: {Path(args[0]).name} failed in {self._folder}: {lines[-1]}"
             )
 
-    def start(self) -> LocalPostgres:
-        """initdb a new cluster and start it; returns self.
+    def start(self, announce: Callable[[Path], None] | None = None) -> LocalPostgres:
+        """initdb a new cluster and start it; returns self. ``announce`` is called with the
+        cluster's folder as soon as it exists, before any server process does, so the
+        caller can record it (see :func:`stop_leftover`).
 
         Raises EngineError when no server binaries exist, or initdb/pg_ctl fail.
         """
@@ -168,6 +174,8 @@ class LocalPostgres:
             )
         self.bindir = bindir
         self.folder = Path(tempfile.mkdtemp(prefix="qsim-pg-", dir=self.parent))
+        if announce is not None:
+            announce(self.folder)
         self.socket_dir.mkdir(mode=0o700)
         if self._as_postgres:
             for path in (self.folder, self.socket_dir):
@@ -236,12 +244,15 @@ class LocalPostgres:
         return self.dsn(dbname=name, user=role)
 
     def stop(self) -> None:
-        """Stop the server and delete its folder; safe to call twice."""
+        """Stop the server and delete its folder; safe to call twice, and after something
+        else stopped it (:func:`stop_leftover`)."""
         if self.folder is None:
             return
         if self._running and self.bindir is not None:
             self._running = False
             atexit.unregister(self.stop)
+        if self.folder.is_dir() and self.bindir is not None and postmaster_pid(self.folder):
+            # Not when ``qsim clean`` or the reaper already stopped it and removed its folder.
             self._run(
                 str(self.bindir / "pg_ctl"),
                 "-D",
@@ -264,3 +275,50 @@ class LocalPostgres:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def postmaster_pid(folder: Path) -> int | None:
+    """The pid of the live postmaster serving ``folder/data``, or None. The pid from
+    ``postmaster.pid`` counts only if that process's command line names the data folder
+    (a pid reused by another process is never reported)."""
+    data_dir = Path(folder) / "data"
+    try:
+        pid = int((data_dir / "postmaster.pid").read_text().split()[0])
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid if str(data_dir) in cmdline else None
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+def stop_leftover(folder: Path, timeout_s: float = 10.0) -> bool:
+    """Stop the throwaway cluster a dead driver left in ``folder`` and delete the folder.
+
+    The postmaster gets SIGQUIT (PostgreSQL's immediate shutdown, which ends its children
+    too), then SIGKILL with its children if it is still there after ``timeout_s``. Returns
+    True when there was a folder or a server. Touches no process but that postmaster and
+    its children."""
+    folder = Path(folder)
+    pid = postmaster_pid(folder)
+    if pid is not None:
+        children = _children(pid)
+        os.kill(pid, signal.SIGQUIT)
+        deadline = time.monotonic() + timeout_s
+        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for leftover in [pid, *children]:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(leftover, signal.SIGKILL)
+    existed = folder.exists()
+    shutil.rmtree(folder, ignore_errors=True)
+    return existed or pid is not None

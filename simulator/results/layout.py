@@ -19,6 +19,9 @@ STATEMENTS_FILE = "statements.parquet"
 LOCK_FILE = ".lock"
 RESULTS_FOLDER = "results"
 WORKSPACES_FOLDER = "workspaces"
+# The throwaway servers the run started and has not stopped yet (written the moment one
+# starts, so a later command can stop what a killed driver left running).
+SERVERS_FILE = "servers.json"
 # Report outputs, written next to the records by the report stage.
 HTML_FILE = "report.html"
 JUNIT_FILE = "junit.xml"

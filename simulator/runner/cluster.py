@@ -17,12 +17,17 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from simulator.errors import RunError
+from simulator.results.layout import SERVERS_FILE
 from simulator.runner.reaper import RUN_ENV, start_reaper, stop_reaper
 
 # "/session_2026-01-01_00-00-00_000000_1234567/sockets/plasma_store" plus slack.
@@ -39,6 +44,21 @@ def ray_temp_dir(run_dir: Path) -> tuple[Path, bool]:
     if len(str(preferred)) + _SOCKET_SUFFIX <= _SOCKET_PATH_MAX:
         return preferred, False
     return Path(tempfile.mkdtemp(prefix="qsim-ray-", dir="/tmp")), True
+
+
+@contextmanager
+def _keep_sigterm_handler() -> Iterator[None]:
+    """Put the driver's SIGTERM handler back after the block: ``ray.init`` replaces it with
+    one that exits with code 15, and Ray's native failure handler aborts (code 134) on
+    SIGTERM, where a run stopped by SIGTERM must end like Ctrl-C (interrupted, 130)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
 class RayCluster:
@@ -78,7 +98,11 @@ class RayCluster:
         if not self.address:
             self.temp_dir, self.moved = ray_temp_dir(self.run_dir)
         # The reaper also removes Ray's temp dir when the driver dies without cleaning up.
-        self._reaper = start_reaper(self.run_id, [self.temp_dir] if self.temp_dir else [])
+        self._reaper = start_reaper(
+            self.run_id,
+            [self.temp_dir] if self.temp_dir else [],
+            servers=self.run_dir / SERVERS_FILE,
+        )
         self._previous_env = os.environ.get(RUN_ENV)
         os.environ[RUN_ENV] = self.run_id
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
@@ -91,12 +115,13 @@ class RayCluster:
             "runtime_env": {"env_vars": {RUN_ENV: self.run_id}},
         }
         try:
-            if self.address:
-                ray.init(address=self.address, **kwargs)
-            else:
-                assert self.temp_dir is not None
-                self.temp_dir.mkdir(parents=True, exist_ok=True)
-                ray.init(_temp_dir=str(self.temp_dir), num_cpus=os.cpu_count() or 1, **kwargs)
+            with _keep_sigterm_handler():
+                if self.address:
+                    ray.init(address=self.address, **kwargs)
+                else:
+                    assert self.temp_dir is not None
+                    self.temp_dir.mkdir(parents=True, exist_ok=True)
+                    ray.init(_temp_dir=str(self.temp_dir), num_cpus=os.cpu_count() or 1, **kwargs)
         except Exception as err:  # Ray raises many types; any of them means "no cluster"
             self.shutdown()
             where = self.address or "a local Ray instance"

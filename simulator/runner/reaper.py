@@ -5,6 +5,10 @@ Ray's own processes, the session actors and the engine workers they start all ca
 driver starts this small watchdog in its own session (so Ctrl-C does not reach it) with a
 pipe on its stdin. When the pipe closes, because the driver finished or died, the reaper
 kills every process of this host that still carries the run's id. Linux only (/proc).
+When the driver died (the pipe closed without the driver's ``done``), it also stops the
+throwaway servers the run's servers file names
+(:func:`~simulator.runner.local_servers.stop_leftovers`): they do not carry the id, as
+they must outlive Ray for the quiet confirmation.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from pathlib import Path
 RUN_ENV = "QSIM_RUN_ID"
 REAPER_ENV = "QSIM_REAPER_FOR"
 SWEEPS = 5  # processes can spawn children while dying; sweep until none is left
+DONE = b"done"  # what a driver that ends normally writes before closing the pipe
 
 
 def run_pids(run_id: str) -> list[int]:
@@ -54,15 +59,25 @@ def kill_run(run_id: str) -> int:
     return killed
 
 
-def start_reaper(run_id: str, remove: list[Path] | None = None) -> subprocess.Popen[bytes]:
+def start_reaper(
+    run_id: str, remove: list[Path] | None = None, servers: Path | None = None
+) -> subprocess.Popen[bytes]:
     """Start the watchdog for ``run_id``; close its stdin (or die) to trigger it. After
-    the sweep it deletes the folders in ``remove`` (Ray's temp dir)."""
+    the sweep it deletes the folders in ``remove`` (Ray's temp dir) and, if the driver
+    died, stops the servers the servers file ``servers`` names."""
     # Not RUN_ENV (the reaper must not match its own sweep), but named so tests can wait
     # for it to finish.
     env = {k: v for k, v in os.environ.items() if k != RUN_ENV}
     env[REAPER_ENV] = run_id
     return subprocess.Popen(
-        [sys.executable, "-m", "simulator.runner.reaper", run_id, *map(str, remove or [])],
+        [
+            sys.executable,
+            "-m",
+            "simulator.runner.reaper",
+            run_id,
+            str(servers or ""),
+            *map(str, remove or []),
+        ],
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -72,9 +87,14 @@ def start_reaper(run_id: str, remove: list[Path] | None = None) -> subprocess.Po
 
 
 def stop_reaper(reaper: subprocess.Popen[bytes], timeout_s: float = 10.0) -> None:
-    """Trigger the reaper now and wait for its sweep."""
+    """Trigger the reaper now (the driver is alive: servers are left to it) and wait for
+    its sweep."""
     if reaper.stdin is not None:
-        reaper.stdin.close()
+        try:
+            reaper.stdin.write(DONE)
+            reaper.stdin.close()
+        except BrokenPipeError:
+            pass
     try:
         reaper.wait(timeout=timeout_s)
     except subprocess.TimeoutExpired:
@@ -82,13 +102,18 @@ def stop_reaper(reaper: subprocess.Popen[bytes], timeout_s: float = 10.0) -> Non
 
 
 def main() -> None:
-    """Wait for the driver's pipe to close, sweep the run's processes, remove folders."""
-    run_id, remove = sys.argv[1], sys.argv[2:]
+    """Wait for the driver's pipe to close, sweep the run's processes, remove folders,
+    and stop the run's servers if the driver died."""
+    run_id, servers, remove = sys.argv[1], sys.argv[2], sys.argv[3:]
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    sys.stdin.buffer.read()
+    driver_done = sys.stdin.buffer.read() == DONE
     kill_run(run_id)
     for folder in remove:
         shutil.rmtree(folder, ignore_errors=True)
+    if servers and not driver_done:
+        from simulator.runner.local_servers import stop_leftovers
+
+        stop_leftovers(Path(servers))
 
 
 if __name__ == "__main__":

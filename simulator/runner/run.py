@@ -19,7 +19,9 @@ This module holds the phase sequence; each phase lives in its own module:
 from __future__ import annotations
 
 import dataclasses
+import os
 import signal
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -30,7 +32,7 @@ from typing import Any
 from simulator.config import RunConfig
 from simulator.errors import QsimError, RunError
 from simulator.results.exit_codes import EXIT_INCOMPLETE, EXIT_INTERRUPTED, exit_code
-from simulator.results.layout import STATEMENTS_FILE, RecordKind
+from simulator.results.layout import SERVERS_FILE, STATEMENTS_FILE, RecordKind
 from simulator.results.meta import RunMeta, RunStatus
 from simulator.runner import summary
 from simulator.runner.bank_plan import BankPlan
@@ -38,7 +40,7 @@ from simulator.runner.cluster import RayCluster
 from simulator.runner.confirm import confirm_quietly
 from simulator.runner.context import RunContext
 from simulator.runner.load import LoadLoop
-from simulator.runner.local_servers import LocalServers
+from simulator.runner.local_servers import LocalServers, stop_leftovers
 from simulator.runner.perf import run_perf_phase
 from simulator.runner.pool import SessionPool
 from simulator.runner.prepare import build_statements, statements_parquet
@@ -84,15 +86,15 @@ def _display_path(path: Path) -> Path:
         return path
 
 
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 @contextmanager
 def _terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM stops a run like Ctrl-C does (clean stop, resumable)."""
-
-    def handler(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
+    """SIGTERM stops a run like Ctrl-C does (clean stop, resumable), in every phase."""
     try:
-        previous = signal.signal(signal.SIGTERM, handler)
+        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     except ValueError:  # not the main thread: leave signals alone
         yield
         return
@@ -103,8 +105,27 @@ def _terminate_as_interrupt() -> Iterator[None]:
 
 
 @contextmanager
+def _signals_ignored() -> Iterator[None]:
+    """Ignore SIGINT and SIGTERM in the block (the clean-up after a first signal must not
+    be cut short by a second one); a no-op outside the main thread."""
+    try:
+        previous = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+    except ValueError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+@contextmanager
 def _timed(timings: dict[str, float], phase: str) -> Iterator[None]:
-    """Record the wall time of the block as ``timings[phase]`` (seconds)."""
+    """Record the wall time of the block as ``timings[phase]`` (seconds); with ``qsim -v``
+    say on stderr that the phase starts."""
+    if os.environ.get("QSIM_VERBOSE"):
+        print(f"qsim: phase {phase}", file=sys.stderr, flush=True)
     began = time.monotonic()
     try:
         yield
@@ -135,6 +156,33 @@ def execute_run(
     """
     if resume and not run_id:
         raise RunError("--resume needs a run id")
+    with _terminate_as_interrupt():
+        return _prepare_and_run(
+            cfg,
+            run_id=run_id,
+            resume=resume,
+            tenants=tenants,
+            query_ids=query_ids,
+            pattern_ids=pattern_ids,
+            fresh_baseline=fresh_baseline,
+            ray_address=ray_address,
+            after_complete=after_complete,
+        )
+
+
+def _prepare_and_run(
+    cfg: RunConfig,
+    *,
+    run_id: str | None,
+    resume: bool,
+    tenants: list[str] | None,
+    query_ids: list[str] | None,
+    pattern_ids: list[str] | None,
+    fresh_baseline: bool,
+    ray_address: str | None,
+    after_complete: AfterComplete | None,
+) -> RunOutcome:
+    """Open the run folder (new or resumed) and run the phases; see :func:`execute_run`."""
     started = time.monotonic()
     timings: dict[str, float] = {}
     notes: list[str] = []
@@ -178,7 +226,7 @@ class _Run:
         self.timings = timings
         self.notes = notes
         self.started = started
-        self.servers = LocalServers()
+        self.servers = LocalServers(ctx.store.run_dir / SERVERS_FILE)
         self.harness = {"retried": 0, "sessions_replaced": 0}
         self.bank = BankPlan(ctx)
         self.recorder = Recorder(ctx, self.bank)
@@ -190,43 +238,39 @@ class _Run:
         self.report_error = ""
 
     def execute(self) -> RunOutcome:
+        """Run the phases and render the summary. Whatever stops the run, ``run.json`` gets
+        a final status and exit code: a KeyboardInterrupt (Ctrl-C, SIGTERM) in any phase,
+        the report included, ends it ``interrupted`` (130); any other exception ``failed``
+        (2), and is raised again."""
         ctx, store = self.ctx, self.ctx.store
-        status, code = RunStatus.FAILED, EXIT_INCOMPLETE
         try:
-            with _terminate_as_interrupt():
+            status = self._run_phases()
+            verdicts = list(self.recorder.verdicts.values())
+            code = EXIT_INTERRUPTED
+            if status == RunStatus.COMPLETE:
+                code = exit_code(failing=summary.regressed(verdicts, self.perf, ctx.cfg.report))
+            self.notes.extend(self._run_notes())
+            meta = self._finish_meta(status, code)
+            if status == RunStatus.COMPLETE and self.after_complete is not None:
                 try:
-                    self.servers.prepare(ctx.cfg.engines[name] for name in ctx.engines)
-                    self._replay()
-                    status = RunStatus.COMPLETE
+                    with _timed(self.timings, "report"):
+                        epilogue = self.after_complete(store.run_dir)
                 except KeyboardInterrupt:
                     status, code = RunStatus.INTERRUPTED, EXIT_INTERRUPTED
-                finally:
-                    self._stop(graceful=status == RunStatus.COMPLETE)
-        except BaseException:
-            self.servers.stop()
-            self._finish_meta(RunStatus.FAILED, EXIT_INCOMPLETE)
-            store.close()
+                    meta = self._finish_meta(status, code)
+                else:
+                    self.notes.append(epilogue.note)
+                    self.report_error = epilogue.error
+                    store.update_meta(timings=self.timings)
+        except BaseException as err:
+            with _signals_ignored():
+                self.servers.stop()
+                if isinstance(err, KeyboardInterrupt):
+                    self._finish_meta(RunStatus.INTERRUPTED, EXIT_INTERRUPTED)
+                else:
+                    self._finish_meta(RunStatus.FAILED, EXIT_INCOMPLETE)
+                store.close()
             raise
-        try:
-            if status == RunStatus.COMPLETE and ctx.cfg.load.confirm_quietly:
-                with _timed(self.timings, "confirm"):
-                    self._confirm_quietly()
-        finally:
-            self.servers.stop()
-        if self.servers.started:
-            store.update_meta(local_servers=self.servers.describe())
-        verdicts = list(self.recorder.verdicts.values())
-        if status == RunStatus.COMPLETE:
-            code = exit_code(failing=summary.regressed(verdicts, self.perf, ctx.cfg.report))
-        self.notes.extend(self._run_notes())
-        meta = self._finish_meta(status, code)
-        if status == RunStatus.COMPLETE:
-            if self.after_complete is not None:
-                with _timed(self.timings, "report"):
-                    epilogue = self.after_complete(store.run_dir)
-                self.notes.append(epilogue.note)
-                self.report_error = epilogue.error
-            store.update_meta(timings=self.timings)
         if status == RunStatus.INTERRUPTED:
             self.notes.append(
                 f"interrupted: resume with qsim run {ctx.cfg.path} --resume {ctx.run_id}"
@@ -252,6 +296,33 @@ class _Run:
             summary=text,
             report_error=self.report_error,
         )
+
+    def _run_phases(self) -> RunStatus:
+        """Servers, replay, perf and quiet confirmation; returns ``complete``, or
+        ``interrupted`` after a KeyboardInterrupt. Servers are stopped either way."""
+        ctx = self.ctx
+        replayed = False
+        left = stop_leftovers(ctx.store.run_dir / SERVERS_FILE)
+        if left:
+            self.notes.append(f"stopped {len(left)} server(s) left by an earlier driver")
+        try:
+            try:
+                self.servers.prepare(ctx.cfg.engines[name] for name in ctx.engines)
+                self._replay()
+                replayed = True
+            finally:
+                self._stop(graceful=replayed)
+            if ctx.cfg.load.confirm_quietly:
+                with _timed(self.timings, "confirm"):
+                    self._confirm_quietly()
+            return RunStatus.COMPLETE
+        except KeyboardInterrupt:
+            return RunStatus.INTERRUPTED
+        finally:
+            with _signals_ignored():
+                self.servers.stop()
+                if self.servers.started:
+                    ctx.store.update_meta(local_servers=self.servers.describe())
 
     def _run_notes(self) -> list[str]:
         """Summary lines about how the results were obtained."""
@@ -334,17 +405,13 @@ class _Run:
         if ctx.cfg.load.concurrency <= 1 or store.read_meta().confirm is not None:
             return
         verdicts = self.recorder.verdicts
-        try:
-            confirmation = confirm_quietly(
-                ctx.cfg,
-                store.run_dir,
-                list(verdicts.values()),
-                generation=ctx.generation,
-                engine_for=self.servers.engine_for,
-            )
-        except KeyboardInterrupt:
-            self.notes.append("quiet confirmation interrupted: no finding marked under-load-only")
-            return
+        confirmation = confirm_quietly(
+            ctx.cfg,
+            store.run_dir,
+            list(verdicts.values()),
+            generation=ctx.generation,
+            engine_for=self.servers.engine_for,
+        )
         if confirmation.apply(verdicts.values()):
             store.rewrite(RecordKind.VERDICTS, list(verdicts.values()))
         store.update_meta(confirm=confirmation.describe())
@@ -366,14 +433,11 @@ class _Run:
 
     def _stop(self, graceful: bool) -> None:
         """Close sessions (abort in-flight work unless graceful), stop Ray, close the bank."""
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-        try:
+        with _signals_ignored():
             self.pool.close(graceful)
             if self.cluster is not None:
                 self.cluster.shutdown()
             self.bank.close()
-        finally:
-            signal.signal(signal.SIGINT, previous)
 
     # -- end of run -------------------------------------------------------------------------
     def _finish_meta(self, status: RunStatus, code: int) -> RunMeta:

@@ -16,6 +16,7 @@ from typing import Any
 from simulator import __version__
 from simulator.config import RunConfig
 from simulator.engines.runtime import default_root, ensure_runtime
+from simulator.results.exit_codes import EXIT_INCOMPLETE, EXIT_INTERRUPTED
 from simulator.results.layout import QUERIES_FILE
 from simulator.results.meta import EngineMeta, HostMeta, RunMeta, RunStatus
 from simulator.results.store import RunStore
@@ -80,7 +81,17 @@ def start_run(
         fresh_baseline=fresh_baseline,
     )
     store = RunStore.create(Path(cfg.run.results_dir).resolve(), run_id, meta)
-    write_queries(store.run_dir / QUERIES_FILE, queries)
+    try:
+        write_queries(store.run_dir / QUERIES_FILE, queries)
+    except BaseException as err:
+        interrupted = isinstance(err, KeyboardInterrupt)
+        store.update_meta(
+            status=RunStatus.INTERRUPTED if interrupted else RunStatus.FAILED,
+            exit_code=EXIT_INTERRUPTED if interrupted else EXIT_INCOMPLETE,
+            finished_at=now_iso(),
+        )
+        store.close()
+        raise
     return RunContext(
         cfg=cfg,
         run_id=run_id,

@@ -65,6 +65,28 @@ _TOKEN = re.compile(
 )
 
 
+# Hard bounds on what is parsed, whatever ``workload.ingest.max_sql_bytes`` allows: past
+# them a statement is classified unparseable ("too large to analyze") before sqlglot sees
+# it. Analysis is linear in tokens (~25 us a token); these keep one statement under about
+# 3 s and 400 MB (benchmarks/RESULTS.md, "Oversized SQL").
+MAX_ANALYZED_CHARS = 4 * 1024 * 1024
+MAX_ANALYZED_TOKENS = 100_000
+
+
+def too_large_to_analyze(sql: str) -> str:
+    """Why ``sql`` is past the analysis bounds, or "" when it is within them. Counts
+    tokens with the plain-SQL scanner and stops at the bound, so the check itself is cheap."""
+    if len(sql) > MAX_ANALYZED_CHARS:
+        return f"statement too large to analyze: {len(sql)} characters > {MAX_ANALYZED_CHARS}"
+    tokens = 0
+    for match in _TOKEN.finditer(sql):
+        if match.lastgroup not in ("ws", "comment"):
+            tokens += 1
+            if tokens > MAX_ANALYZED_TOKENS:
+                return f"statement too large to analyze: more than {MAX_ANALYZED_TOKENS} tokens"
+    return ""
+
+
 @dataclass(frozen=True)
 class Analysis:
     """A text's pattern id and classification."""
@@ -81,7 +103,7 @@ def fingerprint(tree: exp.Expression) -> str:
             target: exp.Expression = node
             if isinstance(node.parent, exp.Neg):
                 target = node.parent
-            target.replace(exp.Placeholder())
+            _swap(target, exp.Placeholder())
         elif isinstance(node, exp.Identifier):
             node.set("this", node.name.lower())
             node.set("quoted", False)
@@ -90,6 +112,21 @@ def fingerprint(tree: exp.Expression) -> str:
         if len(items) > 1 and all(isinstance(i, exp.Placeholder) for i in items):
             node.set("expressions", [exp.Placeholder()])
     return _hex(tree.sql(comments=False))
+
+
+def _swap(node: exp.Expression, new: exp.Expression) -> None:
+    """``node.replace(new)`` in constant time: sqlglot's replace of a list item re-parents
+    the whole list, which made fingerprinting a statement of n literals O(n^2) (a
+    statement with 8 000 select items took 3 s)."""
+    parent, key, index = node.parent, node.arg_key, node.index
+    if parent is None or key is None:
+        return
+    if index is None:
+        parent.set(key, new)
+        return
+    parent.args[key][index] = new
+    new.parent, new.arg_key, new.index = parent, key, index
+    node.parent = None
 
 
 def _classify_token(token: Token) -> tuple[str, str]:
@@ -132,12 +169,18 @@ class Analyzer:
     def analyze(self, sql: str, dialect: str, text_key: int | None = None) -> Analysis:
         """Return the Analysis of ``sql`` read as ``dialect``; ``text_key`` is the text's
         xxh3 of normalized text when the caller has it. Never raises for bad SQL: it is
-        classified ``unparseable`` with the parser's message."""
+        classified ``unparseable`` with the parser's message, or with "too large to
+        analyze" past :data:`MAX_ANALYZED_CHARS` / :data:`MAX_ANALYZED_TOKENS`."""
         if text_key is None:
             text_key = text_hash(sql)
         cached = self._by_text.get((text_key, dialect))
         if cached is not None:
             return cached
+        refused = too_large_to_analyze(sql)
+        if refused:
+            analysis = Analysis(f"{text_key:016x}", unparseable(refused))
+            self._by_text[(text_key, dialect)] = analysis
+            return analysis
         self.tokenized += 1
         shape = self._shape_key(sql, dialect)
         analysis = self._by_shape.get(shape)

@@ -114,13 +114,19 @@ def ingest_log(
 ) -> IngestResult:
     """Normalize the log at ``path`` into ``<workloads_dir>/logs/<name>/`` and return counts.
 
-    Raises WorkloadError if the file is missing or unusable as a whole, the format or the
-    default dialect is unknown; bad rows are quarantined, not raised.
+    Raises WorkloadError if the file is missing, not a regular file (``/dev/null`` is an
+    empty log), unusable as a whole, or yields no usable row (the message gives the
+    quarantine counts; nothing is written), or the format or the default dialect is
+    unknown; bad rows are quarantined, not raised.
     """
     path = Path(path)
     mapping = mapping or IngestSection()
-    if not path.is_file():
+    if not path.exists():
         raise WorkloadError(f"{path}: no such log file")
+    if path.is_dir():
+        raise WorkloadError(f"{path}: is a folder, not a log file")
+    if not path.is_file():
+        raise WorkloadError(f"{path}: log is empty (not a regular file: nothing to ingest)")
     fmt = fmt or detect_format(path)
     if fmt not in FORMATS:
         raise WorkloadError(f"{path}: unknown log format {fmt!r} (known: {', '.join(FORMATS)})")
@@ -133,6 +139,8 @@ def ingest_log(
     try:
         staging.mkdir(parents=True)
         result = _normalize(path, fmt, fields, mapping, staging, name, out)
+        if result.kept == 0:
+            raise WorkloadError(_no_usable_row(path, result))
         shutil.rmtree(out, ignore_errors=True)
         staging.rename(out)
     except OSError as err:
@@ -143,6 +151,14 @@ def ingest_log(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return result
+
+
+def _no_usable_row(path: Path, result: IngestResult) -> str:
+    """The one-line refusal of a log that kept no row, with its quarantine counts."""
+    if not result.quarantined:
+        return f"{path}: log is empty (no rows)"
+    reasons = ", ".join(f"{k} {v}" for k, v in result.quarantine_reasons.items())
+    return f"{path}: no usable row (quarantined {result.quarantined}: {reasons})"
 
 
 def _normalize(

@@ -328,3 +328,25 @@ def test_interrupted_or_killed_generate_is_never_listed(
     assert code == 0
     assert not leftover[0].exists()  # the killed writer's folder was cleaned up
     assert [p.name for p in store.iterdir()] == [out.strip().splitlines()[-1]]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["list"],
+        ["show", "tiny"],
+        ["verify", "tiny"],
+        ["restore", "tiny", "--tenant", "t01", "--table", "orders", "--to", "out"],
+    ],
+)
+def test_a_store_that_does_not_exist_is_refused_not_created(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    store = tmp_path / "no-such-store"
+    argv = [a.replace("out", str(tmp_path / "out")) for a in argv]
+    code, out, err = _run(capsys, *argv, "--store", str(store))
+    assert code == 2 and out == ""
+    assert err == f"qsim: error: store {store} does not exist " + (
+        "(qsim dataset generate or import creates one)\n"
+    )
+    assert not store.exists()

@@ -108,7 +108,8 @@ def test_ingest_mapping_from_flags_and_config(tmp_path, capsys):
         (["ingest", "{csv}", "--name", "../x"], "is not a valid name"),
         (["ingest", "{csv}", "--name", "x", "--dialect", "cobol"], "unsupported SQL dialect"),
         (["sample", "nolog", "--name", "w"], "no normalized log named 'nolog'"),
-        (["sample", "empty", "--name", "w"], "the log has no queries"),
+        (["ingest", "{empty}", "--name", "x"], "log is empty (no rows)"),
+        (["ingest", "/dev/null", "--name", "x"], "/dev/null: log is empty"),
         (["show", "missing"], "no workload named 'missing'"),
     ],
 )
@@ -117,9 +118,7 @@ def test_errors_are_one_line_with_exit_code_2(tmp_path, capsys, argv, message):
     csv_log.write_text("query_id,tenant,sql\n1,t01,SELECT 1\n")
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
-    assert main(["workload", "ingest", str(empty), "--name", "empty", "--dir", str(tmp_path)]) == 0
-    capsys.readouterr()
-    names = {"missing": str(tmp_path / "missing.jsonl"), "csv": str(csv_log)}
+    names = {"missing": str(tmp_path / "missing.jsonl"), "csv": str(csv_log), "empty": str(empty)}
     argv = [a.format(**names) for a in argv] + ["--dir", str(tmp_path)]
     code, _, err = _run(capsys, *argv)
     assert code == 2
@@ -131,8 +130,8 @@ def test_errors_are_one_line_with_exit_code_2(tmp_path, capsys, argv, message):
 def test_console_script_exit_code_and_no_traceback(tmp_path, capsys):
     garbage = tmp_path / "garbage.jsonl"
     garbage.write_bytes(bytes(range(256)) * 100)
-    code, out, _ = _run(capsys, "ingest", str(garbage), "--name", "g", "--dir", str(tmp_path))
-    assert code == 0 and "kept 0, quarantined" in out
+    code, _, err = _run(capsys, "ingest", str(garbage), "--name", "g", "--dir", str(tmp_path))
+    assert code == 2 and "no usable row (quarantined " in err
     qsim = Path(sys.executable).with_name("qsim")
     done = subprocess.run(
         [str(qsim), "workload", "sample", "g", "--name", "w", "--dir", str(tmp_path)],
@@ -142,4 +141,4 @@ def test_console_script_exit_code_and_no_traceback(tmp_path, capsys):
     )
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
-    assert done.stderr.strip().endswith("the log has no queries to sample")
+    assert "no normalized log named 'g'" in done.stderr

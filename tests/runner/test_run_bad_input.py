@@ -49,6 +49,21 @@ def test_missing_generation_is_one_line_and_creates_no_run_folder(
     assert not (tmp_path / "results").exists()
 
 
+def test_missing_store_is_refused_naming_it_unless_the_config_generates_into_it(
+    world: Path, tmp_path: Path
+) -> None:
+    data = config_data(world, tmp_path / "results")
+    data["dataset"]["store"] = str(tmp_path / "no-such-store")
+    del data["dataset"]["generate"]
+    config = tmp_path / "run.toml"
+    config.write_text(to_toml(data))
+    with pytest.raises(DatasetError) as caught:
+        run_and_report(load_config(config))
+    assert _one_line(caught.value).startswith(f"store {tmp_path / 'no-such-store'} does not exist")
+    assert not (tmp_path / "no-such-store").exists()
+    assert not (tmp_path / "results").exists()
+
+
 def test_missing_workload_is_not_built_unless_the_config_describes_it(
     world: Path, tmp_path: Path
 ) -> None:

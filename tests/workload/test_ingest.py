@@ -66,10 +66,10 @@ def test_binary_garbage_is_quarantined_not_fatal(tmp_path):
 
 def test_binary_file_without_newlines_is_bounded(tmp_path):
     path = tmp_path / "blob.jsonl"
-    path.write_bytes(b"\x89PNG" + b"\x01" * (3 * 1024 * 1024))
+    path.write_bytes(b"\x89PNG" + b"\x01" * (3 * 1024 * 1024) + b"\n" + json.dumps(GOOD).encode())
     mapping = IngestSection(max_sql_bytes=1024)
     result = ingest_log(path, tmp_path / "w", "blob", mapping=mapping)
-    assert (result.kept, result.quarantined) == (0, 1)
+    assert (result.kept, result.quarantined) == (1, 1)
     assert result.quarantine_reasons == {"sql_too_large": 1}
     assert len(_quarantine(result)[0]["raw"]) <= 2000
 
@@ -86,7 +86,7 @@ def test_ten_megabyte_sql_text_is_quarantined(tmp_path):
 
 
 def test_sql_over_configured_limit_inside_a_short_line(tmp_path):
-    path = _jsonl(tmp_path / "log.jsonl", [GOOD | {"sql": "SELECT " + "x" * 5000}])
+    path = _jsonl(tmp_path / "log.jsonl", [GOOD | {"sql": "SELECT " + "x" * 5000}, GOOD])
     result = ingest_log(path, tmp_path / "w", "lim", mapping=IngestSection(max_sql_bytes=4096))
     assert result.quarantine_reasons == {"sql_too_large": 1}
 
@@ -177,26 +177,23 @@ def test_missing_fields_each_have_a_reason(tmp_path):
     path = _jsonl(
         tmp_path / "log.jsonl", [json.dumps(r) if isinstance(r, list) else r for r in rows]
     )
-    result = ingest_log(path, tmp_path / "w", "miss")
-    assert result.kept == 0
-    assert result.quarantine_reasons == {
-        "bad_tenant": 1,
-        "no_sql": 2,
-        "no_tenant": 1,
-        "not_an_object": 1,
-        "not_json": 1,
-    }
+    counts = "bad_tenant 1, no_sql 2, no_tenant 1, not_an_object 1, not_json 1"
+    with pytest.raises(WorkloadError, match=f"no usable row \\(quarantined 6: {counts}\\)"):
+        ingest_log(path, tmp_path / "w", "miss")
+    assert not (tmp_path / "w" / "logs" / "miss").exists()
 
 
-def test_empty_log_gives_an_empty_normalized_log(tmp_path):
+def test_empty_log_is_refused(tmp_path):
     path = tmp_path / "empty.jsonl"
     path.write_bytes(b"")
-    result = ingest_log(path, tmp_path / "w", "empty")
-    assert (result.kept, result.quarantined) == (0, 0)
-    assert _log(result).num_rows == 0
+    with pytest.raises(WorkloadError, match=r"empty\.jsonl: log is empty"):
+        ingest_log(path, tmp_path / "w", "empty")
     csv_path = tmp_path / "empty.csv"
     csv_path.write_text("")
-    assert ingest_log(csv_path, tmp_path / "w", "empty_csv").kept == 0
+    with pytest.raises(WorkloadError, match=r"empty\.csv: log is empty"):
+        ingest_log(csv_path, tmp_path / "w", "empty_csv")
+    with pytest.raises(WorkloadError, match="/dev/null: log is empty"):
+        ingest_log("/dev/null", tmp_path / "w", "devnull", fmt="jsonl")
 
 
 def test_parquet_log_with_mapping(tmp_path):

@@ -200,16 +200,15 @@ def test_unparseable_queries_are_kept_and_marked(tmp_path):
 def test_refusals(tmp_path):
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
-    ingest_log(empty, tmp_path, "empty")
-    with pytest.raises(WorkloadError, match="the log has no queries"):
-        sample_workload(tmp_path, "empty", "w", SampleParams())
+    with pytest.raises(WorkloadError, match="log is empty"):
+        ingest_log(empty, tmp_path, "empty")
     with pytest.raises(WorkloadError, match="no normalized log named 'nope'"):
         sample_workload(tmp_path, "nope", "w", SampleParams())
     ingest_log(EXAMPLES / "tiny.jsonl", tmp_path, "tiny")
     with pytest.raises(WorkloadError, match=r"a budget of 0\.001 ms of engine time keeps no query"):
         sample_workload(tmp_path, "tiny", "w", SampleParams(budget_ms=0.001))
     with pytest.raises(WorkloadError, match="budget must be at least 1"):
-        sample_workload(tmp_path, "empty", "w", SampleParams(budget=0))
+        sample_workload(tmp_path, "tiny", "w", SampleParams(budget=0))
     with pytest.raises(WorkloadError, match="reserved"):
         load_workload(tmp_path, "logs")
     with pytest.raises(WorkloadError, match="no workload named 'missing'"):
