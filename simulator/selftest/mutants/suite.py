@@ -7,8 +7,8 @@ one known way). Each mutant reports per execution whether it really changed the 
 that is the ground truth. Per class the suite counts:
 
 - ``changed``: queries whose answer the mutant changed (for ``shuffle_rows`` only queries
-  with a top-level ORDER BY and no nondeterminism count: without one, or ordered by
-  ``rand()``, a different order is not a change);
+  with a top-level ORDER BY that nondeterminism does not reach count: without one, or
+  ordered by ``rand()``, a different order is not a change);
 - ``right``: changed queries flagged with the verdict the class calls for
   (:data:`EXPECTED`); ``wrong``: flagged with another failing verdict; ``missed``: the rest,
   grouped by verdict and reason;
@@ -192,7 +192,10 @@ def _changed(
         query = queries.get(record["query_id"])
         if query is None:
             continue
-        if mutation == "shuffle_rows" and not (query["order_by"] and not query["nondeterministic"]):
+        fixed_order = query["order_by"] and (
+            not query["nondeterministic"] or query.get("row_set_fixed")
+        )
+        if mutation == "shuffle_rows" and not fixed_order:
             continue  # another order of rows whose order is unspecified or random is no change
         changed.add(record["query_id"])
     return changed
