@@ -60,6 +60,44 @@ def harness_error(stage: str, message: str, **extra: Any) -> dict[str, Any]:
     }
 
 
+def _reset_peak_rss() -> str:
+    """Reset the kernel's RSS high-water mark of this process; the source the peak will be
+    read from: ``vmhwm`` when the reset worked, else ``ru_maxrss`` (the lifetime peak)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+    except OSError:
+        return "ru_maxrss"
+    return "vmhwm"
+
+
+def _peak_rss_mb(source: str) -> float | None:
+    """The peak resident set in MiB from ``source`` (see :func:`_reset_peak_rss`); None when
+    it cannot be read."""
+    if source == "vmhwm":
+        try:
+            with open("/proc/self/status") as handle:
+                for line in handle:
+                    if line.startswith("VmHWM:"):
+                        return int(line.split()[1]) / 1024
+        except (OSError, ValueError, IndexError):
+            return None
+        return None
+    import resource
+
+    # Linux reports ru_maxrss in KiB.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _resources(cpu_s: float, rss_source: str) -> dict[str, Any]:
+    """The resource fields of a reply: CPU time in ms and the peak RSS with its source."""
+    return {
+        "cpu_ms": cpu_s * 1000,
+        "peak_rss_mb": _peak_rss_mb(rss_source),
+        "rss_source": rss_source,
+    }
+
+
 def _limit_memory(max_memory_mb: int | None) -> None:
     # RLIMIT_AS bounds the whole address space: an allocation past it fails inside the
     # engine (an engine error) or kills the worker (a recorded crash), never the host.
@@ -116,16 +154,24 @@ class Worker:
         """Run ``produce()`` -> StatementResult, stream its batches, reply with the totals.
 
         ``wall_ms`` counts the engine's time only: the call and each batch it produces, not
-        the time spent writing frames to the parent. What the engine raises is an engine
+        the time spent writing frames to the parent; ``cpu_ms`` is this process's CPU time
+        (user + system, all threads: ``time.process_time``) over the same spans.
+        ``peak_rss_mb`` is the process's RSS high-water mark over the whole request, reset
+        before it (``rss_source`` ``vmhwm``) or, where Linux refuses the reset, the lifetime
+        peak (``ru_maxrss``), which never falls. What the engine raises is an engine
         error; a result the worker cannot encode is a ``harness_error`` (see
         :func:`harness_error`).
         """
         engine_s = 0.0
+        cpu_s = 0.0
         rows = 0
+        rss_source = _reset_peak_rss()
         began = time.perf_counter()
+        cpu_began = time.process_time()
         try:
             result: StatementResult = produce()
             engine_s += time.perf_counter() - began
+            cpu_s += time.process_time() - cpu_began
             schema_fields: list[list[str]] = []
             if result.schema is not None:
                 try:
@@ -138,8 +184,10 @@ class Worker:
                 batches: Iterator[pa.RecordBatch] = iter(result.batches)
                 while True:
                     began = time.perf_counter()
+                    cpu_began = time.process_time()
                     batch = next(batches, None)
                     engine_s += time.perf_counter() - began
+                    cpu_s += time.process_time() - cpu_began
                     if batch is None:
                         break
                     try:
@@ -153,10 +201,13 @@ class Worker:
                     self.writer.frame(KIND_BATCH, payload)
         except Exception as err:
             engine_s += time.perf_counter() - began
-            return _error(err, wall_ms=engine_s * 1000, rows_returned=rows or None)
+            cpu_s += time.process_time() - cpu_began
+            resources = _resources(cpu_s, rss_source)
+            return _error(err, wall_ms=engine_s * 1000, rows_returned=rows or None, **resources)
         return {
             "status": "ok",
             "wall_ms": engine_s * 1000,
+            **_resources(cpu_s, rss_source),
             "rows_returned": rows if result.schema is not None else None,
             "rows_affected": result.rows_affected,
             "schema": schema_fields,

@@ -1,0 +1,46 @@
+"""Per-execution resources measured in the worker: CPU time and peak RSS, real processes."""
+
+from __future__ import annotations
+
+from engine_fixtures import DUCKDB_NEW, duckdb_spec, fake_spec
+
+from simulator.engines.worker import EngineWorker
+
+# About a second of one core's work in DuckDB, returning one row.
+CPU_HEAVY = "SELECT sum(hash(x)) FROM range(60000000) t(x)"
+ALLOCATING = "SELECT length(list(range(10000000))) AS n"
+
+
+def test_cpu_time_follows_wall_time_on_a_cpu_bound_statement(runtime_for, world):
+    spec = duckdb_spec(DUCKDB_NEW, threads=1)
+    with EngineWorker(spec, runtime_for(spec), world["workspace"], world["tables"]) as worker:
+        outcome = worker.execute(CPU_HEAVY, 60)
+    assert outcome.status == "ok", outcome
+    assert outcome.cpu_ms is not None and outcome.wall_ms > 100
+    # One thread: CPU time can only fall behind wall time when other processes take the core.
+    assert 0.5 * outcome.wall_ms < outcome.cpu_ms < 1.2 * outcome.wall_ms
+
+
+def test_a_sleeping_engine_spends_wall_time_but_almost_no_cpu(runtime_for, tmp_path):
+    spec = fake_spec("FakeSleepAdapter")
+    with EngineWorker(spec, runtime_for(spec), tmp_path, []) as worker:
+        outcome = worker.execute("SELECT 1", 10)
+    assert outcome.status == "ok", outcome
+    assert outcome.wall_ms >= 290
+    assert outcome.cpu_ms is not None and outcome.cpu_ms < 30
+
+
+def test_an_allocating_statement_has_a_higher_peak_rss_than_select_1(runtime_for, world):
+    spec = duckdb_spec(DUCKDB_NEW, threads=1)
+    with EngineWorker(spec, runtime_for(spec), world["workspace"], world["tables"]) as worker:
+        big = worker.execute(ALLOCATING, 60)
+        small = worker.execute("SELECT 1", 10)
+    assert big.status == small.status == "ok", (big, small)
+    assert big.rss_source == small.rss_source
+    assert big.peak_rss_mb is not None and small.peak_rss_mb is not None
+    if small.rss_source == "vmhwm":
+        # The high-water mark was reset before each statement: 10M BIGINTs are 80 MB.
+        assert big.peak_rss_mb > small.peak_rss_mb + 50
+    else:
+        assert small.rss_source == "ru_maxrss"
+        assert big.peak_rss_mb > 50
