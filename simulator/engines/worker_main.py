@@ -60,40 +60,55 @@ def harness_error(stage: str, message: str, **extra: Any) -> dict[str, Any]:
     }
 
 
-def _reset_peak_rss() -> str:
-    """Reset the kernel's RSS high-water mark of this process; the source the peak will be
-    read from: ``vmhwm`` when the reset worked, else ``ru_maxrss`` (the lifetime peak)."""
-    try:
-        with open("/proc/self/clear_refs", "w") as handle:
-            handle.write("5")
-    except OSError:
-        return "ru_maxrss"
-    return "vmhwm"
+class PeakRss:
+    """The process's RSS high-water mark over one statement.
 
+    Linux resets the mark when ``5`` is written to ``/proc/self/clear_refs`` and reports it
+    as ``VmHWM`` in ``/proc/self/status`` (source ``vmhwm``). Where the reset is refused (no
+    procfs, an old kernel, a sandbox) the fallback is ``ru_maxrss``: the lifetime peak, which
+    never falls. Both files stay open: this runs around every statement, and reopening them
+    costs more than the reads.
+    """
 
-def _peak_rss_mb(source: str) -> float | None:
-    """The peak resident set in MiB from ``source`` (see :func:`_reset_peak_rss`); None when
-    it cannot be read."""
-    if source == "vmhwm":
+    def __init__(self) -> None:
+        self._clear: int | None = None
+        self._status: int | None = None
         try:
-            with open("/proc/self/status") as handle:
-                for line in handle:
-                    if line.startswith("VmHWM:"):
-                        return int(line.split()[1]) / 1024
-        except (OSError, ValueError, IndexError):
-            return None
-        return None
-    import resource
+            self._clear = os.open("/proc/self/clear_refs", os.O_WRONLY)
+            self._status = os.open("/proc/self/status", os.O_RDONLY)
+        except OSError:
+            self._clear = None
 
-    # Linux reports ru_maxrss in KiB.
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    def reset(self) -> str:
+        """Reset the mark; returns the source :meth:`peak_mb` will read it from."""
+        if self._clear is not None:
+            try:
+                os.write(self._clear, b"5")
+                return "vmhwm"
+            except OSError:
+                pass
+        return "ru_maxrss"
+
+    def peak_mb(self, source: str) -> float | None:
+        """The peak in MiB from ``source``; None when it cannot be read."""
+        if source == "vmhwm" and self._status is not None:
+            try:
+                status = os.pread(self._status, 1 << 16, 0)
+                start = status.index(b"VmHWM:") + 6
+                return int(status[start : status.index(b"kB", start)]) / 1024
+            except (OSError, ValueError):
+                return None
+        import resource
+
+        # Linux reports ru_maxrss in KiB.
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _resources(cpu_s: float, rss_source: str) -> dict[str, Any]:
+def _resources(cpu_s: float, peak_rss: PeakRss, rss_source: str) -> dict[str, Any]:
     """The resource fields of a reply: CPU time in ms and the peak RSS with its source."""
     return {
         "cpu_ms": cpu_s * 1000,
-        "peak_rss_mb": _peak_rss_mb(rss_source),
+        "peak_rss_mb": peak_rss.peak_mb(rss_source),
         "rss_source": rss_source,
     }
 
@@ -128,6 +143,7 @@ class Worker:
         self.reader = reader
         self.writer = writer
         self.adapter: EngineAdapter | None = None
+        self.peak_rss = PeakRss()
 
     def start(self, request: dict[str, Any]) -> dict[str, Any]:
         """Create, open, load and seal the adapter; reply with the engine's version."""
@@ -165,7 +181,7 @@ class Worker:
         engine_s = 0.0
         cpu_s = 0.0
         rows = 0
-        rss_source = _reset_peak_rss()
+        rss_source = self.peak_rss.reset()
         began = time.perf_counter()
         cpu_began = time.process_time()
         try:
@@ -202,12 +218,12 @@ class Worker:
         except Exception as err:
             engine_s += time.perf_counter() - began
             cpu_s += time.process_time() - cpu_began
-            resources = _resources(cpu_s, rss_source)
+            resources = _resources(cpu_s, self.peak_rss, rss_source)
             return _error(err, wall_ms=engine_s * 1000, rows_returned=rows or None, **resources)
         return {
             "status": "ok",
             "wall_ms": engine_s * 1000,
-            **_resources(cpu_s, rss_source),
+            **_resources(cpu_s, self.peak_rss, rss_source),
             "rows_returned": rows if result.schema is not None else None,
             "rows_affected": result.rows_affected,
             "schema": schema_fields,
