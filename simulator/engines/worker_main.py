@@ -74,10 +74,10 @@ class PeakRss:
         self._clear: int | None = None
         self._status: int | None = None
         try:
-            self._clear = os.open("/proc/self/clear_refs", os.O_WRONLY)
             self._status = os.open("/proc/self/status", os.O_RDONLY)
+            self._clear = os.open("/proc/self/clear_refs", os.O_WRONLY)
         except OSError:
-            self._clear = None
+            pass
 
     def reset(self) -> str:
         """Reset the mark; returns the source :meth:`peak_mb` will read it from."""

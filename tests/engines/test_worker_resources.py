@@ -8,6 +8,7 @@ from pathlib import Path
 from engine_fixtures import DUCKDB_NEW, duckdb_spec, fake_spec
 
 from simulator.engines.worker import EngineWorker
+from simulator.engines.worker_main import PeakRss
 
 # About a second of one core's work in DuckDB, returning one row.
 CPU_HEAVY = "SELECT sum(hash(x)) FROM range(60000000) t(x)"
@@ -58,3 +59,12 @@ def test_an_allocating_statement_has_a_higher_peak_rss_than_select_1(runtime_for
     else:
         assert small.rss_source == "ru_maxrss"
         assert big.peak_rss_mb > 50
+
+
+def test_without_the_reset_the_peak_is_the_lifetime_peak_and_says_so():
+    peak = PeakRss()
+    peak._clear = None  # as where /proc/self/clear_refs cannot be opened
+    source = peak.reset()
+    assert source == "ru_maxrss"
+    mb = peak.peak_mb(source)
+    assert mb is not None and mb > 10
