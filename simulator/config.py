@@ -180,6 +180,10 @@ class LoadSection:
     confirm_budget_s: float = 900.0
 
 
+# What performance verdicts can judge: the engine process's CPU time or its wall time.
+PERF_METRICS = ("cpu", "wall")
+
+
 @dataclass(frozen=True)
 class PerfSection:
     enabled: bool = True
@@ -191,6 +195,8 @@ class PerfSection:
     min_ms: float = 0.0
     max_patterns: int = 0
     process_pairs: int = 5
+    # What the verdicts judge: "cpu" (the engine process's CPU time) or "wall".
+    metric: str = "cpu"
 
 
 @dataclass(frozen=True)
@@ -344,6 +350,8 @@ def _check_ranges(cfg: RunConfig, file: str) -> None:
         fail("perf.alpha", "must be between 0 and 1")
     if cfg.perf.repetitions < 2:
         fail("perf.repetitions", "must be at least 2 (paired runs need pairs)")
+    if cfg.perf.metric not in PERF_METRICS:
+        fail("perf.metric", f"must be one of {', '.join(PERF_METRICS)}, got {cfg.perf.metric!r}")
     if cfg.perf.process_pairs < 1:
         fail("perf.process_pairs", f"must be at least 1, got {cfg.perf.process_pairs}")
     if cfg.perf.max_repetitions < cfg.perf.repetitions:

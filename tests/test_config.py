@@ -78,6 +78,7 @@ def test_demo_config_is_valid() -> None:
             ("[run]", "[perf]\nrepetitions = 'many'\n[run]"),
             "perf.repetitions: expected an integer, got 'many'",
         ),
+        (("[run]", "[perf]\nmetric = 'ram'\n[run]"), "perf.metric: must be one of cpu, wall"),
         (("[run]", "[workload]\nname = '../etc'\n[run]"), "workload.name: '../etc' is not a valid"),
         (("[run]", "[extras]\nx = 1\n[run]"), "extras: unknown section"),
         (

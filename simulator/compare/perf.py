@@ -15,6 +15,10 @@ to back (the order alternating A B, B A, ... so drift hits both sides alike). Fr
 - ``p_value``: a paired sign-flip permutation test on the log-ratios (exact up to 16 pairs);
 - ``spread``: the baseline's own spread, IQR / median of the baseline samples.
 
+The samples are one ``metric`` (``config.PERF_METRICS``): ``cpu``, the engine process's CPU time,
+or ``wall``, its wall time (see docs/comparison.md for which is judged and why); the other
+metric's ratio is reported beside the verdict (``other_ratio``) without deciding it.
+
 Decision rule (``threshold`` t, default 0.10; ``alpha`` default 0.05; q = BH-adjusted p):
 
 - ``regressed``: ci_low > 1 + t and q <= alpha;
@@ -39,7 +43,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-from simulator.config import PerfSection
+from simulator.config import PERF_METRICS, PerfSection
 from simulator.results.verdicts import PerfVerdict
 
 BOOTSTRAP_RESAMPLES = 2000
@@ -69,6 +73,8 @@ class PatternAssessment:
     candidate_ms: float
     needs_more: bool
     confirmation: bool
+    metric: str = "wall"
+    other_ratio: float | None = None
 
 
 @dataclass(frozen=True)
@@ -208,18 +214,29 @@ def assess_pattern(
     confirmation: bool = False,
     seed: int = 0,
     blocks: Sequence[int] | None = None,
+    metric: str = "wall",
+    other_ms: tuple[Sequence[float], Sequence[float]] | None = None,
 ) -> PatternAssessment:
     """Assess one pattern from paired samples (``baseline_ms[i]`` pairs ``candidate_ms[i]``).
 
     ``blocks`` gives, per pair, the worker-process pair it ran on; the confidence interval
-    then accounts for speed differences between processes (see the module doc).
+    then accounts for speed differences between processes (see the module doc). The
+    samples are of ``metric``; ``other_ms`` (baseline, candidate) are the same pairs in the
+    other metric, whose geometric-mean ratio is reported as ``other_ratio``.
 
     Returns the statistics and an uncorrected verdict: on screening runs only ``unchanged``
     is final and anything else is ``inconclusive`` with ``needs_more`` set (unless the config
     allows no more repetitions); on confirmation runs the verdict is final up to the BH step.
-    Refuses (ValueError) unequal lengths, fewer than 2 pairs, negative or non-finite times.
+    Refuses (ValueError) an unknown metric, unequal lengths, fewer than 2 pairs, negative or
+    non-finite times.
     """
+    if metric not in PERF_METRICS:
+        known = ", ".join(PERF_METRICS)
+        raise ValueError(f"unknown performance metric {metric!r} (known: {known})")
     log_ratios = _log_ratios(baseline_ms, candidate_ms)
+    other_ratio = None
+    if other_ms is not None:
+        other_ratio = float(math.exp(_log_ratios(*other_ms).mean()))
     ratio = float(math.exp(log_ratios.mean()))
     ci_low, ci_high = bootstrap_ratio_ci(log_ratios, 1.0 - cfg.alpha, seed=seed)
     by_block = block_ratio_ci(log_ratios, blocks, 1.0 - cfg.alpha) if blocks else None
@@ -244,6 +261,8 @@ def assess_pattern(
         candidate_ms=float(np.median(candidate_ms)),
         needs_more=needs_more,
         confirmation=confirmation,
+        metric=metric,
+        other_ratio=other_ratio,
     )
 
 
@@ -311,6 +330,8 @@ def decide_patterns(
                 baseline_spread=a.spread,
                 escalated=a.confirmation,
                 weight=key.weight,
+                metric=a.metric,
+                other_ratio=a.other_ratio,
             )
         )
     return verdicts

@@ -211,9 +211,15 @@ class FaultInjector:
             return outcome
         time.sleep(extra / 1000)
         note = f"latency:+{extra:.1f}ms"
+        # The injected delay stands for a slower engine, so the CPU time it would have spent
+        # grows in the same proportion as its wall time (a sleep itself burns no CPU).
+        cpu_ms = outcome.cpu_ms
+        if cpu_ms is not None and outcome.wall_ms > 0:
+            cpu_ms *= (outcome.wall_ms + extra) / outcome.wall_ms
         return replace(
             outcome,
             wall_ms=outcome.wall_ms + extra,
+            cpu_ms=cpu_ms,
             fault=f"{outcome.fault};{note}" if outcome.fault else note,
         )
 

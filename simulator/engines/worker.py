@@ -66,7 +66,10 @@ class WorkerOutcome:
     (also for a result without rows; None for a command).
     ``signal`` is the signal that killed a crashed worker. ``fault`` says what a fault
     injector did to this execution (empty when nothing). ``notes`` are what the adapter
-    reported beside the result (``StatementResult.notes``).
+    reported beside the result (``StatementResult.notes``). ``cpu_ms`` is the worker's CPU
+    time (user + system, all threads) over the same spans as ``wall_ms``; ``peak_rss_mb`` its
+    RSS high-water mark over the request, read from ``rss_source`` (``vmhwm``: reset before
+    the statement; ``ru_maxrss``: the process's lifetime peak); None and "" when not measured.
     """
 
     status: str
@@ -80,6 +83,13 @@ class WorkerOutcome:
     fault: str = ""
     arrow_schema: pa.Schema | None = None
     notes: dict[str, Any] = field(default_factory=dict)
+    cpu_ms: float | None = None
+    peak_rss_mb: float | None = None
+    rss_source: str = ""
+
+
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 class _Broken(Exception):
@@ -384,6 +394,9 @@ class EngineWorker:
             schema=[list(pair) for pair in reply.get("schema", [])],
             arrow_schema=schema,
             notes=dict(reply.get("notes") or {}),
+            cpu_ms=_optional_float(reply.get("cpu_ms")),
+            peak_rss_mb=_optional_float(reply.get("peak_rss_mb")),
+            rss_source=str(reply.get("rss_source") or ""),
         )
         if undecodable and outcome.status in ("ok", HARNESS_ERROR):
             types = ", ".join(f"{name} {type_}" for name, type_ in outcome.schema)

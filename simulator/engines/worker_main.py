@@ -60,6 +60,59 @@ def harness_error(stage: str, message: str, **extra: Any) -> dict[str, Any]:
     }
 
 
+class PeakRss:
+    """The process's RSS high-water mark over one statement.
+
+    Linux resets the mark when ``5`` is written to ``/proc/self/clear_refs`` and reports it
+    as ``VmHWM`` in ``/proc/self/status`` (source ``vmhwm``). Where the reset is refused (no
+    procfs, an old kernel, a sandbox) the fallback is ``ru_maxrss``: the lifetime peak, which
+    never falls. Both files stay open: this runs around every statement, and reopening them
+    costs more than the reads.
+    """
+
+    def __init__(self) -> None:
+        self._clear: int | None = None
+        self._status: int | None = None
+        try:
+            self._status = os.open("/proc/self/status", os.O_RDONLY)
+            self._clear = os.open("/proc/self/clear_refs", os.O_WRONLY)
+        except OSError:
+            pass
+
+    def reset(self) -> str:
+        """Reset the mark; returns the source :meth:`peak_mb` will read it from."""
+        if self._clear is not None:
+            try:
+                os.write(self._clear, b"5")
+                return "vmhwm"
+            except OSError:
+                pass
+        return "ru_maxrss"
+
+    def peak_mb(self, source: str) -> float | None:
+        """The peak in MiB from ``source``; None when it cannot be read."""
+        if source == "vmhwm" and self._status is not None:
+            try:
+                status = os.pread(self._status, 1 << 16, 0)
+                start = status.index(b"VmHWM:") + 6
+                return int(status[start : status.index(b"kB", start)]) / 1024
+            except (OSError, ValueError):
+                return None
+        import resource
+
+        # Linux reports ru_maxrss in KiB.
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _resources(cpu_s: float, peak_rss: PeakRss, rss_source: str) -> dict[str, Any]:
+    """The resource fields of a reply: CPU time in ms and the peak RSS with its source."""
+    return {
+        "cpu_ms": cpu_s * 1000,
+        "peak_rss_mb": peak_rss.peak_mb(rss_source),
+        "rss_source": rss_source,
+    }
+
+
 def _limit_memory(max_memory_mb: int | None) -> None:
     # RLIMIT_AS bounds the whole address space: an allocation past it fails inside the
     # engine (an engine error) or kills the worker (a recorded crash), never the host.
@@ -90,6 +143,7 @@ class Worker:
         self.reader = reader
         self.writer = writer
         self.adapter: EngineAdapter | None = None
+        self.peak_rss = PeakRss()
 
     def start(self, request: dict[str, Any]) -> dict[str, Any]:
         """Create, open, load and seal the adapter; reply with the engine's version."""
@@ -116,16 +170,24 @@ class Worker:
         """Run ``produce()`` -> StatementResult, stream its batches, reply with the totals.
 
         ``wall_ms`` counts the engine's time only: the call and each batch it produces, not
-        the time spent writing frames to the parent. What the engine raises is an engine
+        the time spent writing frames to the parent; ``cpu_ms`` is this process's CPU time
+        (user + system, all threads: ``time.process_time``) over the same spans.
+        ``peak_rss_mb`` is the process's RSS high-water mark over the whole request, reset
+        before it (``rss_source`` ``vmhwm``) or, where Linux refuses the reset, the lifetime
+        peak (``ru_maxrss``), which never falls. What the engine raises is an engine
         error; a result the worker cannot encode is a ``harness_error`` (see
         :func:`harness_error`).
         """
         engine_s = 0.0
+        cpu_s = 0.0
         rows = 0
+        rss_source = self.peak_rss.reset()
         began = time.perf_counter()
+        cpu_began = time.process_time()
         try:
             result: StatementResult = produce()
             engine_s += time.perf_counter() - began
+            cpu_s += time.process_time() - cpu_began
             schema_fields: list[list[str]] = []
             if result.schema is not None:
                 try:
@@ -138,8 +200,10 @@ class Worker:
                 batches: Iterator[pa.RecordBatch] = iter(result.batches)
                 while True:
                     began = time.perf_counter()
+                    cpu_began = time.process_time()
                     batch = next(batches, None)
                     engine_s += time.perf_counter() - began
+                    cpu_s += time.process_time() - cpu_began
                     if batch is None:
                         break
                     try:
@@ -153,10 +217,13 @@ class Worker:
                     self.writer.frame(KIND_BATCH, payload)
         except Exception as err:
             engine_s += time.perf_counter() - began
-            return _error(err, wall_ms=engine_s * 1000, rows_returned=rows or None)
+            cpu_s += time.process_time() - cpu_began
+            resources = _resources(cpu_s, self.peak_rss, rss_source)
+            return _error(err, wall_ms=engine_s * 1000, rows_returned=rows or None, **resources)
         return {
             "status": "ok",
             "wall_ms": engine_s * 1000,
+            **_resources(cpu_s, self.peak_rss, rss_source),
             "rows_returned": rows if result.schema is not None else None,
             "rows_affected": result.rows_affected,
             "schema": schema_fields,

@@ -274,13 +274,16 @@ def _evidence(
         evidence.reason = example.reason if raw_values else mask_error(example.reason)
     if finding.perf is not None:
         p = finding.perf
+        other = "wall" if p.metric == "cpu" else "cpu"
         evidence.perf = [
-            ("ratio (candidate/baseline)", f"{p.ratio:.3f}"),
+            (f"ratio of {p.metric} time (candidate/baseline)", f"{p.ratio:.3f}"),
             ("confidence interval", f"{p.ci_low:.3f} – {p.ci_high:.3f}"),
-            ("baseline / candidate ms", f"{p.baseline_ms:.2f} / {p.candidate_ms:.2f}"),
+            (f"baseline / candidate {p.metric} ms", f"{p.baseline_ms:.2f} / {p.candidate_ms:.2f}"),
             ("p / q value", f"{p.p_value:.4g} / {p.q_value:.4g}"),
             ("pairs", f"{p.pairs}{' (escalated)' if p.escalated else ''}"),
         ]
+        if p.other_ratio is not None:
+            evidence.perf.append((f"ratio of {other} time, not judged", f"{p.other_ratio:.3f}"))
     config_path = str(data.run.get("config_path") or DEFAULT_CONFIG)
     evidence.replay = (
         replay_command(config_path, key.tenant, key.candidate, query_id=query_id)

@@ -72,7 +72,11 @@ class Execution:
 
     ``execution_id`` is deterministic from (phase, engine, tenant, query_id, repetition) so a
     resumed run never records the same execution twice. ``engine_notes`` are what the
-    engine's adapter reported beside the result (empty when nothing).
+    engine's adapter reported beside the result (empty when nothing). ``cpu_ms`` (CPU time
+    of the engine's worker process, all threads), ``peak_rss_mb`` (its RSS high-water mark
+    over the statement) and ``rss_source`` (``vmhwm``: reset before the
+    statement, or ``ru_maxrss``: the worker's lifetime peak) are what the worker measured; None and "" in records written before
+    they were measured or for an execution the worker never answered.
     """
 
     execution_id: str
@@ -102,6 +106,9 @@ class Execution:
     signal: int | None = None
     node: str = ""
     engine_notes: dict[str, Any] = field(default_factory=dict)
+    cpu_ms: float | None = None
+    peak_rss_mb: float | None = None
+    rss_source: str = ""
 
     def __post_init__(self) -> None:
         # Refuses (ValueError) a status or phase outside the enums, as read from disk too.

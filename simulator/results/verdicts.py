@@ -102,7 +102,11 @@ class PerfVerdict:
 
     ``ratio`` is candidate/baseline (geometric mean of paired ratios) with a bootstrap
     confidence interval; ``p_value`` from a paired permutation test on log-ratios and
-    ``q_value`` after Benjamini-Hochberg across all patterns of the run.
+    ``q_value`` after Benjamini-Hochberg across all patterns of the run. ``metric`` is what
+    was judged (``cpu``: the engine process's CPU time, ``wall``: its wall time; records
+    from before CPU time was measured are ``wall``), and ``baseline_ms``/``candidate_ms``
+    are medians of it; ``other_ratio`` is the other metric's ratio over the same pairs,
+    reported beside the verdict (None when that metric was not measured).
     """
 
     run_id: str
@@ -122,6 +126,8 @@ class PerfVerdict:
     baseline_spread: float = 0.0
     escalated: bool = False
     weight: float = 1.0
+    metric: str = "wall"
+    other_ratio: float | None = None
 
     def __post_init__(self) -> None:
         if self.verdict not in PERF_VERDICTS:

@@ -273,6 +273,9 @@ def _apply(record: Execution, outcome: WorkerOutcome) -> None:
     record.signal = outcome.signal
     record.fault = getattr(outcome, "fault", "") or ""
     record.engine_notes = dict(outcome.notes)
+    record.cpu_ms = outcome.cpu_ms
+    record.peak_rss_mb = outcome.peak_rss_mb
+    record.rss_source = outcome.rss_source
 
 
 def _post_state(

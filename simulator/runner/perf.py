@@ -18,6 +18,10 @@ Repetition numbers: screening rounds are ``0..R-1``, confirmation rounds ``1000 
 round's records are appended in one write, so on resume a round is either complete (reused)
 or dropped and run again.
 
+Every round records both the engines' wall and CPU time; the verdicts judge
+``perf.metric`` and report the other beside it. A pattern whose records lack CPU time
+(records reused from a run before it was measured) is judged on wall time, and says so.
+
 Only SELECTs that ran fine on every engine under load and read no table the tenant's
 workload writes are measured: their result does not depend on how far the workspace got,
 so a resumed run can time them on fresh workspaces.
@@ -52,6 +56,34 @@ CONFIRMATION_OFFSET = 1000
 
 # (tenant, statement index, engine order, repetition, fresh workers first) -> records
 RoundRunner = Callable[[str, int, list[str], int, bool], list[dict[str, Any]]]
+
+
+# One pattern's samples: engine -> metric -> one value per round, None where not measured.
+Samples = dict[str, dict[str, list[float | None]]]
+
+
+def assess_samples(
+    samples: Samples,
+    baseline: str,
+    candidate: str,
+    cfg: PerfSection,
+    **options: Any,
+) -> PatternAssessment:
+    """:func:`assess_pattern` on ``perf.metric``, with the other metric's ratio beside it;
+    on wall time when the CPU time of any of the pairs was not measured."""
+
+    def pairs(metric: str) -> tuple[list[float], list[float]] | None:
+        base, cand = samples[baseline][metric], samples[candidate][metric]
+        measured = [float(v) for v in (*base, *cand) if v is not None]
+        if len(measured) < len(base) + len(cand):
+            return None
+        return measured[: len(base)], measured[len(base) :]
+
+    metric = cfg.metric if pairs(cfg.metric) is not None else "wall"
+    judged = pairs(metric)
+    assert judged is not None  # every execution records its wall time
+    other = pairs("wall" if metric == "cpu" else "cpu")
+    return assess_pattern(*judged, cfg, metric=metric, other_ms=other, **options)
 
 
 @dataclass(frozen=True)
@@ -131,11 +163,8 @@ class PerfPhase:
             if screen is None:
                 continue
             for candidate in self.candidates:
-                assessment = assess_pattern(
-                    screen[self.baseline],
-                    screen[candidate],
-                    self.cfg,
-                    seed=self._seed(target, candidate),
+                assessment = assess_samples(
+                    screen, self.baseline, candidate, self.cfg, seed=self._seed(target, candidate)
                 )
                 if assessment.needs_more:
                     escalate.setdefault(i, []).append(candidate)
@@ -170,8 +199,9 @@ class PerfPhase:
         total = confirmation_pairs(self.cfg)
         blocks = max(1, min(self.cfg.process_pairs, total // 2))
         per_block = -(-total // blocks)
-        times: dict[int, dict[str, list[float]] | None] = {
-            i: {e: [] for e in (self.baseline, *candidates)} for i, candidates in escalate.items()
+        times: dict[int, Samples | None] = {
+            i: {e: {"wall": [], "cpu": []} for e in (self.baseline, *candidates)}
+            for i, candidates in escalate.items()
         }
         block_of: dict[int, list[int]] = {i: [] for i in escalate}
         for block in range(blocks):
@@ -189,17 +219,19 @@ class PerfPhase:
                 if got is None:
                     times[i] = None
                     continue
-                for engine, values in got.items():
-                    times[i][engine].extend(values)
+                for engine, by_metric in got.items():
+                    for metric, values in by_metric.items():
+                        times[i][engine][metric].extend(values)
                 block_of[i].extend([block] * len(plan))
         for i, candidates in escalate.items():
             got = times[i]
             if got is None:
                 continue
             for candidate in candidates:
-                final[(i, candidate)] = assess_pattern(
-                    got[self.baseline],
-                    got[candidate],
+                final[(i, candidate)] = assess_samples(
+                    got,
+                    self.baseline,
+                    candidate,
                     self.cfg,
                     confirmation=True,
                     seed=self._seed(targets[i], candidate),
@@ -211,10 +243,10 @@ class PerfPhase:
 
     def _rounds(
         self, target: PerfTarget, candidates: list[str], plan: list[tuple[int, bool]]
-    ) -> dict[str, list[float]] | None:
-        """Engine -> wall times of the planned rounds ((repetition, fresh workers) each);
-        None when an execution failed."""
-        times: dict[str, list[float]] = {e: [] for e in (self.baseline, *candidates)}
+    ) -> Samples | None:
+        """Engine -> wall and CPU times of the planned rounds ((repetition, fresh workers)
+        each); None when an execution failed."""
+        times: Samples = {e: {"wall": [], "cpu": []} for e in (self.baseline, *candidates)}
         for repetition, fresh in plan:
             ids = {
                 e: Execution.make_id("perf", e, target.tenant, target.query.query_id, repetition)
@@ -234,7 +266,8 @@ class PerfPhase:
             if any(by_engine.get(e, {}).get("status") != "ok" for e in times):
                 return None
             for engine in times:
-                times[engine].append(float(by_engine[engine]["wall_ms"]))
+                times[engine]["wall"].append(float(by_engine[engine]["wall_ms"]))
+                times[engine]["cpu"].append(by_engine[engine].get("cpu_ms"))
         return times
 
 

@@ -195,3 +195,18 @@ def test_t_quantiles_match_the_tables():
 def test_block_ids_must_match_the_pairs():
     with pytest.raises(ValueError, match="one block id per pair"):
         assess_pattern([1.0, 2.0, 3.0], [1.0, 2.0, 3.0], CFG, blocks=[0, 1])
+
+
+def test_the_metric_judged_and_the_other_ratio_reach_the_verdict():
+    base = np.full(15, 3.0)
+    cpu_cand, wall_cand = base * 1.5, base * 1.1
+    a = assess_pattern(
+        base, cpu_cand, CFG, confirmation=True, metric="cpu", other_ms=(base, wall_cand)
+    )
+    assert a.metric == "cpu" and a.ratio == pytest.approx(1.5)
+    assert a.other_ratio == pytest.approx(1.1)
+    [verdict] = decide_patterns([(PatternKey("t01", "p1"), a)], CFG, run_id="r", candidate="c")
+    assert (verdict.verdict, verdict.metric) == ("regressed", "cpu")
+    assert verdict.other_ratio == pytest.approx(1.1)
+    with pytest.raises(ValueError, match="unknown performance metric"):
+        assess_pattern(base, base, CFG, metric="rss")

@@ -107,3 +107,13 @@ class FakeHarnessAdapter(FakeEngineAdapter):
             schema = pa.schema([("v", pa.list_(pa.int64()))])
             return StatementResult(schema=schema, batches=iter([batch]))
         return super().execute(sql)
+
+
+class FakeSleepAdapter(FakeEngineAdapter):
+    """An engine that waits 300 ms (a sleep: wall time without CPU) before answering."""
+
+    def execute(self, sql: str) -> StatementResult:
+        import time
+
+        time.sleep(0.3)
+        return super().execute(sql)

@@ -104,6 +104,8 @@ def test_latency_is_really_waited_and_added_to_wall_time(runtime_for, world):
         assert slow.wall_ms >= 80.0
         assert waited_ms >= 80.0
         assert slow.fault == "latency:+80.0ms"
+        # It stands for a slower engine: CPU time grows in proportion to wall time.
+        assert slow.cpu_ms is not None and slow.cpu_ms > 0
         assert engine.execute("DELETE FROM sink WHERE day = 'none'", 30).fault == ""
 
 

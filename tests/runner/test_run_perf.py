@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from simulator.config import PerfSection
 from simulator.runner.perf import CONFIRMATION_OFFSET, PerfPhase, PerfTarget
 from simulator.workload.store import WorkloadQuery
@@ -39,9 +41,20 @@ class ProcessSpeedModel:
     """Times a round from per-process speed factors: every fresh start of a tenant's workers
     draws new factors, as real processes do; the candidate may be truly slower."""
 
-    def __init__(self, process_factors: list[float], slowdown: float) -> None:
+    def __init__(
+        self,
+        process_factors: list[float],
+        slowdown: float,
+        *,
+        cpu_slowdown: float | None = None,
+        cpu_measured: bool = True,
+    ) -> None:
         self.process_factors = process_factors
         self.slowdown = slowdown
+        # The candidate's CPU time moves by cpu_slowdown (default: as its wall time); 0.9 of
+        # the wall time is CPU, the rest waiting.
+        self.cpu_slowdown = slowdown if cpu_slowdown is None else cpu_slowdown
+        self.cpu_measured = cpu_measured
         self.calls: list[tuple[str, int, int, bool]] = []
         self.starts: dict[str, int] = {}
 
@@ -53,15 +66,19 @@ class ProcessSpeedModel:
             self.starts[tenant] = self.starts.get(tenant, 0) + 1
         factor = self.process_factors[self.starts.get(tenant, 0) % len(self.process_factors)]
         jitter = 1 + 0.01 * ((repetition * 7 + index) % 3 - 1)
-        return [
-            {
+        records = []
+        for engine in order:
+            cand = engine == "cand"
+            record = {
                 "execution_id": f"perf:{engine}:{tenant}:{index}:{repetition}",
                 "engine": engine,
                 "status": "ok",
-                "wall_ms": 2.0 * jitter * (factor * self.slowdown if engine == "cand" else 1.0),
+                "wall_ms": 2.0 * jitter * (factor * self.slowdown if cand else 1.0),
             }
-            for engine in order
-        ]
+            if self.cpu_measured:
+                record["cpu_ms"] = 1.8 * jitter * (factor * self.cpu_slowdown if cand else 1.0)
+            records.append(record)
+        return records
 
 
 def phase(model: ProcessSpeedModel, cfg: PerfSection) -> PerfPhase:
@@ -83,8 +100,11 @@ TARGETS = [
 ]
 
 
-def test_confirmation_restarts_each_tenant_once_per_block_and_spans_every_block() -> None:
-    cfg = PerfSection(repetitions=4, max_repetitions=15, process_pairs=5)
+@pytest.mark.parametrize("metric", ["cpu", "wall"])
+def test_confirmation_restarts_each_tenant_once_per_block_and_spans_every_block(
+    metric: str,
+) -> None:
+    cfg = PerfSection(repetitions=4, max_repetitions=15, process_pairs=5, metric=metric)
     # The screen's process pair happens to run the candidate 1.3x slower, so every pattern
     # escalates; the fresh process pairs of the blocks differ both ways.
     model = ProcessSpeedModel([1.3, 0.8, 1.25, 0.85, 1.2, 0.9], slowdown=1.0)
@@ -98,12 +118,32 @@ def test_confirmation_restarts_each_tenant_once_per_block_and_spans_every_block(
         assert reps == list(range(15))
     # Speeds that differ between processes by up to 1.3x read as unstable, not a change.
     assert {v.verdict for v in verdicts} == {"unstable"}
-    assert all(v.escalated and v.pairs == 15 for v in verdicts)
+    assert all(v.escalated and v.pairs == 15 and v.metric == metric for v in verdicts)
 
 
-def test_a_slowdown_that_every_process_pair_shows_is_regressed() -> None:
-    cfg = PerfSection(repetitions=4, max_repetitions=15, process_pairs=5)
+@pytest.mark.parametrize("metric", ["cpu", "wall"])
+def test_a_slowdown_that_every_process_pair_shows_is_regressed(metric: str) -> None:
+    cfg = PerfSection(repetitions=4, max_repetitions=15, process_pairs=5, metric=metric)
     model = ProcessSpeedModel([1.0, 1.02, 0.98], slowdown=1.4)
     verdicts = phase(model, cfg).run(TARGETS)
     assert {v.verdict for v in verdicts} == {"regressed"}
-    assert all(1.3 < v.ratio < 1.5 for v in verdicts)
+    assert all(1.3 < v.ratio < 1.5 and v.metric == metric for v in verdicts)
+    # The other metric moved alike and is reported beside the verdict.
+    assert all(v.other_ratio is not None and 1.3 < v.other_ratio < 1.5 for v in verdicts)
+
+
+def test_wall_time_stretched_by_waiting_is_not_a_cpu_regression_but_is_reported() -> None:
+    # The candidate waits 1.4x longer (other processes hold the cores) but works as much.
+    model = ProcessSpeedModel([1.0, 1.02, 0.98], slowdown=1.4, cpu_slowdown=1.0)
+    by_cpu = phase(model, PerfSection(metric="cpu")).run(TARGETS)
+    assert {v.verdict for v in by_cpu} == {"unchanged"}
+    assert all(v.metric == "cpu" and 1.3 < (v.other_ratio or 0) < 1.5 for v in by_cpu)
+    by_wall = phase(model, PerfSection(metric="wall")).run(TARGETS)
+    assert {v.verdict for v in by_wall} == {"regressed"}
+
+
+def test_records_without_cpu_time_are_judged_on_wall_time_and_say_so() -> None:
+    model = ProcessSpeedModel([1.0, 1.02, 0.98], slowdown=1.4, cpu_measured=False)
+    verdicts = phase(model, PerfSection(metric="cpu")).run(TARGETS)
+    assert {v.verdict for v in verdicts} == {"regressed"}
+    assert all(v.metric == "wall" and v.other_ratio is None for v in verdicts)
