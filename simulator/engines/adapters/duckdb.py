@@ -34,7 +34,12 @@ from simulator.engines.adapters.duckdb_sandbox import (
     StatementGuard,
     check_release,
 )
-from simulator.engines.contract import EngineAdapter, StatementResult, TableSpec
+from simulator.engines.contract import (
+    DIGEST_COLUMNS,
+    EngineAdapter,
+    StatementResult,
+    TableSpec,
+)
 from simulator.engines.sql_names import quote_identifier
 
 DATABASE_FILE = "engine.duckdb"
@@ -235,6 +240,31 @@ class DuckDBAdapter(EngineAdapter):
         query = f"SELECT count(*) FROM {quote_identifier(name)}"
         return int(self.con.execute(query).fetchall()[0][0])
 
+    def partition_digests(self, name: str, partition_columns: list[str]) -> StatementResult:
+        """One aggregate over ``name``: per partition, ``hash`` of its values, ``count(*)``
+        and the sums mod 2**64 of two differently seeded ``hash`` of each whole row."""
+        table = quote_identifier(name)
+        parts = [quote_identifier(column) for column in partition_columns]
+        pid, rows, hash_a, hash_b = (quote_identifier(column) for column in DIGEST_COLUMNS)
+        # A sum, not bit_xor: two equal rows must not cancel each other out.
+        sums = [
+            f"(sum(hash(__qsim_row{seed})::HUGEINT) % {1 << 64})::VARCHAR AS {alias}"
+            for seed, alias in (("", hash_a), (", 'qsim'", hash_b))
+        ]
+        select = [*parts, f"{_partition_id(parts)} AS {pid}", f"count(*) AS {rows}", *sums]
+        group = f" GROUP BY {', '.join(parts)}" if parts else ""
+        query = f"SELECT {', '.join(select)} FROM {table} AS __qsim_row{group}"
+        return self._rows(self.con.execute(query))
+
+    def read_partitions(
+        self, name: str, partition_columns: list[str], partition_ids: list[int]
+    ) -> StatementResult:
+        """The rows of ``name`` whose ``hash`` of partition values is among ``partition_ids``."""
+        parts = [quote_identifier(column) for column in partition_columns]
+        ids = ", ".join(str(int(i)) for i in partition_ids) or "NULL"
+        query = f"SELECT * FROM {quote_identifier(name)} WHERE {_partition_id(parts)} IN ({ids})"
+        return self._rows(self.con.execute(query))
+
     def list_tables(self) -> list[str]:
         """Tables and views of the main schema."""
         rows = self.con.execute(
@@ -248,3 +278,8 @@ class DuckDBAdapter(EngineAdapter):
         if self.con is not None:
             self.con.close()
             self.con = None
+
+
+def _partition_id(quoted_columns: list[str]) -> str:
+    """The SQL of a partition's id: ``hash`` of its values (0 for an unpartitioned table)."""
+    return f"hash({', '.join(quoted_columns)})" if quoted_columns else "0::UBIGINT"
