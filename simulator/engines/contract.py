@@ -26,8 +26,9 @@ from simulator.datasets.table_spec import TableSpec
 __all__ = ["DIGEST_COLUMNS", "EngineAdapter", "StatementResult", "TableSpec"]
 
 # The columns ``partition_digests`` returns after the partition columns: the engine's id of
-# the partition (what ``read_partitions`` selects by), its row count, and two independent
-# sums (mod 2**64, as decimal text) of the engine's hashes of its rows.
+# the partition (what ``read_partitions`` selects by), its row count, and two sums (mod
+# 2**64, as decimal text) of the engine's hashes of its rows (two different functions of
+# each row, e.g. its hash and a rehash of it).
 DIGEST_COLUMNS = ("__qsim_partition_id", "__qsim_rows", "__qsim_hash_a", "__qsim_hash_b")
 
 
@@ -87,7 +88,8 @@ class EngineAdapter(abc.ABC):
     def partition_digests(self, name: str, partition_columns: list[str]) -> StatementResult:
         """Per partition of ``name`` (split by ``partition_columns``; one partition when
         empty): its values, then ``DIGEST_COLUMNS``, computed inside the engine so that no
-        table row crosses. Optional: qsim then reads whole tables back after writes."""
+        table row crosses. The sums must be sums (not XOR) so duplicate rows count.
+        Optional: qsim then reads whole tables back after writes."""
         raise NotImplementedError(f"{type(self).__name__} has no partition digests")
 
     def read_partitions(
