@@ -11,7 +11,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-AREAS = ("checksum", "datasets", "workload", "engines", "compare", "runner", "report", "selftest")
+AREAS = (
+    "checksum",
+    "datasets",
+    "workload",
+    "engines",
+    "compare",
+    "runner",
+    "report",
+    "selftest",
+    "write_cost",
+)
 
 
 def main(argv: list[str]) -> int:
