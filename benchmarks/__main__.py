@@ -21,6 +21,7 @@ AREAS = (
     "runner",
     "report",
     "selftest",
+    "write_cost",
 )
 
 

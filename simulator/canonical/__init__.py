@@ -10,7 +10,7 @@ keys and per-partition checksums). This package imports only ``simulator.errors`
 from simulator.canonical.accumulator import ChecksumAccumulator, checksum_table
 from simulator.canonical.checksum import ResultChecksum
 from simulator.canonical.mixing import NULL_HASH
-from simulator.canonical.partitions import NULL_PARTITION, partition_checksums
+from simulator.canonical.partitions import NULL_PARTITION, partition_checksums, partition_keys
 from simulator.canonical.rows import row_hashes
 from simulator.canonical.spec import CANONICAL_VERSION, FLOAT_MANTISSA_BITS, ChecksumInputError
 from simulator.canonical.type_names import canonical_type
@@ -27,6 +27,7 @@ __all__ = [
     "canonical_type",
     "checksum_table",
     "partition_checksums",
+    "partition_keys",
     "row_hashes",
     "value_hashes",
 ]

@@ -113,10 +113,19 @@ def _dense_groups(combined: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarr
     return uniques, inverse.astype(np.int64, copy=False)
 
 
-def _partition_batch(
-    batch: pa.RecordBatch, partition_columns: Sequence[str], totals: dict[str, list[int]]
-) -> None:
-    rows = row_hashes(batch)
+def partition_keys(batch: pa.RecordBatch, partition_columns: Sequence[str]) -> list[str]:
+    """The partition key of each row of ``batch``, as ``partition_checksums`` spells it.
+
+    Refuses (``ChecksumInputError``) a partition column the batch does not have.
+    """
+    groups, labels = _group_labels(batch, partition_columns)
+    return [labels[g] for g in groups.tolist()]
+
+
+def _group_labels(
+    batch: pa.RecordBatch, partition_columns: Sequence[str]
+) -> tuple[np.ndarray, list[str]]:
+    """Each row's index into the list of partition keys the batch holds, and that list."""
     groups = np.zeros(batch.num_rows, np.int64)
     labels: list[str] = [""]
     for name in partition_columns:
@@ -135,6 +144,14 @@ def _partition_batch(
             + texts[u % len(texts)]
             for u in uniques.tolist()
         ]
+    return groups, labels
+
+
+def _partition_batch(
+    batch: pa.RecordBatch, partition_columns: Sequence[str], totals: dict[str, list[int]]
+) -> None:
+    rows = row_hashes(batch)
+    groups, labels = _group_labels(batch, partition_columns)
     counts = np.zeros(len(labels), np.int64)
     lane_a = np.zeros(len(labels), np.uint64)
     lane_b = np.zeros(len(labels), np.uint64)

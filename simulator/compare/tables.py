@@ -73,18 +73,29 @@ class TableStateBuilder:
 
     def finish(self) -> TableState:
         """The table's post-state: total and per-partition row counts and checksums."""
-        checksum = EMPTY_MULTISET
-        for multiset in self._multisets.values():
-            checksum = add_multisets(checksum, multiset)
-        return TableState(
-            table=self.table,
-            row_count=sum(self._rows.values()),
-            checksum=checksum,
-            partition_columns=list(self.partition_columns),
-            partitions={
-                key: PartitionState(row_count=self._rows[key], checksum=self._multisets[key])
-                for key in sorted(self._rows)
-            },
-            rows_before=self.rows_before,
-            exists=True,
-        )
+        partitions = {
+            key: PartitionState(row_count=self._rows[key], checksum=self._multisets[key])
+            for key in self._rows
+        }
+        return table_state(self.table, self.partition_columns, partitions, self.rows_before)
+
+
+def table_state(
+    table: str,
+    partition_columns: Sequence[str],
+    partitions: dict[str, PartitionState],
+    rows_before: int | None,
+) -> TableState:
+    """The post-state of an existing table made of ``partitions``: totals are their sums."""
+    checksum = EMPTY_MULTISET
+    for partition in partitions.values():
+        checksum = add_multisets(checksum, partition.checksum)
+    return TableState(
+        table=table,
+        row_count=sum(partition.row_count for partition in partitions.values()),
+        checksum=checksum,
+        partition_columns=list(partition_columns),
+        partitions={key: partitions[key] for key in sorted(partitions)},
+        rows_before=rows_before,
+        exists=True,
+    )

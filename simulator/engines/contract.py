@@ -6,7 +6,8 @@ and this contract re-exports; it too needs only pyarrow). A third-party adapter 
 ``package.module:Factory`` that returns an :class:`EngineAdapter`.
 
 Call order in a worker: ``open`` -> ``load_tables`` -> ``seal`` -> any number of
-``execute`` / ``read_table`` / ``table_row_count`` -> ``close``. Any exception an adapter
+``execute`` / ``read_table`` / ``table_row_count`` / ``partition_digests`` /
+``read_partitions`` -> ``close``. Any exception an adapter
 raises from ``execute`` is an engine error: the worker records its class name and message.
 """
 
@@ -22,7 +23,13 @@ import pyarrow as pa
 # Re-exported: adapters (third-party ones too) take TableSpec from this contract.
 from simulator.datasets.table_spec import TableSpec
 
-__all__ = ["EngineAdapter", "StatementResult", "TableSpec"]
+__all__ = ["DIGEST_COLUMNS", "EngineAdapter", "StatementResult", "TableSpec"]
+
+# The columns ``partition_digests`` returns after the partition columns: the engine's id of
+# the partition (what ``read_partitions`` selects by), its row count, and two sums (mod
+# 2**64, as decimal text) of the engine's hashes of its rows (two different functions of
+# each row, e.g. its hash and a rehash of it).
+DIGEST_COLUMNS = ("__qsim_partition_id", "__qsim_rows", "__qsim_hash_a", "__qsim_hash_b")
 
 
 @dataclass
@@ -77,6 +84,20 @@ class EngineAdapter(abc.ABC):
         """Row count of ``name``; adapters may override with something cheaper."""
         result = self.read_table(name)
         return sum(batch.num_rows for batch in result.batches)
+
+    def partition_digests(self, name: str, partition_columns: list[str]) -> StatementResult:
+        """Per partition of ``name`` (split by ``partition_columns``; one partition when
+        empty): its values, then ``DIGEST_COLUMNS``, computed inside the engine so that no
+        table row crosses. The sums must be sums (not XOR) so duplicate rows count.
+        Optional: qsim then reads whole tables back after writes."""
+        raise NotImplementedError(f"{type(self).__name__} has no partition digests")
+
+    def read_partitions(
+        self, name: str, partition_columns: list[str], partition_ids: list[int]
+    ) -> StatementResult:
+        """Every row of ``name`` whose partition id (as ``partition_digests`` gives it) is
+        in ``partition_ids``; rows of other partitions may come too (an id collision)."""
+        raise NotImplementedError(f"{type(self).__name__} has no partition reads")
 
     @abc.abstractmethod
     def close(self) -> None:

@@ -156,6 +156,18 @@ class FaultInjector:
         """Post-state reads are never faulted: they are how qsim sees what landed."""
         return self.worker.read_table(name, sink, timeout_s)
 
+    def partition_digests(
+        self, name: str, columns: list[str], sink: Sink, timeout_s: float = 600.0
+    ) -> WorkerOutcome:
+        """The engine's partition digests, unfaulted (they find what a write changed)."""
+        return self.worker.partition_digests(name, columns, sink, timeout_s)
+
+    def read_partitions(
+        self, name: str, columns: list[str], ids: list[int], sink: Sink, timeout_s: float = 600.0
+    ) -> WorkerOutcome:
+        """Post-state reads of some partitions, unfaulted like ``read_table``."""
+        return self.worker.read_partitions(name, columns, ids, sink, timeout_s)
+
     def table_row_count(self, name: str) -> int:
         """Row count, unfaulted."""
         return self.worker.table_row_count(name)

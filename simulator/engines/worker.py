@@ -419,6 +419,26 @@ class EngineWorker:
         """Stream every row of table ``name`` to ``sink`` (a write's post-state)."""
         return self._stream({"op": "read_table", "name": name}, timeout_s, sink)
 
+    def partition_digests(
+        self, name: str, columns: list[str], sink: Sink, timeout_s: float = CONTROL_TIMEOUT_S
+    ) -> WorkerOutcome:
+        """Stream the engine's per-partition digests of ``name`` (contract
+        ``partition_digests``) to ``sink``; status ``error`` when the adapter has none."""
+        request = {"op": "partition_digests", "name": name, "columns": columns}
+        return self._stream(request, timeout_s, sink)
+
+    def read_partitions(
+        self,
+        name: str,
+        columns: list[str],
+        ids: list[int],
+        sink: Sink,
+        timeout_s: float = CONTROL_TIMEOUT_S,
+    ) -> WorkerOutcome:
+        """Stream the rows of the partitions of ``name`` with engine ids ``ids`` to ``sink``."""
+        request = {"op": "read_partitions", "name": name, "columns": columns, "ids": ids}
+        return self._stream(request, timeout_s, sink)
+
     def _value(self, request: dict[str, Any]) -> Any:
         self._ensure()
         try:

@@ -10,6 +10,7 @@ duplicate's number is exported as ``QSIM_PROTOCOL_FD`` (only test fakes use it).
 
 Requests (JSON ``op``): ``start`` (adapter, engine, workspace, settings, tables,
 max_memory_mb) -> ``version``; ``execute`` (sql); ``read_table`` (name);
+``partition_digests`` (name, columns); ``read_partitions`` (name, columns, ids);
 ``table_row_count`` (name); ``list_tables``; ``close``.
 """
 
@@ -246,6 +247,14 @@ class Worker:
             return self.stream(lambda: adapter.execute(request["sql"]))
         if op == "read_table":
             return self.stream(lambda: adapter.read_table(request["name"]))
+        if op == "partition_digests":
+            return self.stream(
+                lambda: adapter.partition_digests(request["name"], request["columns"])
+            )
+        if op == "read_partitions":
+            return self.stream(
+                lambda: adapter.read_partitions(request["name"], request["columns"], request["ids"])
+            )
         try:
             if op == "table_row_count":
                 return {"status": "ok", "value": int(adapter.table_row_count(request["name"]))}

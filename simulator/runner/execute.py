@@ -5,8 +5,10 @@ Checksums are computed here, from the batches as they stream out of the worker
 use its rows, and that has at most ``compare.keep_result_rows`` rows, is also kept as Arrow
 IPC bytes (:func:`keeps_result`): float or decimal columns (tolerant confirmation), an
 ORDER BY that may tie (tie groups), a LIMIT without a total order (tie groups, subset check).
-For a write statement the row count of every written table is taken before, and its full
-post-state is read back after and checksummed per partition.
+For a write statement the row count of every written table is taken before, and its
+post-state is checksummed per partition after: read back in full, or, given the table's
+last verified state on this engine (``verified``), only the partitions whose engine digest
+changed (``write_state``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,11 @@ from simulator.compare.tables import TableStateBuilder
 from simulator.engines.worker import HARNESS_ERROR, EngineWorker, WorkerOutcome
 from simulator.errors import EngineError
 from simulator.results.execution import Execution, TableState
+from simulator.runner.write_state import (
+    VerifiedTable,
+    verified_after_change,
+    verified_after_full_read,
+)
 
 AUTO_PARTITION = ("day",)
 DML_KINDS = ("insert", "update", "delete", "merge")
@@ -185,13 +192,16 @@ def execute_statement(
     node: str = "",
     checksum: bool = True,
     row_hash_cap: int | None = None,
+    verified: dict[str, VerifiedTable] | None = None,
 ) -> tuple[Execution, bytes | None]:
     """Execute ``statement`` on ``worker`` and return its record and kept result bytes.
 
     Never raises for engine errors, timeouts or crashes: they are the record's status.
     With ``checksum=False`` (performance repetitions) rows are only counted. With
     ``row_hash_cap`` (the unlimited phase) only the rows' canonical hashes are kept, as a
-    row-hash file, when there are at most that many rows.
+    row-hash file, when there are at most that many rows. ``verified`` (the lane's last
+    verified post-states, updated here) lets a DML read back only what it changed; without
+    it every written table is read back in full.
     """
     record = Execution(
         execution_id=Execution.make_id(phase, engine, tenant, statement.query_id, repetition),
@@ -251,7 +261,9 @@ def execute_statement(
         try:
             # DML cannot create or drop tables: the table list taken before still holds.
             after = existing if statement.kind in DML_KINDS else None
-            record.writes = _post_state(worker, writes, statement, rows_before, timeout_s, after)
+            record.writes = _post_state(
+                worker, writes, statement, rows_before, timeout_s, after, verified
+            )
         except EngineError as err:
             _apply(record, _crash(err))
     record.finished_at = time.time()
@@ -285,16 +297,19 @@ def _post_state(
     rows_before: dict[str, int | None],
     timeout_s: float,
     existing: set[str] | None = None,
+    verified: dict[str, VerifiedTable] | None = None,
 ) -> dict[str, TableState]:
-    """Read back every written table and checksum it per partition (``existing``: the
-    lower-cased table names, when already known)."""
+    """Checksum every written table per partition (``existing``: the lower-cased table
+    names, when already known); see ``execute_statement`` for ``verified``."""
     if existing is None:
         existing = {name.lower() for name in worker.list_tables()}
     states: dict[str, TableState] = {}
+    read_timeout = max(timeout_s, 60.0)
     for table in writes:
         # A new table nobody configured is split by ``day`` when it has one (the builder
         # falls back to a whole-table state when it does not).
         columns = list(statement.partition_columns.get(table, AUTO_PARTITION))
+        previous = verified.pop(table, None) if verified is not None else None
         if table.lower() not in existing:
             states[table] = TableState(
                 table=table,
@@ -305,12 +320,23 @@ def _post_state(
                 exists=False,
             )
             continue
+        if previous is not None and statement.kind in DML_KINDS:
+            # DML keeps the table and its columns: the last verified state still applies.
+            changed = verified_after_change(worker, previous, rows_before.get(table), read_timeout)
+            if changed is not None and verified is not None:
+                verified[table] = changed
+                states[table] = changed.state
+                continue
         sink = _StateSink(TableStateBuilder(table, columns, rows_before=rows_before.get(table)))
-        outcome = worker.read_table(table, sink, timeout_s=max(timeout_s, 60.0))
+        outcome = worker.read_table(table, sink, timeout_s=read_timeout)
         if outcome.status != "ok":
             raise EngineError(
                 f"reading back {table} failed: {outcome.error_class}: {outcome.error_message}"
             )
         if sink.error is None:  # a post-state qsim cannot checksum is left out: "not captured"
             states[table] = sink.builder.finish()
+            if verified is not None:
+                full = verified_after_full_read(worker, states[table], read_timeout)
+                if full is not None:
+                    verified[table] = full
     return states

@@ -44,6 +44,7 @@ from simulator.engines.worker import EngineWorker
 from simulator.results.execution import Execution
 from simulator.runner.execute import Statement, execute_statement
 from simulator.runner.inflight import InFlightView
+from simulator.runner.write_state import VerifiedTable
 
 ExecutionResult = tuple[dict[str, Any], bytes | None]
 WARM_UP_SQL = "SELECT 1"
@@ -89,6 +90,8 @@ class _Lane:
         self.workspace = workspace
         self.applied = 0  # statements of the log already reflected in the workspace
         self.ok_writes: list[int] = []
+        # Last verified post-state of each table this lane wrote (see runner.write_state).
+        self.verified: dict[str, VerifiedTable] = {}
         self.lock = threading.Lock()
 
 
@@ -310,6 +313,7 @@ class TenantSession:
             in_flight=in_flight,
             node=self.node,
             checksum=checksum,
+            verified=lane.verified,
         )
 
     def _catch_up(self, engine: str, lane: _Lane, index: int) -> None:

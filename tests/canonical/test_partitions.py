@@ -13,6 +13,7 @@ from simulator.canonical import (
     ChecksumInputError,
     checksum_table,
     partition_checksums,
+    partition_keys,
 )
 
 # --- partitions -------------------------------------------------------------------------
@@ -92,3 +93,17 @@ def test_many_partitions_across_several_columns():
     assert len(parts) == len(pairs)
     assert sum(count for count, _ in parts.values()) == n
     assert partition_checksums(table.to_batches(max_chunksize=777), ["a", "b"]) == parts
+
+
+def test_partition_keys_spell_each_row_as_partition_checksums_keys_it() -> None:
+    batch = pa.record_batch(
+        {
+            "day": pa.array([dt.date(2024, 1, 2), None, dt.date(2024, 1, 2)]),
+            "region": ["eu/west", "us", "eu/west"],
+            "x": [1, 2, 3],
+        }
+    )
+    keys = partition_keys(batch, ["day", "region"])
+    assert keys == ["day=2024-01-02/region=eu%2Fwest", "day=__NULL__/region=us", keys[0]]
+    assert sorted(set(keys)) == sorted(partition_checksums(batch, ["day", "region"]))
+    assert partition_keys(batch, []) == ["", "", ""]

@@ -145,3 +145,37 @@ def test_unknown_read_only_tables_mode_fails_start_with_one_line(
     worker.close()
     assert "read_only_tables: expected one of copy, views, got 'mirror'" in str(info.value)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("release", RELEASES)
+def test_partition_digests_move_with_any_row_and_name_what_read_partitions_reads(
+    release, runtime_for, tmp_path
+):
+    spec = duckdb_spec(release)
+    with EngineWorker(spec, runtime_for(spec), tmp_path / "ws", []) as worker:
+        worker.execute(
+            "CREATE TABLE w AS SELECT x, CASE WHEN x < 6 THEN x % 3 END AS part FROM range(8) t(x)",
+            30,
+        )
+
+        def digests(columns: list[str]) -> dict:
+            batches: list[pa.RecordBatch] = []
+            assert worker.partition_digests("w", columns, batches.append).status == "ok"
+            got = pa.Table.from_batches(batches).to_pylist()
+            return {row.get("part", "all"): row for row in got}
+
+        before = digests(["part"])
+        assert {k: v["__qsim_rows"] for k, v in before.items()} == {0: 2, 1: 2, 2: 2, None: 2}
+        whole = digests([])["all"]
+        assert (whole["__qsim_partition_id"], whole["__qsim_rows"]) == (0, 8)
+        # A duplicate of a row already there moves the count and both sums of its partition.
+        worker.execute("INSERT INTO w SELECT * FROM w WHERE x = 4", 30)
+        after = digests(["part"])
+        assert [k for k in before if before[k] != after[k]] == [1]
+        changed = after[1]
+        assert all(changed[c] != before[1][c] for c in ("__qsim_hash_a", "__qsim_hash_b"))
+        read: list[pa.RecordBatch] = []
+        ids = [changed["__qsim_partition_id"], after[None]["__qsim_partition_id"]]
+        assert worker.read_partitions("w", ["part"], ids, read.append).status == "ok"
+        assert sorted(pa.Table.from_batches(read).column("x").to_pylist()) == [1, 4, 4, 6, 7]
+        assert worker.read_partitions("w", ["part"], [], read.append).status == "ok"

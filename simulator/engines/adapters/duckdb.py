@@ -34,7 +34,12 @@ from simulator.engines.adapters.duckdb_sandbox import (
     StatementGuard,
     check_release,
 )
-from simulator.engines.contract import EngineAdapter, StatementResult, TableSpec
+from simulator.engines.contract import (
+    DIGEST_COLUMNS,
+    EngineAdapter,
+    StatementResult,
+    TableSpec,
+)
 from simulator.engines.sql_names import quote_identifier
 
 DATABASE_FILE = "engine.duckdb"
@@ -235,6 +240,33 @@ class DuckDBAdapter(EngineAdapter):
         query = f"SELECT count(*) FROM {quote_identifier(name)}"
         return int(self.con.execute(query).fetchall()[0][0])
 
+    def partition_digests(self, name: str, partition_columns: list[str]) -> StatementResult:
+        """One aggregate over ``name``: per partition, ``hash`` of its values, ``count(*)``,
+        and the sums mod 2**64 of ``hash`` of each whole row and of ``hash`` of that hash."""
+        table = quote_identifier(name)
+        parts = [quote_identifier(column) for column in partition_columns]
+        pid, rows, hash_a, hash_b = (quote_identifier(column) for column in DIGEST_COLUMNS)
+        # Sums, not bit_xor: two equal rows must not cancel each other out. The second sum
+        # rehashes the first's row hash: hashing each row once is the cost (2x on 1.1).
+        sums = [
+            f"(sum({term}::HUGEINT) % {1 << 64})::VARCHAR AS {alias}"
+            for term, alias in (("__qsim_h", hash_a), ("hash(__qsim_h)", hash_b))
+        ]
+        select = [*parts, f"{_partition_id(parts)} AS {pid}", f"count(*) AS {rows}", *sums]
+        group = f" GROUP BY {', '.join(parts)}" if parts else ""
+        rows_hashed = f"SELECT {''.join(p + ', ' for p in parts)}hash(__qsim_row) AS __qsim_h"
+        query = f"SELECT {', '.join(select)} FROM ({rows_hashed} FROM {table} AS __qsim_row){group}"
+        return self._rows(self.con.execute(query))
+
+    def read_partitions(
+        self, name: str, partition_columns: list[str], partition_ids: list[int]
+    ) -> StatementResult:
+        """The rows of ``name`` whose ``hash`` of partition values is among ``partition_ids``."""
+        parts = [quote_identifier(column) for column in partition_columns]
+        ids = ", ".join(str(int(i)) for i in partition_ids) or "NULL"
+        query = f"SELECT * FROM {quote_identifier(name)} WHERE {_partition_id(parts)} IN ({ids})"
+        return self._rows(self.con.execute(query))
+
     def list_tables(self) -> list[str]:
         """Tables and views of the main schema."""
         rows = self.con.execute(
@@ -248,3 +280,8 @@ class DuckDBAdapter(EngineAdapter):
         if self.con is not None:
             self.con.close()
             self.con = None
+
+
+def _partition_id(quoted_columns: list[str]) -> str:
+    """The SQL of a partition's id: ``hash`` of its values (0 for an unpartitioned table)."""
+    return f"hash({', '.join(quoted_columns)})" if quoted_columns else "0::UBIGINT"

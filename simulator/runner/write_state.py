@@ -1,0 +1,167 @@
+"""Write verification whose cost follows the change: engine digests find what a write
+changed, and only those partitions are read back and checksummed canonically.
+
+After a table's post-state is verified on an engine, the runner keeps it with the engine's
+own per-partition digests (row count and two sums of engine row hashes, computed by one
+aggregate inside the engine, contract ``partition_digests``). After the next DML on that
+table it takes the digests again: a partition whose digest is unchanged keeps its verified
+canonical state; a changed, new or vanished one is re-read (``read_partitions``) and
+checksummed by qsim. The result must agree with the engine's digest row counts partition by
+partition, or the whole table is read back as before. The canonical checksums compared
+across engines are always qsim's; the engine's hashes are only compared with themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from simulator.canonical import ChecksumInputError, partition_keys
+from simulator.compare.tables import TableStateBuilder, table_state
+from simulator.engines.contract import DIGEST_COLUMNS
+from simulator.engines.worker import EngineWorker, WorkerOutcome
+from simulator.errors import EngineError
+from simulator.results.execution import TableState
+
+# Outcomes that mean the worker itself failed: the execution is then a crash to retry, as
+# when a full read-back fails, never quietly verified on a replaced worker.
+_WORKER_FAILED = ("crash", "timeout")
+
+
+@dataclass(frozen=True)
+class Digest:
+    """The engine's digest of one partition: its id in the engine, rows, two hash sums."""
+
+    partition_id: int
+    rows: int
+    hash_a: int
+    hash_b: int
+
+    def content(self) -> tuple[int, int, int]:
+        """What identifies the partition's content (the id only names it)."""
+        return self.rows, self.hash_a, self.hash_b
+
+
+@dataclass
+class VerifiedTable:
+    """A table's last verified post-state on one engine, the engine's digests of exactly
+    that content, and how many rows qsim read back to verify it."""
+
+    state: TableState
+    digests: dict[str, Digest]
+    rows_read: int
+
+
+class _DigestSink:
+    """Collects ``partition_digests`` batches into digests keyed by canonical partition key."""
+
+    def __init__(self, columns: list[str]) -> None:
+        self.columns = columns
+        self.digests: dict[str, Digest] = {}
+        self.error: Exception | None = None
+
+    def __call__(self, batch: pa.RecordBatch) -> None:
+        if self.error is not None:
+            return
+        try:
+            keys = partition_keys(batch, self.columns)
+            values = zip(*(batch.column(name).to_pylist() for name in DIGEST_COLUMNS), strict=True)
+            for key, (pid, rows, hash_a, hash_b) in zip(keys, values, strict=True):
+                if rows:  # an empty unpartitioned table still gives its one aggregate row
+                    self.digests[key] = Digest(int(pid), int(rows), int(hash_a), int(hash_b))
+        except (ChecksumInputError, KeyError, TypeError, ValueError) as err:
+            self.error = err
+
+
+class _CountingStateSink:
+    """Feeds read-back rows to a TableStateBuilder and counts them."""
+
+    def __init__(self, builder: TableStateBuilder) -> None:
+        self.builder = builder
+        self.rows = 0
+        self.error: ChecksumInputError | None = None
+
+    def __call__(self, batch: pa.RecordBatch) -> None:
+        self.rows += batch.num_rows
+        if self.error is None:
+            try:
+                self.builder.update(batch)
+            except ChecksumInputError as err:
+                self.error = err
+
+
+def _checked(outcome: WorkerOutcome) -> WorkerOutcome:
+    """``outcome``, unless the worker crashed or timed out: EngineError then."""
+    if outcome.status in _WORKER_FAILED:
+        raise EngineError(
+            f"verifying a write failed: {outcome.error_class}: {outcome.error_message}"
+        )
+    return outcome
+
+
+def read_digests(
+    worker: EngineWorker, table: str, columns: list[str], timeout_s: float
+) -> dict[str, Digest] | None:
+    """The engine's digests of ``table`` per partition; None when the engine has none.
+    Raises EngineError when the worker crashed or timed out."""
+    sink = _DigestSink(columns)
+    outcome = _checked(worker.partition_digests(table, columns, sink, timeout_s=timeout_s))
+    if outcome.status != "ok" or sink.error is not None:
+        return None
+    return sink.digests
+
+
+def verified_after_full_read(
+    worker: EngineWorker, state: TableState, timeout_s: float
+) -> VerifiedTable | None:
+    """``state`` (read back in full) with the engine's digests of it, when they agree with
+    it row count by row count; None otherwise (the next write then reads in full again)."""
+    digests = read_digests(worker, state.table, state.partition_columns, timeout_s)
+    if digests is None or not _counts_agree(state, digests):
+        return None
+    return VerifiedTable(state, digests, rows_read=state.row_count)
+
+
+def verified_after_change(
+    worker: EngineWorker,
+    previous: VerifiedTable,
+    rows_before: int | None,
+    timeout_s: float,
+) -> VerifiedTable | None:
+    """The table's post-state from ``previous`` and a read of only the partitions whose
+    engine digest changed since; None when the engine cannot say or the pieces disagree
+    with the engine's row counts (the caller then reads the whole table)."""
+    table, columns = previous.state.table, previous.state.partition_columns
+    after = read_digests(worker, table, columns, timeout_s)
+    if after is None:
+        return None
+    before = previous.digests
+    changed = {
+        key
+        for key in set(before) | set(after)
+        if key not in before or key not in after or before[key].content() != after[key].content()
+    }
+    builder = TableStateBuilder(table, columns, rows_before=rows_before)
+    sink = _CountingStateSink(builder)
+    ids = sorted({after[key].partition_id for key in changed if key in after})
+    if ids:
+        outcome = _checked(worker.read_partitions(table, columns, ids, sink, timeout_s=timeout_s))
+        if outcome.status != "ok" or sink.error is not None:
+            return None
+    fresh = builder.finish()
+    if fresh.partition_columns != columns:
+        return None
+    partitions = {k: p for k, p in previous.state.partitions.items() if k not in changed}
+    # A partition read because its id collided with a changed one is fresh too: keep it.
+    partitions.update(fresh.partitions)
+    state = table_state(table, columns, partitions, rows_before)
+    if not _counts_agree(state, after):
+        return None
+    return VerifiedTable(state, after, rows_read=sink.rows)
+
+
+def _counts_agree(state: TableState, digests: dict[str, Digest]) -> bool:
+    """Whether ``state`` has exactly the engine's partitions with the engine's row counts."""
+    counts = {key: partition.row_count for key, partition in state.partitions.items()}
+    return counts == {key: digest.rows for key, digest in digests.items()}
