@@ -85,20 +85,26 @@ class EngineAdapter(abc.ABC):
         result = self.read_table(name)
         return sum(batch.num_rows for batch in result.batches)
 
-    def partition_digests(self, name: str, partition_columns: list[str]) -> StatementResult:
-        """Per partition of ``name`` (split by ``partition_columns``; one partition when
-        empty): its values, then ``DIGEST_COLUMNS``, computed inside the engine so that no
-        table row crosses. The sums must be sums (not XOR) so duplicate rows count.
-        Optional: qsim then reads whole tables back after writes."""
-        raise NotImplementedError(f"{type(self).__name__} has no partition digests")
-
-    def read_partitions(
-        self, name: str, partition_columns: list[str], partition_ids: list[int]
-    ) -> StatementResult:
-        """Every row of ``name`` whose partition id (as ``partition_digests`` gives it) is
-        in ``partition_ids``; rows of other partitions may come too (an id collision)."""
-        raise NotImplementedError(f"{type(self).__name__} has no partition reads")
+    # Optional capability, announced by the worker at start (``has_partition_digests``):
+    # an adapter that defines both methods below lets qsim re-read only the partitions a
+    # write changed; without them qsim reads whole tables back after writes.
+    #
+    # partition_digests(name, partition_columns) -> StatementResult: per partition of
+    #   ``name`` (split by ``partition_columns``; one partition when empty) its values,
+    #   then ``DIGEST_COLUMNS``, computed inside the engine so that no table row crosses.
+    #   The sums must be sums (not XOR) so duplicate rows count.
+    # read_partitions(name, partition_columns, partition_ids) -> StatementResult: every
+    #   row of ``name`` whose partition id (as ``partition_digests`` gives it) is in
+    #   ``partition_ids``; rows of other partitions may come too (an id collision).
 
     @abc.abstractmethod
     def close(self) -> None:
         """Release the engine; must be safe to call twice."""
+
+
+def has_partition_digests(adapter: EngineAdapter) -> bool:
+    """True when ``adapter`` offers the optional ``partition_digests`` / ``read_partitions``
+    capability (see :class:`EngineAdapter`)."""
+    return all(
+        callable(getattr(adapter, name, None)) for name in ("partition_digests", "read_partitions")
+    )

@@ -156,6 +156,11 @@ class FaultInjector:
         """Post-state reads are never faulted: they are how qsim sees what landed."""
         return self.worker.read_table(name, sink, timeout_s)
 
+    @property
+    def has_partition_digests(self) -> bool:
+        """Whether the wrapped worker's adapter digests partitions."""
+        return self.worker.has_partition_digests
+
     def partition_digests(
         self, name: str, columns: list[str], sink: Sink, timeout_s: float = 600.0
     ) -> WorkerOutcome:

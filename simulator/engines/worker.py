@@ -129,6 +129,9 @@ class EngineWorker:
         self.workspace = Path(workspace)
         self.tables = list(tables)
         self.version = ""
+        # Whether the adapter can digest partitions (told by the worker at start): without
+        # it, write verification reads whole tables and never asks.
+        self.has_partition_digests = False
         self.restarts = 0
         self._proc: subprocess.Popen[bytes] | None = None
         self._reader: FrameReader | None = None
@@ -198,6 +201,7 @@ class EngineWorker:
                 f"{reply.get('stage', 'start')}: {reply.get('error_class')}: "
                 f"{reply.get('error_message', '')}".splitlines()[0]
             )
+        self.has_partition_digests = bool(reply.get("partition_digests"))
         return str(reply["version"])
 
     def start(self) -> str:

@@ -24,7 +24,12 @@ from typing import Any
 
 import pyarrow as pa
 
-from simulator.engines.contract import EngineAdapter, StatementResult, TableSpec
+from simulator.engines.contract import (
+    EngineAdapter,
+    StatementResult,
+    TableSpec,
+    has_partition_digests,
+)
 from simulator.engines.protocol import (
     KIND_BATCH,
     KIND_JSON,
@@ -165,7 +170,12 @@ class Worker:
             version = str(self.adapter.version())
         except Exception as err:
             return _error(err, stage=stage)
-        return {"status": "ok", "version": version, "pid": os.getpid()}
+        return {
+            "status": "ok",
+            "version": version,
+            "pid": os.getpid(),
+            "partition_digests": has_partition_digests(self.adapter),
+        }
 
     def stream(self, produce: Any) -> dict[str, Any]:
         """Run ``produce()`` -> StatementResult, stream its batches, reply with the totals.

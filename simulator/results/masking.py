@@ -70,7 +70,8 @@ _SECRET_KEYS = re.compile(r"(?i)(password|passwd|pwd|secret|token|api_?key|crede
 
 
 def neutralize_bidi(text: str) -> str:
-    """``text`` with every bidirectional-control character shown as ``[U+XXXX]``."""
+    """``text`` with every bidirectional-control character shown by its code point, e.g.
+    U+202E as ``[U+202E]``, so it cannot reverse the text after it."""
     return _BIDI.sub(lambda m: f"[U+{ord(m.group()):04X}]", text)
 
 

@@ -105,6 +105,8 @@ def read_digests(
 ) -> dict[str, Digest] | None:
     """The engine's digests of ``table`` per partition; None when the engine has none.
     Raises EngineError when the worker crashed or timed out."""
+    if not worker.has_partition_digests:
+        return None
     sink = _DigestSink(columns)
     outcome = _checked(worker.partition_digests(table, columns, sink, timeout_s=timeout_s))
     if outcome.status != "ok" or sink.error is not None:

@@ -109,9 +109,10 @@ def test_an_empty_result_keeps_its_column_types(worker: EngineWorker) -> None:
     assert "null" not in record.result["column_types"]
 
 
-def test_a_type_difference_on_an_empty_result_is_a_schema_mismatch(worker: EngineWorker) -> None:
-    facts = SimpleNamespace(
-        query_id="q",
+def _select_facts(query_id: str) -> SimpleNamespace:
+    """What the comparison reads about a plain SELECT without ORDER BY or LIMIT."""
+    return SimpleNamespace(
+        query_id=query_id,
         tenant="t01",
         pattern_id="p",
         kind="select",
@@ -122,6 +123,10 @@ def test_a_type_difference_on_an_empty_result_is_a_schema_mismatch(worker: Engin
         tables_written=(),
         weight=1.0,
     )
+
+
+def test_a_type_difference_on_an_empty_result_is_a_schema_mismatch(worker: EngineWorker) -> None:
+    facts = _select_facts("q")
     for where in ("WHERE false", ""):
         numeric, _ = _run(worker, 0, "select", f"SELECT 1.5::DECIMAL(18, 3) AS v {where}")
         double, _ = _run(worker, 1, "select", f"SELECT 1.5::DOUBLE AS v {where}")
@@ -133,18 +138,7 @@ def test_a_map_from_duckdb_0_10_is_judged_like_the_same_map_from_the_newest(tmp_
     # DuckDB 0.10 declares map keys nullable: this query was baseline_error ("garbage").
     old = EngineSpec(name="old", adapter="duckdb", requirements=("duckdb==0.10.3",))
     sql = "SELECT map(['a', 'b'], [1, NULL]) AS m, {'l': [map(['k'], [2.5])]} AS s"
-    facts = SimpleNamespace(
-        query_id="q0",
-        tenant="t01",
-        pattern_id="p",
-        kind="select",
-        order_by=False,
-        order_keys=(),
-        limit=None,
-        nondeterministic=(),
-        tables_written=(),
-        weight=1.0,
-    )
+    facts = _select_facts("q0")
     records = []
     for spec in (old, SPEC):
         runtime = ensure_runtime(spec, default_root())

@@ -75,6 +75,7 @@ def test_one_changed_partition_is_read_and_the_state_is_the_full_reads(
     worker: EngineWorker,
 ) -> None:
     verified: dict[str, VerifiedTable] = {}
+    assert worker.has_partition_digests  # DuckDB announces the capability at start
     first = _write(worker, verified, "update", "UPDATE events SET id = id WHERE false")
     assert verified["events"].rows_read == DAYS * ROWS_PER_DAY  # nothing verified yet
     assert len(first.partitions) == DAYS
@@ -189,6 +190,8 @@ def test_an_unpartitioned_table_is_read_only_when_it_changed(tmp_path: Path) -> 
 def test_an_engine_without_digests_is_read_back_in_full(tmp_path: Path) -> None:
     spec = EngineSpec(name="lite", adapter="sqlite", dialect="sqlite")
     with EngineWorker(spec, ensure_runtime(spec, default_root()), tmp_path / "ws", []) as w:
+        # The worker says so at start: no digest request is ever sent for it.
+        assert w.has_partition_digests is False
         w.execute("CREATE TABLE events AS SELECT 1 AS x, '2024-01-01' AS day", 60.0)
         verified: dict[str, VerifiedTable] = {}
         state = _write(w, verified, "insert", "INSERT INTO events VALUES (2, '2024-01-02')")
