@@ -47,8 +47,11 @@ class QsimProcess:
 
     def _read(self) -> None:
         assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self.lines.append(line)
+        try:
+            for line in self.proc.stderr:
+                self.lines.append(line)
+        except ValueError:
+            return  # the test closed the pipe after the process ended: nothing more to read
 
     def wait_for(self, text: str, timeout_s: float = 120.0) -> None:
         """Wait until a stderr line contains ``text``."""
