@@ -7,7 +7,7 @@ Every error names the file, the dotted key and the problem, for example::
 A run config has these sections (all but ``engines`` optional)::
 
     [run]       name, results_dir, baseline, candidates, seed, ray_address
-    [dataset]   generation, store, [dataset.generate] name/scale/seed/tenants
+    [dataset]   generation, store, cache, [dataset.generate] name/scale/seed/tenants
     [workload]  name, dir, log, [workload.synth] rows/seed, [workload.sample] budget/...
     [engines.NAME]  adapter, requirements, dialect, version, settings, partition_columns,
                     [engines.NAME.faults]
@@ -71,6 +71,7 @@ class GenerateSection:
 class DatasetSection:
     generation: str = "demo"
     store: str = "datasets/store"
+    cache: str = ""
     generate: GenerateSection = field(default_factory=GenerateSection)
 
 

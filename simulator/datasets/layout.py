@@ -64,12 +64,17 @@ def write_bytes(output: OpenOutput, path: Path, payload: bytes | memoryview) -> 
 
 def file_hash(path: Path) -> tuple[str, int]:
     """Return (xxh3_128 hex, byte count) of the file at ``path``, read in chunks."""
+    with open(path, "rb") as handle:
+        return stream_hash(handle)
+
+
+def stream_hash(handle: BinaryIO) -> tuple[str, int]:
+    """Return (xxh3_128 hex, byte count) of what is left to read from ``handle``."""
     hasher = xxhash.xxh3_128()
     size = 0
-    with open(path, "rb") as handle:
-        while chunk := handle.read(HASH_CHUNK_BYTES):
-            hasher.update(chunk)
-            size += len(chunk)
+    while chunk := handle.read(HASH_CHUNK_BYTES):
+        hasher.update(chunk)
+        size += len(chunk)
     return hasher.hexdigest(), size
 
 
@@ -171,11 +176,14 @@ def table_entry(
     }
 
 
-def read_file_batches(path: Path, partition: str, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
-    """Stream the rows of one table file as batches of the full table ``schema``: the
-    file's columns plus the partition columns filled from ``partition``."""
+def read_file_batches(
+    source: Path | BinaryIO, partition: str, schema: pa.Schema
+) -> Iterator[pa.RecordBatch]:
+    """Stream the rows of one table file (a path or an open file) as batches of the full
+    table ``schema``: the file's columns plus the partition columns filled from
+    ``partition``."""
     constants = dict(parse_partition_key(partition))
-    parquet = pq.ParquetFile(path)
+    parquet = pq.ParquetFile(source)
     for batch in parquet.iter_batches(batch_size=64 * 1024):
         arrays = []
         for field in schema:

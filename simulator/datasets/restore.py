@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import BinaryIO
 
 import xxhash
 
@@ -39,15 +40,17 @@ def restore_table(
     written = []
     prefix = f"tables/{tenant}/{table}/"
     for file in files:
-        source = generation.path / file["path"]
+        source = generation.stored_name(file["path"])
         out = target / file["path"].removeprefix(prefix)
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
-            digest = _copy_hashing(source, out)
+            with generation.open_stored(file["path"]) as reader:
+                digest = _copy_hashing(reader, out)
         except FileNotFoundError as err:
-            raise DatasetError(f"{err.filename}: missing, cannot restore") from None
+            raise DatasetError(f"{err.filename or source}: missing, cannot restore") from None
         except OSError as err:
-            raise DatasetError(f"{err.filename or out}: cannot copy ({err.strerror})") from None
+            reason = err.strerror or str(err).strip().splitlines()[0]
+            raise DatasetError(f"{err.filename or source}: cannot copy ({reason})") from None
         if digest != file["xxhash"]:
             out.unlink()
             raise DatasetError(
@@ -58,10 +61,10 @@ def restore_table(
     return written
 
 
-def _copy_hashing(source: Path, out: Path) -> str:
-    """Copy ``source`` to ``out`` and return the xxh3_128 hex of the bytes copied."""
+def _copy_hashing(reader: BinaryIO, out: Path) -> str:
+    """Copy what ``reader`` holds to ``out`` and return the xxh3_128 hex of the bytes."""
     hasher = xxhash.xxh3_128()
-    with open(source, "rb") as reader, open(out, "wb") as writer:
+    with open(out, "wb") as writer:
         while chunk := reader.read(HASH_CHUNK_BYTES):
             hasher.update(chunk)
             writer.write(chunk)

@@ -15,11 +15,11 @@ import os
 import secrets
 import shutil
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pyarrow as pa
 import pyarrow.fs as pafs
@@ -57,8 +57,9 @@ def check_generation_name(name: str, what: str = "generation name") -> str:
 
 
 def local_root(root: str | Path) -> Path:
-    """The absolute local folder of a store given as a path or a pyarrow file system URI
-    (``file:///...``); refuses other file systems, which this version cannot commit to.
+    """The absolute local folder of a store given as a path or a ``file://`` URI; refuses
+    other file systems (object stores are opened by
+    :func:`simulator.datasets.object_store.open_store`).
 
     Absolute, because table specs hand these paths to engine workers, whose current
     directory is their workspace."""
@@ -71,19 +72,36 @@ def local_root(root: str | Path) -> Path:
         raise DatasetError(f"store {text}: not a usable file system URI ({err})") from None
     if not isinstance(filesystem, pafs.LocalFileSystem):
         raise DatasetError(
-            f"store {text}: {filesystem.type_name} stores are not supported yet "
-            "(atomic commit needs a local file system)"
+            f"store {text}: {filesystem.type_name} stores are not supported "
+            "(a local folder or an s3:// URI is)"
         )
     return Path(path)
 
 
 @dataclass(frozen=True)
+class StoredFiles:
+    """Where a generation's committed files live when that is not its local folder (an
+    object store): a pyarrow file system, the generation's folder in it, and its URI."""
+
+    filesystem: pafs.FileSystem
+    base: str
+    uri: str
+
+
+@dataclass(frozen=True)
 class Generation:
-    """One committed generation: its id, its manifest (a dict) and its folder."""
+    """One committed generation: its id, its manifest (a dict) and its local folder.
+
+    ``store`` is where it was read from (a folder or an object store URI). For a
+    generation of an object store, ``stored`` says where its committed files are and
+    ``path`` is this node's cache folder for it, which holds only the files fetched
+    (:mod:`simulator.datasets.node_cache`)."""
 
     id: str
     manifest: dict[str, Any]
     path: Path
+    store: str = ""
+    stored: StoredFiles | None = None
 
     @property
     def name(self) -> str:
@@ -149,6 +167,30 @@ class Generation:
         """Bytes of all Parquet files."""
         return sum(e["bytes"] for t in self.manifest["tenants"].values() for e in t.values())
 
+    def stored_name(self, relative: str) -> str:
+        """The committed file ``relative`` (a manifest path) as messages name it."""
+        if self.stored is None:
+            return str(self.path / relative)
+        return f"{self.stored.uri}/{relative}"
+
+    def open_stored(self, relative: str) -> BinaryIO:
+        """Open the committed file ``relative`` for reading where the store keeps it (not
+        a cached copy); FileNotFoundError when it is not there."""
+        if self.stored is None:
+            return open(self.path / relative, "rb")
+        return self.stored.filesystem.open_input_file(f"{self.stored.base}/{relative}")
+
+    def stored_table_files(self) -> list[str]:
+        """Relative paths of every file the store holds under the generation's tables."""
+        if self.stored is None:
+            root = self.path / "tables"
+            found = root.rglob("*") if root.is_dir() else []
+            return sorted(p.relative_to(self.path).as_posix() for p in found if p.is_file())
+        selector = pafs.FileSelector(f"{self.stored.base}/tables", True, True)
+        infos = self.stored.filesystem.get_file_info(selector)
+        start = len(self.stored.base) + 1
+        return sorted(i.path[start:] for i in infos if i.type == pafs.FileType.File)
+
     def _tenant(self, tenant: str) -> dict[str, Any]:
         tenants = self.manifest["tenants"]
         if tenant not in tenants:
@@ -159,13 +201,49 @@ class Generation:
         return tenants[tenant]
 
 
+def resolve_among(ref: str, generations: list[Generation], where: str) -> Generation:
+    """The generation ``ref`` names among ``generations`` (of the store ``where``): by
+    name (the newest), then by a unique id prefix of at least 4 characters; a DatasetError
+    listing close matches when none or several match."""
+    named = [g for g in generations if g.name == ref]
+    if named:
+        return max(named, key=lambda g: (g.created_at, g.id))
+    prefixed = [g for g in generations if len(ref) >= MIN_PREFIX and g.id.startswith(ref)]
+    if len(prefixed) == 1:
+        return prefixed[0]
+    if prefixed:
+        ids = ", ".join(g.id[:12] for g in prefixed[:5])
+        raise DatasetError(f"generation {ref!r} is ambiguous in {where} (matches: {ids})")
+    choices = {g.name for g in generations} | {g.id[:12] for g in generations}
+    close = difflib.get_close_matches(ref, sorted(choices), n=5, cutoff=0.5)
+    hint = (
+        f"close matches: {', '.join(close)}"
+        if close
+        else (
+            f"known: {', '.join(sorted({g.name for g in generations})[:8])}"
+            if generations
+            else "the store is empty"
+        )
+    )
+    raise DatasetError(f"generation {ref!r} not found in {where} ({hint})")
+
+
 class GenerationStore:
     """A folder of generations. ``output`` opens each file the store writes (a seam for
-    fault injection such as a full disk; the default is ``open(path, "wb")``)."""
+    fault injection such as a full disk; the default is ``open(path, "wb")``);
+    ``parents`` resolves a new generation's parent (default: in this store; a staging
+    store of an object store resolves parents in the object store)."""
 
-    def __init__(self, root: str | Path = DEFAULT_ROOT, *, output: OpenOutput = open_output):
+    def __init__(
+        self,
+        root: str | Path = DEFAULT_ROOT,
+        *,
+        output: OpenOutput = open_output,
+        parents: Callable[[str], Generation] | None = None,
+    ):
         self.root = local_root(root)
         self._output = output
+        self._parents = parents or self.resolve
 
     def generate(
         self, name: str, scale: float, seed: int, tenants: int = 8, parent: str | None = None
@@ -218,7 +296,8 @@ class GenerationStore:
             raise DatasetError(f"generation {generation_id!r} not found in {self.root}") from None
         except OSError as err:
             raise DatasetError(f"{manifest_path}: cannot read ({err.strerror})") from None
-        return Generation(generation_id, read_manifest(text, str(manifest_path)), folder)
+        manifest = read_manifest(text, str(manifest_path))
+        return Generation(generation_id, manifest, folder, store=str(self.root))
 
     def resolve(self, ref: str) -> Generation:
         """Find a generation by full id, then by name (the newest with that name), then by
@@ -227,28 +306,7 @@ class GenerationStore:
         check_generation_name(ref, "generation")
         if (self.root / ref / MANIFEST_FILE).is_file():
             return self.get(ref)
-        generations = self.list()
-        named = [g for g in generations if g.name == ref]
-        if named:
-            return max(named, key=lambda g: (g.created_at, g.id))
-        prefixed = [g for g in generations if len(ref) >= MIN_PREFIX and g.id.startswith(ref)]
-        if len(prefixed) == 1:
-            return prefixed[0]
-        if prefixed:
-            ids = ", ".join(g.id[:12] for g in prefixed[:5])
-            raise DatasetError(f"generation {ref!r} is ambiguous in {self.root} (matches: {ids})")
-        choices = {g.name for g in generations} | {g.id[:12] for g in generations}
-        close = difflib.get_close_matches(ref, sorted(choices), n=5, cutoff=0.5)
-        hint = (
-            f"close matches: {', '.join(close)}"
-            if close
-            else (
-                f"known: {', '.join(sorted({g.name for g in generations})[:8])}"
-                if generations
-                else "the store is empty"
-            )
-        )
-        raise DatasetError(f"generation {ref!r} not found in {self.root} ({hint})")
+        return resolve_among(ref, self.list(), str(self.root))
 
     def _missing(self) -> DatasetError:
         return DatasetError(
@@ -277,7 +335,7 @@ class GenerationStore:
         tables: TableStream,
         expected_tables: int | None = None,
     ) -> Generation:
-        parent_id = self.resolve(parent).id if parent else None
+        parent_id = self._parents(parent).id if parent else None
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as err:
@@ -332,7 +390,7 @@ class GenerationStore:
         """Remove temporary folders whose writing process is gone (a killed generate)."""
         for folder in self.root.glob(f"{TMP_PREFIX}*"):
             pid_text = folder.name[len(TMP_PREFIX) :].split("-", 1)[0]
-            if pid_text.isdigit() and int(pid_text) > 0 and _process_alive(int(pid_text)):
+            if pid_text.isdigit() and int(pid_text) > 0 and process_alive(int(pid_text)):
                 continue
             shutil.rmtree(folder, ignore_errors=True)
 
@@ -346,7 +404,8 @@ def _fsync_folder(folder: Path) -> None:
         os.close(descriptor)
 
 
-def _process_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (owner of a temporary folder or file)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from simulator.canonical import ChecksumAccumulator, partition_checksums
-from simulator.datasets.layout import file_hash, read_file_batches
+from simulator.datasets.layout import read_file_batches, stream_hash
 from simulator.datasets.manifest import MANIFEST_FILE, decode_schema, manifest_id
 from simulator.datasets.store import Generation
 from simulator.errors import DatasetError
@@ -62,7 +61,7 @@ def verify_generation(generation: Generation) -> VerifyReport:
             f"{MANIFEST_FILE}: content does not match generation id {generation.id} "
             f"(recomputed {recomputed}, recorded {manifest['id']}): edited or damaged"
         )
-    listed: set[Path] = set()
+    listed: set[str] = set()
     entries = [
         (tenant, table, entry)
         for tenant, tables in sorted(manifest["tenants"].items())
@@ -71,15 +70,17 @@ def verify_generation(generation: Generation) -> VerifyReport:
     total_bytes = sum(entry["bytes"] for _, _, entry in entries)
     with progress(total_bytes, f"verify {generation.id[:12]}", unit="B", unit_scale=True) as bar:
         for tenant, table, entry in entries:
-            listed.update(generation.path / f["path"] for f in entry["files"])
+            listed.update(f["path"] for f in entry["files"])
             _verify_table(generation, tenant, table, entry, report, bar.update)
             report.tables_checked += 1
-    tables_root = generation.path / "tables"
-    if tables_root.is_dir():
-        for path in sorted(p for p in tables_root.rglob("*") if p.is_file()):
-            if path not in listed:
-                relative = path.relative_to(generation.path).as_posix()
-                report.problems.append(f"{relative}: file is not listed in the manifest")
+    try:
+        stored = generation.stored_table_files()
+    except OSError as err:
+        report.problems.append(f"tables: cannot list the stored files ({unreadable_reason(err)})")
+        stored = []
+    for relative in stored:
+        if relative not in listed:
+            report.problems.append(f"{relative}: file is not listed in the manifest")
     return report
 
 
@@ -99,15 +100,14 @@ def _verify_table(
         return
     readable = []
     for file in entry["files"]:
-        path = generation.path / file["path"]
-        problem = _verify_file(path, file)
+        problem = _verify_file(generation, file)
         report.files_checked += 1
         report.bytes_checked += file["bytes"]
         advance(file["bytes"])
         if problem:
             report.problems.append(f"{file['path']}: {problem}")
         if problem is None or not problem.startswith(("missing", "corrupt")):
-            readable.append((path, file))
+            readable.append(file)
     unreadable = len(entry["files"]) - len(readable)
     if unreadable:
         report.problems.append(
@@ -118,10 +118,11 @@ def _verify_table(
     accumulator = ChecksumAccumulator(schema)
 
     def batches() -> Iterator[pa.RecordBatch]:
-        for path, file in readable:
-            for batch in read_file_batches(path, file["partition"], schema):
-                accumulator.update(batch)
-                yield batch
+        for file in readable:
+            with generation.open_stored(file["path"]) as source:
+                for batch in read_file_batches(source, file["partition"], schema):
+                    accumulator.update(batch)
+                    yield batch
 
     partition_columns = entry["partition_columns"]
     try:
@@ -166,14 +167,15 @@ def _verify_table(
             )
 
 
-def _verify_file(path: Path, file: dict[str, Any]) -> str | None:
+def _verify_file(generation: Generation, file: dict[str, Any]) -> str | None:
     """One line describing what is wrong with one file, or None when it is intact."""
     try:
-        digest, size = file_hash(path)
+        with generation.open_stored(file["path"]) as handle:
+            digest, size = stream_hash(handle)
     except FileNotFoundError:
         return "missing"
     except OSError as err:
-        return f"missing or unreadable ({err.strerror})"
+        return f"missing or unreadable ({err.strerror or unreadable_reason(err)})"
     hash_note = ""
     if digest != file["xxhash"] or size != file["bytes"]:
         hash_note = (
@@ -181,7 +183,8 @@ def _verify_file(path: Path, file: dict[str, Any]) -> str | None:
             f"file {_short(digest)} {size} bytes)"
         )
     try:
-        rows = pq.ParquetFile(path).metadata.num_rows
+        with generation.open_stored(file["path"]) as handle:
+            rows = pq.ParquetFile(handle).metadata.num_rows
     except (pa.ArrowException, OSError) as err:
         prefix = f"{hash_note}; " if hash_note else ""
         return f"corrupt Parquet: {prefix}cannot read ({unreadable_reason(err)})"

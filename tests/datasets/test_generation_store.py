@@ -180,8 +180,8 @@ def test_store_root_accepts_file_uri_and_refuses_other_file_systems(tmp_path: Pa
     with pytest.raises(DatasetError) as info:
         GenerationStore("mock:///bucket/store")
     assert str(info.value) == (
-        "store mock:///bucket/store: mock stores are not supported yet "
-        "(atomic commit needs a local file system)"
+        "store mock:///bucket/store: mock stores are not supported "
+        "(a local folder or an s3:// URI is)"
     )
 
 
