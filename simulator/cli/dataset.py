@@ -7,7 +7,8 @@ from pathlib import Path
 
 from simulator.datasets.diff import diff_generations
 from simulator.datasets.restore import restore_table
-from simulator.datasets.store import DEFAULT_ROOT, Generation, GenerationStore
+from simulator.datasets.object_store import open_store
+from simulator.datasets.store import DEFAULT_ROOT, Generation
 from simulator.datasets.verify import verify_generation
 
 EXIT_OK = 0
@@ -20,13 +21,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "dataset",
         help="build, import, inspect, verify and restore dataset generations",
         description="Immutable, content-addressed dataset generations (the store defaults "
-        f"to {DEFAULT_ROOT}; a file:// URI is accepted).",
+        f"to {DEFAULT_ROOT}; a file:// or s3://bucket/prefix URI is accepted, see "
+        "docs/cluster.md).",
     )
     commands = group.add_subparsers(dest="dataset_command", metavar="SUBCOMMAND")
     commands.required = True
     store = argparse.ArgumentParser(add_help=False)
     store.add_argument(
-        "--store", default=DEFAULT_ROOT, help=f"generation store (default {DEFAULT_ROOT})"
+        "--store",
+        default=DEFAULT_ROOT,
+        help=f"generation store: a folder or s3://bucket/prefix (default {DEFAULT_ROOT})",
     )
 
     gen = commands.add_parser(
@@ -96,7 +100,7 @@ def _summary(generation: Generation) -> str:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    store = GenerationStore(args.store)
+    store = open_store(args.store)
     generation = store.generate(args.name, args.scale, args.seed, args.tenants, args.parent)
     print(_summary(generation))
     print(generation.id)
@@ -104,14 +108,14 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    generation = GenerationStore(args.store).import_folder(args.source, args.name, args.parent)
+    generation = open_store(args.store).import_folder(args.source, args.name, args.parent)
     print(_summary(generation))
     print(generation.id)
     return EXIT_OK
 
 
 def _list(args: argparse.Namespace) -> int:
-    store = GenerationStore(args.store)
+    store = open_store(args.store)
     for line in store.broken():
         print(f"qsim: warning: {line}")
     generations = store.list()
@@ -128,7 +132,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    g = GenerationStore(args.store).resolve(args.generation)
+    g = open_store(args.store).resolve(args.generation)
     source = g.manifest["source"]
     if "generator" in source:
         params = " ".join(f"{k}={v}" for k, v in sorted(source["params"].items()))
@@ -154,7 +158,7 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    generation = GenerationStore(args.store).resolve(args.generation)
+    generation = open_store(args.store).resolve(args.generation)
     report = verify_generation(generation)
     for problem in report.problems:
         print(problem)
@@ -169,7 +173,7 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _diff(args: argparse.Namespace) -> int:
-    store = GenerationStore(args.store)
+    store = open_store(args.store)
     old, new = store.resolve(args.old), store.resolve(args.new)
     lines = diff_generations(old, new)
     for line in lines:
@@ -182,7 +186,7 @@ def _diff(args: argparse.Namespace) -> int:
 
 
 def _restore(args: argparse.Namespace) -> int:
-    generation = GenerationStore(args.store).resolve(args.generation)
+    generation = open_store(args.store).resolve(args.generation)
     written = restore_table(generation, args.tenant, args.table, args.to, args.partition)
     rows = sum(
         f["rows"]

@@ -75,9 +75,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _synth(args: argparse.Namespace) -> int:
     generation = None
     if args.generation:
-        from simulator.datasets.store import GenerationStore
+        from simulator.datasets.object_store import open_store
 
-        generation = GenerationStore(args.store).resolve(args.generation)
+        generation = open_store(args.store).resolve(args.generation)
     days = None if generation else default_days(args.first_day, args.days)
     result = synthesize_log(generation, args.rows, args.seed, args.out, args.tenants, days)
     print(

@@ -10,7 +10,8 @@ files of an interrupted commit are never seen; committing the same generation ag
 rewrites them (same content, same keys) and adds the manifest.
 
 Connection settings come from the URI's query (``endpoint_override``, ``scheme``,
-``region``) or the usual AWS environment (``AWS_ENDPOINT_URL``, ``AWS_REGION``), and
+``region``) or the usual AWS environment (``AWS_ENDPOINT_URL_S3`` or ``AWS_ENDPOINT_URL``,
+``AWS_REGION``), and
 credentials only from the environment or the AWS credential chain (``AWS_ACCESS_KEY_ID``,
 ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``, ``AWS_PROFILE``), never from the URI,
 which run.json records.
@@ -90,6 +91,9 @@ def connect(uri: str) -> tuple[pafs.S3FileSystem, str]:
         )
     kwargs: dict[str, Any] = {"retry_strategy": RETRY, "connect_timeout": CONNECT_TIMEOUT_S}
     kwargs.update({k: v for k, v in options.items() if v})
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint and "endpoint_override" not in kwargs:
+        kwargs["endpoint_override"] = endpoint
     try:
         filesystem = pafs.S3FileSystem(**kwargs)
     except (OSError, ValueError, TypeError) as err:
@@ -179,9 +183,17 @@ class ObjectGenerationStore:
         return resolve_among(ref, self.list(), self.uri)
 
     def _scan(self) -> tuple[list[Generation], list[str]]:
+        bucket = self.base.split("/", 1)[0]
         try:
             infos = self.filesystem.get_file_info(pafs.FileSelector(self.base, True, False))
             folders = [i.base_name for i in infos if i.type == pafs.FileType.Directory]
+            if (
+                not folders
+                and self.filesystem.get_file_info(bucket).type != pafs.FileType.Directory
+            ):
+                raise DatasetError(
+                    f"store {self.uri}: cannot list generations: bucket {bucket!r} does not exist"
+                )
         except OSError as err:
             raise store_error(self.uri, "list generations", err) from None
         found, broken = [], []
@@ -202,12 +214,14 @@ class ObjectGenerationStore:
     ) -> Generation:
         """Build the synthetic world in local staging, then commit it to the store."""
         with self._staging() as staging:
-            return self.publish(staging.generate(name, scale, seed, tenants, parent))
+            local = staging.generate(name, scale, seed, tenants, parent)
+            return self._adopt(local, self.publish(local))
 
     def import_folder(self, source: str | Path, name: str, parent: str | None = None) -> Generation:
         """Import ``source`` in local staging, then commit it to the store."""
         with self._staging() as staging:
-            return self.publish(staging.import_folder(source, name, parent))
+            local = staging.import_folder(source, name, parent)
+            return self._adopt(local, self.publish(local))
 
     def publish(self, local: Generation) -> Generation:
         """Upload a committed local generation: every table file, then the manifest (the
@@ -228,7 +242,6 @@ class ObjectGenerationStore:
             raise store_error(
                 self.uri, f"write generation {local.name!r} ({local.id[:12]}/{current})", err
             ) from None
-        self._adopt(local)
         return self.get(local.id)
 
     def _upload(self, source: Path, key: str) -> None:
@@ -253,10 +266,10 @@ class ObjectGenerationStore:
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
-    def _adopt(self, local: Generation) -> None:
-        """Keep the staged files as this node's cache of the new generation (checked
+    def _adopt(self, staged: Generation, committed: Generation) -> Generation:
+        """Keep the staged files as this node's cache of the committed generation (checked
         against the manifest's hashes on every use, like any cached file)."""
-        target = self.cache / local.id
-        if not target.exists():
+        if not committed.path.exists():
             with contextlib.suppress(OSError):
-                os.rename(local.path, target)
+                os.rename(staged.path, committed.path)
+        return committed
