@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 
 from simulator.datasets.diff import diff_generations
-from simulator.datasets.restore import restore_table
 from simulator.datasets.object_store import open_store
+from simulator.datasets.restore import restore_table
 from simulator.datasets.store import DEFAULT_ROOT, Generation
 from simulator.datasets.verify import verify_generation
 
