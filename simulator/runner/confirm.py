@@ -35,7 +35,8 @@ from typing import Any
 
 from simulator.compare.judge import judge_query
 from simulator.config import EngineSpec, RunConfig
-from simulator.datasets.store import Generation, GenerationStore
+from simulator.datasets.object_store import open_store
+from simulator.datasets.store import Generation
 from simulator.engines.runtime import default_root, ensure_runtime
 from simulator.errors import RunError
 from simulator.results.execution import Execution
@@ -276,7 +277,7 @@ def _plan(queries: list[WorkloadQuery], findings: dict[str, set[str]], skip: set
 
 
 def _generation(cfg: RunConfig, run_dir: Path) -> Generation:
-    return GenerationStore(cfg.dataset.store).get(read_meta(run_dir).generation_id)
+    return open_store(cfg.dataset.store, cfg.dataset.cache).get(read_meta(run_dir).generation_id)
 
 
 def _confirm_tenant(
@@ -343,7 +344,8 @@ def _replay(
         run_id=f"confirm-{tenant}",
         tenant=tenant,
         workspace_root=str(folder / WORKSPACES_FOLDER),
-        generation_store=str(generation.path.parent.resolve()),
+        generation_store=generation.store,
+        generation_cache=cfg.dataset.cache,
         generation_id=generation.id,
         engines=[_reseeded(engine_for(cfg.engines[name], tenant), replay) for name in engines],
         baseline=baseline,

@@ -14,7 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from simulator.config import RunConfig
-from simulator.datasets.store import Generation, GenerationStore
+from simulator.datasets.object_store import open_store
+from simulator.datasets.store import Generation
 from simulator.errors import DatasetError, WorkloadError
 from simulator.workload.ingest import ingest_log
 from simulator.workload.sample import SampleParams, sample_workload
@@ -24,7 +25,7 @@ from simulator.workload.synth import synthesize_log
 
 def resolve_generation(cfg: RunConfig) -> Generation:
     """The run's generation, generated first when missing and described by the config."""
-    store = GenerationStore(cfg.dataset.store)
+    store = open_store(cfg.dataset.store, cfg.dataset.cache)
     try:
         return store.resolve(cfg.dataset.generation)
     except DatasetError:

@@ -17,6 +17,7 @@ from simulator.errors import QsimError, RunError
 from simulator.results.layout import WORKSPACES_FOLDER
 from simulator.runner.context import RunContext
 from simulator.runner.local_servers import LocalServers
+from simulator.runner.node import node_id
 from simulator.runner.prepare import writable_tables
 from simulator.runner.schedule import Lane
 from simulator.runner.session import TenantSession
@@ -56,6 +57,7 @@ class SessionPool:
         self.lane_ok_writes = lane_ok_writes
         self.harness = harness
         self.sessions: dict[str, Session] = {}
+        self.driver_node = ""
 
     def __getitem__(self, tenant: str) -> Session:
         return self.sessions[tenant]
@@ -66,7 +68,9 @@ class SessionPool:
             "run_id": ctx.run_id,
             "tenant": tenant,
             "workspace_root": str(ctx.store.run_dir / WORKSPACES_FOLDER),
-            "generation_store": str(ctx.generation.path.parent.resolve()),
+            "generation_store": ctx.generation.store,
+            "generation_cache": ctx.cfg.dataset.cache,
+            "driver_node": self.driver_node,
             "generation_id": ctx.generation.id,
             "engines": [
                 self.servers.engine_for(ctx.cfg.engines[name], tenant) for name in ctx.engines
@@ -96,6 +100,7 @@ class SessionPool:
 
     def start(self, tenants: list[str]) -> None:
         """Start a session per tenant; record engine versions and sessions in run.json."""
+        self.driver_node = node_id()
         actor_class = self._actor_class()
         created = {t: actor_class.remote(**self._kwargs(t, 0)) for t in tenants}
         self.sessions = {t: Session(actor, 0) for t, actor in created.items()}

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator.config import RunConfig
-from simulator.datasets.store import GenerationStore
+from simulator.datasets.object_store import open_store
 from simulator.engines.runtime import default_root, ensure_runtime
 from simulator.errors import RunError
 from simulator.results.execution import Execution, Phase
@@ -54,7 +54,7 @@ def open_for_resume(
         cfg=cfg,
         run_id=run_id,
         store=store,
-        generation=GenerationStore(cfg.dataset.store).get(meta.generation_id),
+        generation=open_store(cfg.dataset.store, cfg.dataset.cache).get(meta.generation_id),
         queries=by_tenant(read_queries(store.run_dir / QUERIES_FILE)),
         runtimes={name: ensure_runtime(cfg.engines[name], default_root()) for name in engines},
         fresh_baseline=meta.fresh_baseline or fresh_baseline,

@@ -35,7 +35,6 @@ import pyarrow as pa
 from simulator.canonical import ChecksumAccumulator
 from simulator.compare.tables import TableStateBuilder
 from simulator.config import EngineSpec
-from simulator.datasets.store import GenerationStore
 from simulator.datasets.workspace import make_workspace
 from simulator.engines.faults import wrap as wrap_faults
 from simulator.engines.runtime import Runtime, ensure_runtime
@@ -44,6 +43,7 @@ from simulator.engines.worker import EngineWorker
 from simulator.results.execution import Execution
 from simulator.runner.execute import Statement, execute_statement
 from simulator.runner.inflight import InFlightView
+from simulator.runner.node import node_folders, node_generation, node_id
 from simulator.runner.write_state import VerifiedTable
 
 ExecutionResult = tuple[dict[str, Any], bytes | None]
@@ -62,18 +62,6 @@ _RESULT_TYPES_SAMPLE = pa.RecordBatch.from_pydict(
         "l": pa.array([[1]], pa.list_(pa.int64())),
     }
 )
-
-
-def node_id() -> str:
-    """The Ray node id of this process ("" outside Ray)."""
-    try:
-        import ray
-
-        if ray.is_initialized():
-            return str(ray.get_runtime_context().get_node_id())
-    except ImportError:
-        pass
-    return ""
 
 
 def _remove_if_empty(folder: Path) -> None:
@@ -117,14 +105,21 @@ class TenantSession:
         determinism_runs: int,
         incarnation: int = 0,
         unlimited_hash_rows: int = 0,
+        driver_node: str = "",
+        generation_cache: str = "",
     ) -> None:
         self.run_id = run_id
         self.tenant = tenant
-        self.workspace_root = Path(workspace_root) / tenant
-        self.generation = GenerationStore(generation_store).get(generation_id)
+        # On another node than the driver's, everything lives on that node's own disk.
+        self.folders = node_folders(
+            run_id, driver_node, workspace_root, runtimes_root, generation_cache
+        )
+        self.workspace_root = self.folders.workspaces / tenant
+        self.generation_store = generation_store
+        self.generation_id = generation_id
         self.engines = {spec.name: spec for spec in engines}
         self.baseline = baseline
-        self.runtimes_root = Path(runtimes_root) if runtimes_root else None
+        self.runtimes_root = self.folders.runtimes
         self.runtimes = runtimes or {}
         self.statements = statements
         self.writable = set(writable)
@@ -142,8 +137,12 @@ class TenantSession:
         """Build or reuse runtimes, make workspaces, start every engine worker.
 
         Returns {"versions": {engine: version}, "node": node id, "pid": pid}. Raises
-        EngineError (one line naming the engine) when an engine cannot start.
+        EngineError (one line naming the engine) when an engine cannot start, DatasetError
+        when the generation's files cannot be had on this node.
         """
+        self.generation = node_generation(
+            self.generation_store, self.generation_id, self.tenant, self.folders.cache
+        )
         versions = {}
         for name, spec in self.engines.items():
             runtime = self._runtime(spec)
@@ -180,10 +179,13 @@ class TenantSession:
             builder.finish()
 
     def _runtime(self, spec: EngineSpec) -> Runtime:
-        """The driver's runtime when this node sees it (same host or shared file system),
-        else the node's own, built or checked here."""
+        """The driver's runtime on the driver's node or when it lies in this node's
+        runtimes folder (a shared file system), else the node's own, built or checked here."""
         known = self.runtimes.get(spec.name)
-        if known is not None and known.python.exists():
+        shared = known is not None and (
+            self.folders.on_driver or known.path.parent == self.runtimes_root
+        )
+        if known is not None and shared and known.python.exists():
             return known
         return ensure_runtime(spec, self.runtimes_root)
 
