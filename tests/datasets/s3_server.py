@@ -8,6 +8,7 @@ requests signed with any other key are refused as a real S3 would refuse them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import urllib.request
@@ -54,37 +55,45 @@ def _enable_auth(url: str) -> None:
         response.read()
 
 
-@pytest.fixture(scope="session")
-def s3_server() -> Iterator[S3Server]:
-    """Start the server, create the user, key and bucket, turn authentication on."""
+@contextlib.contextmanager
+def running_s3_server() -> Iterator[S3Server]:
+    """Start the server, create the user, key and bucket, turn authentication on; stop
+    the server at the end (benchmarks use this too)."""
     import boto3
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    setup = {
-        "endpoint_url": url,
-        "region_name": REGION,
-        "aws_access_key_id": "setup",
-        "aws_secret_access_key": "setup",
-    }
-    iam = boto3.client("iam", **setup)
-    iam.create_user(UserName="qsim")
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
-    }
-    iam.put_user_policy(UserName="qsim", PolicyName="s3", PolicyDocument=json.dumps(policy))
-    key = iam.create_access_key(UserName="qsim")["AccessKey"]
-    boto3.client("s3", **setup).create_bucket(Bucket=BUCKET)
-    _enable_auth(url)
     try:
+        host, port = server.get_host_and_port()
+        url = f"http://{host}:{port}"
+        setup = {
+            "endpoint_url": url,
+            "region_name": REGION,
+            "aws_access_key_id": "setup",
+            "aws_secret_access_key": "setup",
+        }
+        iam = boto3.client("iam", **setup)
+        iam.create_user(UserName="qsim")
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
+        }
+        iam.put_user_policy(UserName="qsim", PolicyName="s3", PolicyDocument=json.dumps(policy))
+        key = iam.create_access_key(UserName="qsim")["AccessKey"]
+        boto3.client("s3", **setup).create_bucket(Bucket=BUCKET)
+        _enable_auth(url)
         yield S3Server(url, key["AccessKeyId"], key["SecretAccessKey"])
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """The server, shared by the tests of a session (of one xdist worker)."""
+    with running_s3_server() as server:
+        yield server
 
 
 @pytest.fixture
