@@ -36,7 +36,7 @@ from simulator.runner.run import RunOutcome, execute_run
 
 # The S3 server the tests use (tests/ is not a package).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "datasets"))
-from s3_server import running_s3_server  # noqa: E402
+from s3_server import running_s3_server
 
 
 def timed_run(cfg: RunConfig, **kwargs: Any) -> tuple[RunOutcome, float, dict[str, float]]:
