@@ -8,6 +8,7 @@ requests signed with any other key are refused as a real S3 would refuse them.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import logging
@@ -58,7 +59,7 @@ def _enable_auth(url: str) -> None:
 @contextlib.contextmanager
 def running_s3_server() -> Iterator[S3Server]:
     """Start the server, create the user, key and bucket, turn authentication on; stop
-    the server at the end (benchmarks use this too)."""
+    the server at the end (benchmarks use this too). One per process: moto's state is."""
     import boto3
     from moto.server import ThreadedMotoServer
 
@@ -89,11 +90,19 @@ def running_s3_server() -> Iterator[S3Server]:
         server.stop()
 
 
+_SHARED: list[S3Server] = []
+
+
 @pytest.fixture(scope="session")
-def s3_server() -> Iterator[S3Server]:
-    """The server, shared by the tests of a session (of one xdist worker)."""
-    with running_s3_server() as server:
-        yield server
+def s3_server() -> S3Server:
+    """The server, one per test process: moto keeps its state (users, buckets, whether
+    authentication is on) in the process, so every test module that imports this fixture
+    gets the same server, stopped when the process exits."""
+    if not _SHARED:
+        stack = contextlib.ExitStack()
+        _SHARED.append(stack.enter_context(running_s3_server()))
+        atexit.register(stack.close)
+    return _SHARED[0]
 
 
 @pytest.fixture
