@@ -39,6 +39,7 @@ from simulator.datasets.store import (
     GenerationStore,
     StoredFiles,
     check_generation_name,
+    process_alive,
     resolve_among,
 )
 from simulator.errors import DatasetError
@@ -257,6 +258,10 @@ class ObjectGenerationStore:
     def _staging(self) -> Iterator[GenerationStore]:
         """A private local store beside the node cache, removed afterwards."""
         folder = self.cache / f"{STAGING_PREFIX}{os.getpid()}-{secrets.token_hex(6)}"
+        for stale in self.cache.glob(f"{STAGING_PREFIX}*"):
+            pid = stale.name[len(STAGING_PREFIX) :].split("-", 1)[0]
+            if not (pid.isdigit() and process_alive(int(pid))):
+                shutil.rmtree(stale, ignore_errors=True)  # left by a killed generate
         try:
             folder.mkdir(parents=True)
         except OSError as err:
