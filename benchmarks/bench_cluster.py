@@ -98,11 +98,12 @@ def main() -> None:
                 )
             finally:
                 cluster.shutdown()
+        one_verdicts, two_verdicts = verdicts(one), verdicts(two)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
-    same = verdicts(one) == verdicts(two)
-    print(f"workload: {len(verdicts(one))} verdicts per run ({cfg.path})")
+    same = one_verdicts == two_verdicts
+    print(f"workload: {len(one_verdicts)} verdicts per run ({cfg.path})")
     print(f"one node:  {one.verdict_counts}  wall {one_wall:.1f} s  {one_timings}")
     print(f"two nodes: {two.verdict_counts}  wall {two_wall:.1f} s  {two_timings}")
     print(f"verdicts identical: {same}; publish to the object store: {publish_s:.1f} s")
