@@ -47,7 +47,7 @@ def restore_table(
             with generation.open_stored(file["path"]) as reader:
                 digest = _copy_hashing(reader, out)
         except FileNotFoundError as err:
-            raise DatasetError(f"{err.filename or source}: missing, cannot restore") from None
+            raise DatasetError(f"{source}: missing, cannot restore") from None
         except OSError as err:
             reason = err.strerror or str(err).strip().splitlines()[0]
             raise DatasetError(f"{err.filename or source}: cannot copy ({reason})") from None
