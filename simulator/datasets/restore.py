@@ -46,7 +46,7 @@ def restore_table(
             out.parent.mkdir(parents=True, exist_ok=True)
             with generation.open_stored(file["path"]) as reader:
                 digest = _copy_hashing(reader, out)
-        except FileNotFoundError as err:
+        except FileNotFoundError:
             raise DatasetError(f"{source}: missing, cannot restore") from None
         except OSError as err:
             reason = err.strerror or str(err).strip().splitlines()[0]
