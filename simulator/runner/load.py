@@ -34,7 +34,8 @@ CHUNK_MAX = 16
 
 class LoadLoop:
     """The load phase of one run. ``harness`` counts ``retried`` statements; ``stats``
-    (wall time, executions, engine busy time, peak in flight, efficiency) goes to run.json."""
+    (the schedule's seed and digest, wall time, executions, engine busy time, peak in
+    flight, efficiency) goes to run.json."""
 
     def __init__(
         self,
@@ -140,6 +141,7 @@ class LoadLoop:
                 len(self.ctx.queries) * self.ctx.cfg.load.per_tenant_concurrency,
             )
             self.stats = {
+                "schedule": schedule.describe(),
                 "wall_s": round(wall, 3),
                 "executions": executions,
                 "engine_busy_ms": round(busy_ms, 1),

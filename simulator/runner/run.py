@@ -374,6 +374,7 @@ class _Run:
                 load.time_compression,
             ),
             start=start,
+            seed=ctx.cfg.run.seed,
         )
         perf_done = store.read_meta().perf_done or store.load(RecordKind.PERF)
         perf_pending = ctx.cfg.perf.enabled and not perf_done
