@@ -37,6 +37,8 @@ class RecordKind(StrEnum):
     EXECUTIONS = "executions"
     VERDICTS = "verdicts"
     PERF = "perf"
+    # The comparison under load (simulator.compare.load): LoadVerdict records.
+    LOAD = "load"
 
     @property
     def file_name(self) -> str:
@@ -47,6 +49,7 @@ class RecordKind(StrEnum):
 EXECUTIONS_FILE = RecordKind.EXECUTIONS.file_name
 VERDICTS_FILE = RecordKind.VERDICTS.file_name
 PERF_FILE = RecordKind.PERF.file_name
+LOAD_FILE = RecordKind.LOAD.file_name
 
 
 def is_run_folder(path: Path) -> bool:

@@ -39,7 +39,7 @@ from simulator.runner.bank_plan import BankPlan
 from simulator.runner.cluster import RayCluster
 from simulator.runner.confirm import confirm_quietly
 from simulator.runner.context import RunContext
-from simulator.runner.load import LoadLoop
+from simulator.runner.load import LoadLoop, record_load_verdicts
 from simulator.runner.local_servers import LocalServers, stop_leftovers
 from simulator.runner.perf import run_perf_phase
 from simulator.runner.pool import SessionPool
@@ -248,7 +248,10 @@ class _Run:
             verdicts = list(self.recorder.verdicts.values())
             code = EXIT_INTERRUPTED
             if status == RunStatus.COMPLETE:
-                code = exit_code(failing=summary.regressed(verdicts, self.perf, ctx.cfg.report))
+                failing = summary.regressed(
+                    verdicts, self.perf, ctx.cfg.report, ctx.store.load(RecordKind.LOAD)
+                )
+                code = exit_code(failing=failing)
             self.notes.extend(self._run_notes())
             meta = self._finish_meta(status, code)
             if status == RunStatus.COMPLETE and self.after_complete is not None:
@@ -309,6 +312,7 @@ class _Run:
             try:
                 self.servers.prepare(ctx.cfg.engines[name] for name in ctx.engines)
                 self._replay()
+                record_load_verdicts(ctx)
                 replayed = True
             finally:
                 self._stop(graceful=replayed)
