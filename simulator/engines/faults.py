@@ -158,6 +158,15 @@ class FaultInjector:
         return self.worker.read_table(name, sink, timeout_s)
 
     @property
+    def has_explain(self) -> bool:
+        """Whether the wrapped worker's adapter has plans."""
+        return self.worker.has_explain
+
+    def explain(self, sql: str) -> dict[str, Any]:
+        """Plans are never faulted: they are read, not timed."""
+        return self.worker.explain(sql)
+
+    @property
     def has_partition_digests(self) -> bool:
         """Whether the wrapped worker's adapter digests partitions."""
         return self.worker.has_partition_digests

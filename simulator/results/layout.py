@@ -39,6 +39,8 @@ class RecordKind(StrEnum):
     PERF = "perf"
     # The comparison under load (simulator.compare.load): LoadVerdict records.
     LOAD = "load"
+    # Plan shapes per engine and pattern (simulator.compare.plans): PlanRecord records.
+    PLANS = "plans"
 
     @property
     def file_name(self) -> str:
@@ -50,6 +52,7 @@ EXECUTIONS_FILE = RecordKind.EXECUTIONS.file_name
 VERDICTS_FILE = RecordKind.VERDICTS.file_name
 PERF_FILE = RecordKind.PERF.file_name
 LOAD_FILE = RecordKind.LOAD.file_name
+PLANS_FILE = RecordKind.PLANS.file_name
 
 
 def is_run_folder(path: Path) -> bool:

@@ -21,6 +21,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from simulator.results.load_verdicts import LoadVerdict
+from simulator.results.plans import PlanRecord
 from simulator.results.verdicts import PerfVerdict, Verdict
 from simulator.config import ReportSection
 from simulator.results.execution import Execution
@@ -28,6 +29,7 @@ from simulator.errors import ReportError
 from simulator.results.layout import (
     EXECUTIONS_FILE,
     LOAD_FILE,
+    PLANS_FILE,
     PERF_FILE,
     QUERIES_FILE,
     RUN_FILE,
@@ -54,6 +56,8 @@ class RunData:
     perf: list[PerfVerdict] = field(default_factory=list)
     # The comparison under load (load.jsonl); empty for runs from before it existed.
     load: list[LoadVerdict] = field(default_factory=list)
+    # Plan shapes per engine and pattern (plans.jsonl); empty when none were captured.
+    plans: list[PlanRecord] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
 
     @property
@@ -225,6 +229,8 @@ def load_run(run_dir: Path) -> RunData:
     data.perf = loaded[PERF_FILE]
     if (run_dir / LOAD_FILE).is_file():
         data.load = _read_jsonl(run_dir / LOAD_FILE, LoadVerdict.from_dict, missing)
+    if (run_dir / PLANS_FILE).is_file():
+        data.plans = _read_jsonl(run_dir / PLANS_FILE, PlanRecord.from_dict, missing)
     if data.queries and data.verdicts:
         for candidate in data.candidates:
             judged = {(v.tenant, v.query_id) for v in data.verdicts if v.candidate == candidate}

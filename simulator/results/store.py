@@ -37,6 +37,8 @@ def record_key(kind: str, record: dict[str, Any]) -> str:
         return f"{record['candidate']}|{record['tenant']}|{record['pattern_id']}"
     if kind == RecordKind.LOAD:
         return f"{record['candidate']}|{record['pattern_id']}"
+    if kind == RecordKind.PLANS:
+        return f"{record['engine']}|{record['pattern_id']}"
     raise ValueError(f"unknown record file {kind!r}")
 
 
