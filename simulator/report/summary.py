@@ -9,6 +9,7 @@ from simulator import __version__
 from simulator.config import ReportSection
 from simulator.report.findings import Changes, Finding
 from simulator.report.gate import GateResult, fails_gate, load_gates
+from simulator.report.plan_view import plan_view
 from simulator.results.layout import HTML_FILE, JUNIT_FILE
 from simulator.results.load_verdicts import LOAD_VERDICTS, LoadVerdict
 from simulator.results.masking import mask_error, neutralize_bidi
@@ -106,6 +107,19 @@ def _under_load(data: RunData, settings: ReportSection) -> dict[str, Any]:
     return out
 
 
+def _plan_changes(data: RunData) -> dict[str, Any]:
+    """The ``plan_changes`` object: per candidate, plan statuses counted over patterns and
+    the patterns whose plan shape differs from the baseline's."""
+    view = plan_view(data)
+    out: dict[str, Any] = {}
+    for (candidate, _), status in sorted(view.status.items()):
+        entry = out.setdefault(candidate, {"counts": {}, "changed": []})
+        entry["counts"][status] = entry["counts"].get(status, 0) + 1
+    for change in view.changed:
+        out[change["candidate"]]["changed"].append(change["pattern_id"])
+    return out
+
+
 def build_summary(
     data: RunData,
     changes: Changes,
@@ -172,6 +186,7 @@ def build_summary(
         "weighted_verdict_counts": weighted,
         "perf_counts": perf_counts,
         "under_load": _under_load(data, settings),
+        "plan_changes": _plan_changes(data),
         "previous_run_id": changes.previous_run_id,
         "findings": {
             "new": [_finding(f, settings) for f in changes.with_status("new")],

@@ -42,6 +42,7 @@ from simulator.runner.context import RunContext
 from simulator.runner.load import LoadLoop, record_load_verdicts
 from simulator.runner.local_servers import LocalServers, stop_leftovers
 from simulator.runner.perf import run_perf_phase
+from simulator.runner.plans import capture_plans
 from simulator.runner.pool import SessionPool
 from simulator.runner.prepare import build_statements, statements_parquet
 from simulator.runner.recorder import Recorder
@@ -396,6 +397,9 @@ class _Run:
             self.pool.start(needed)
         with _timed(self.timings, "load"):
             self.loop.run(schedule)
+        if not store.path(RecordKind.PLANS).exists():
+            with _timed(self.timings, "plans"):
+                capture_plans(ctx, self.pool)
         if perf_pending:
             with _timed(self.timings, "perf"):
                 self.perf, self.perf_stats = run_perf_phase(ctx, self.pool, self.recorder)

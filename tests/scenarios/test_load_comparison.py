@@ -77,3 +77,26 @@ def test_every_engine_replayed_one_recorded_schedule_and_the_report_shows_it(
     assert summary["gate"]["rules"]["gate_load"] is False
     html = (run_dir / HTML_FILE).read_text()
     assert 'id="under-load"' in html and schedule["digest"] in html
+
+
+def test_plans_are_captured_once_per_pattern_and_engine_and_shown(run_dir: Path) -> None:
+    plans = read_records(run_dir, RecordKind.PLANS)
+    patterns = {v["pattern_id"] for v in read_records(run_dir, RecordKind.LOAD) if v["pattern_id"]}
+    planned = {p["pattern_id"] for p in plans}
+    assert planned and planned <= patterns
+    assert len(plans) == 3 * len(planned)  # one per engine and pattern
+    ok = [p for p in plans if p["status"] == "ok"]
+    assert len(ok) >= len(plans) // 2
+    # The same DuckDB release plans every pattern alike on all three engines.
+    by_pattern: dict[str, set[str]] = {}
+    for p in ok:
+        by_pattern.setdefault(p["pattern_id"], set()).add(p["shape_hash"])
+    assert all(len(hashes) == 1 for hashes in by_pattern.values())
+    # Plans were not timed: no execution of phase other than load/repeat/unlimited exists.
+    phases = {r["phase"] for r in read_records(run_dir, RecordKind.EXECUTIONS)}
+    assert phases <= {"load", "repeat", "unlimited"}
+    summary = json.loads((run_dir / SUMMARY_FILE).read_text())
+    assert summary["plan_changes"]["same"]["changed"] == []
+    assert summary["plan_changes"]["same"]["counts"].get("same", 0) >= 1
+    html = (run_dir / HTML_FILE).read_text()
+    assert 'id="plan-changes"' in html and 'id="no-plan-changes"' in html
