@@ -22,6 +22,7 @@ AREAS = (
     "report",
     "selftest",
     "write_cost",
+    "load_aa",
 )
 
 

@@ -190,10 +190,11 @@ def run_calibration(
     perf: dict[str, Any] | None = None,
     run_name: str = "aa",
     load_factor: float | None = None,
+    seed: int | None = None,
 ) -> CalibrationRun:
     """Run ``configs/aa.toml`` in ``work`` with the candidates above (``perf`` overrides
-    keys of its ``[perf]`` table) and analyse the run folder. Raises QsimError on bad
-    input or setup."""
+    keys of its ``[perf]`` table, ``seed`` its ``run.seed``) and analyse the run folder.
+    Raises QsimError on bad input or setup."""
     base = scenario_data("aa", work)
     data = with_candidates(
         base,
@@ -202,6 +203,8 @@ def run_calibration(
         ),
     )
     data["run"]["name"] = run_name
+    if seed is not None:
+        data["run"]["seed"] = seed
     data["perf"] = {**data.get("perf", {}), **(perf or {})}
     cfg = to_config(data, "aa")
     build_world(cfg)
