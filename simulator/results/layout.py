@@ -1,7 +1,7 @@
 """Every file name of a run folder (``results/<run_id>/``), defined once.
 
 A run folder holds ``run.json`` (:class:`~simulator.results.meta.RunMeta`), the sampled
-workload (``queries.parquet``), the SQL each engine was sent (``statements.parquet``), three append-only record files (one JSON object a line),
+workload (``queries.parquet``), the SQL each engine was sent (``statements.parquet``), append-only record files (one JSON object a line, :class:`RecordKind`),
 kept result files under ``results/``, the engines' workspaces while the run goes, and the
 report outputs. The names are part of the on-disk format: old run folders and the history
 database refer to them, so they never change.
