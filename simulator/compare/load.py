@@ -52,16 +52,25 @@ class QueryPattern:
 
 
 @dataclass
-class _Assessment:
-    pattern_id: str
-    kind: str
-    weight: float
-    samples: int
+class SampleStats:
+    """What paired samples say before the cross-pattern correction: the quantiles (with
+    bootstrap intervals once there are enough samples), the geometric-mean ratio and its
+    interval, and the typical and tail p-values (None when not tested)."""
+
     quantiles: dict[str, LoadQuantile]
     ratio: float | None = None
     ci: tuple[float, float] | None = None
     p_value: float | None = None
     tail_p_value: float | None = None
+
+
+@dataclass
+class _Assessment:
+    pattern_id: str
+    kind: str
+    weight: float
+    samples: int
+    stats: SampleStats
 
 
 def assess_samples(
@@ -70,19 +79,16 @@ def assess_samples(
     settings: LoadSection,
     *,
     seed: int = 0,
-) -> tuple[
-    dict[str, LoadQuantile], float | None, tuple[float, float] | None, float | None, float | None
-]:
-    """Quantiles with bootstrap intervals, geometric-mean ratio with its interval, and the
-    typical and tail p-values (None when untested) of paired samples. Refuses (ValueError)
-    unequal lengths."""
+) -> SampleStats:
+    """The statistics of paired samples (``baseline_ms[i]`` pairs ``candidate_ms[i]``); see
+    the module doc. Refuses (ValueError) unequal lengths."""
     base = np.maximum(np.asarray(baseline_ms, dtype=np.float64), MIN_MS)
     cand = np.maximum(np.asarray(candidate_ms, dtype=np.float64), MIN_MS)
     if base.shape != cand.shape:
         raise ValueError(f"paired samples need equal lengths, got {base.size} and {cand.size}")
     n = base.size
     if n == 0:
-        return {}, None, None, None, None
+        return SampleStats({})
     quantiles = {
         name: LoadQuantile(
             baseline_ms=float(np.percentile(base, pct)),
@@ -92,7 +98,7 @@ def assess_samples(
         for name, pct in _PERCENT.items()
     }
     if n < settings.compare_min_samples:
-        return quantiles, None, None, None, None
+        return SampleStats(quantiles)
     logs = np.log(cand) - np.log(base)
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, n, size=(BOOTSTRAP_RESAMPLES, n))
@@ -116,12 +122,8 @@ def assess_samples(
         below = int(np.sum(tail_logs <= 0.0))
         above = int(np.sum(tail_logs >= 0.0))
         tail_p = min(1.0, 2.0 * (min(below, above) + 1) / (BOOTSTRAP_RESAMPLES + 1))
-    return (
-        quantiles,
-        float(math.exp(logs.mean())),
-        ci,
-        sign_flip_p_value(logs, seed=seed),
-        tail_p,
+    return SampleStats(
+        quantiles, float(math.exp(logs.mean())), ci, sign_flip_p_value(logs, seed=seed), tail_p
     )
 
 
@@ -129,18 +131,19 @@ def _decide(
     a: _Assessment, q: float | None, tail_q: float | None, settings: LoadSection
 ) -> tuple[str, str]:
     """(verdict, reason) from an assessment and its BH-adjusted q-values."""
-    if a.ci is None or q is None:
+    stats = a.stats
+    if stats.ci is None or q is None:
         return "insufficient", ""
     upper, lower = 1.0 + settings.compare_threshold, 1.0 / (1.0 + settings.compare_threshold)
     alpha = settings.compare_alpha
-    if a.ci[0] > upper and q <= alpha:
+    if stats.ci[0] > upper and q <= alpha:
         return "regressed", "typical"
-    tail_low = a.quantiles["p95"].ci_low
+    tail_low = stats.quantiles["p95"].ci_low
     if tail_q is not None and tail_q <= alpha and tail_low is not None and tail_low > upper:
         return "regressed", "tail"
-    if a.ci[1] < lower and q <= alpha:
+    if stats.ci[1] < lower and q <= alpha:
         return "improved", "typical"
-    if lower <= a.ci[0] and a.ci[1] <= upper:
+    if lower <= stats.ci[0] and stats.ci[1] <= upper:
         return "unchanged", ""
     return "unstable", ""
 
@@ -204,7 +207,7 @@ def compare_under_load(
             for b, c in members
             if b.status == Status.OK and c.status == Status.OK and not b.from_bank
         ]
-        quantiles, ratio, ci, p, tail_p = assess_samples(
+        stats = assess_samples(
             [b.wall_ms for b, _ in usable],
             [c.wall_ms for _, c in usable],
             settings,
@@ -219,19 +222,18 @@ def compare_under_load(
                 if meta
                 else 1.0,
                 samples=len(usable),
-                quantiles=quantiles,
-                ratio=ratio,
-                ci=ci,
-                p_value=p,
-                tail_p_value=tail_p,
+                stats=stats,
             )
         )
-    tested = [p for a in assessments for p in (a.p_value, a.tail_p_value) if p is not None]
+    tested = [
+        p for a in assessments for p in (a.stats.p_value, a.stats.tail_p_value) if p is not None
+    ]
     q_values = iter(benjamini_hochberg(tested))
     verdicts = []
     for a in assessments:
-        q = next(q_values) if a.p_value is not None else None
-        tail_q = next(q_values) if a.tail_p_value is not None else None
+        stats = a.stats
+        q = next(q_values) if stats.p_value is not None else None
+        tail_q = next(q_values) if stats.tail_p_value is not None else None
         verdict, reason = _decide(a, q, tail_q, settings)
         record = LoadVerdict(
             run_id=run_id,
@@ -240,14 +242,14 @@ def compare_under_load(
             kind=a.kind,
             verdict=verdict,
             samples=a.samples,
-            ratio=a.ratio,
-            ci_low=a.ci[0] if a.ci else None,
-            ci_high=a.ci[1] if a.ci else None,
-            p_value=a.p_value,
+            ratio=stats.ratio,
+            ci_low=stats.ci[0] if stats.ci else None,
+            ci_high=stats.ci[1] if stats.ci else None,
+            p_value=stats.p_value,
             q_value=q,
             tail_q_value=tail_q,
             reason=reason,
-            quantiles=a.quantiles,
+            quantiles=stats.quantiles,
             weight=a.weight,
         )
         if a.pattern_id == ALL_PATTERNS:
