@@ -13,6 +13,8 @@ dropped later in the pipeline gets status ``error``.
 
 from __future__ import annotations
 
+from typing import Any
+
 from simulator.compare.plans import plan_shape, sql_literals
 from simulator.results.layout import RecordKind
 from simulator.results.plans import PlanRecord
@@ -38,7 +40,14 @@ def capture_plans(ctx: RunContext, pool: SessionPool) -> list[PlanRecord]:
     for tenant, index in samples.values():
         by_tenant.setdefault(tenant, []).append(index)
     refs = {t: pool[t].actor.explain.remote(sorted(ix)) for t, ix in by_tenant.items()}
-    answers = {t: pool.get(ref) for t, ref in refs.items()}
+    answers: dict[str, dict[str, dict[int, dict[str, Any]]]] = {}
+    for tenant, ref in refs.items():
+        try:
+            answers[tenant] = pool.get(ref)
+        except Exception:
+            # Plans are advisory: a session lost while planning leaves its patterns
+            # "unavailable" and never fails the run (an interrupt still stops it).
+            answers[tenant] = {}
     records = []
     for pattern_id, (tenant, index) in sorted(samples.items()):
         query = ctx.queries[tenant][index]
