@@ -23,6 +23,7 @@ AREAS = (
     "selftest",
     "write_cost",
     "cluster",
+    "load_aa",
 )
 
 

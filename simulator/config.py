@@ -130,6 +130,8 @@ class LatencyFault:
     factor: float = 1.0
     fixed_ms: float = 0.0
     jitter_ms: float = 0.0
+    # Only while other executions are in flight: a slowdown that only concurrency shows.
+    only_under_load: bool = False
 
 
 @dataclass(frozen=True)
@@ -179,6 +181,13 @@ class LoadSection:
     confirm_replays: int = 3
     confirm_max_statements: int = 500
     confirm_budget_s: float = 900.0
+    # The comparison under load (simulator.compare.load, docs/comparison.md): the smallest
+    # change it reports, its false-discovery level, and the paired samples a pattern needs
+    # (fewer: insufficient); tails (p95, p99) are judged from tail_min_samples on.
+    compare_threshold: float = 0.25
+    compare_alpha: float = 0.05
+    compare_min_samples: int = 8
+    compare_tail_min_samples: int = 40
 
 
 # What performance verdicts can judge: the engine process's CPU time or its wall time.
@@ -228,6 +237,8 @@ class ReportSection:
     gate_cosmetic: bool = False
     gate_estimates: bool = False
     gate_harness_errors: bool = True
+    # Latency regressions under load fail the gate too (off: reported apart, see gate.py).
+    gate_load: bool = False
 
 
 @dataclass(frozen=True)
@@ -370,6 +381,18 @@ def _check_ranges(cfg: RunConfig, file: str) -> None:
         fail("load.confirm_replays", "confirm_replays and confirm_max_statements must be >= 1")
     if cfg.load.confirm_budget_s <= 0:
         fail("load.confirm_budget_s", "must be positive")
+    if not 0 < cfg.load.compare_threshold < 10:
+        fail(
+            "load.compare_threshold",
+            f"must be a fraction like 0.25, got {cfg.load.compare_threshold}",
+        )
+    if not 0 < cfg.load.compare_alpha < 1:
+        fail("load.compare_alpha", "must be between 0 and 1")
+    if cfg.load.compare_min_samples < 2 or cfg.load.compare_tail_min_samples < 2:
+        fail(
+            "load.compare_min_samples",
+            "compare_min_samples and compare_tail_min_samples must be >= 2",
+        )
     if cfg.compare.unlimited_hash_rows < 0:
         fail("compare.unlimited_hash_rows", "must not be negative (0 turns the phase off)")
     if cfg.dataset.generate.scale <= 0:

@@ -7,7 +7,7 @@ and this contract re-exports; it too needs only pyarrow). A third-party adapter 
 
 Call order in a worker: ``open`` -> ``load_tables`` -> ``seal`` -> any number of
 ``execute`` / ``read_table`` / ``table_row_count`` / ``partition_digests`` /
-``read_partitions`` -> ``close``. Any exception an adapter
+``read_partitions`` / ``explain`` -> ``close``. Any exception an adapter
 raises from ``execute`` is an engine error: the worker records its class name and message.
 """
 
@@ -97,9 +97,21 @@ class EngineAdapter(abc.ABC):
     #   row of ``name`` whose partition id (as ``partition_digests`` gives it) is in
     #   ``partition_ids``; rows of other partitions may come too (an id collision).
 
+    # Optional capability, announced by the worker at start (``has_explain``):
+    #
+    # explain(sql) -> dict: the plan the engine would use for ``sql``, without running it,
+    #   as an operator tree ``{"name": operator, "children": [...]}`` holding operator names
+    #   only (no costs, estimates, expressions or values; :mod:`simulator.engines.plan_tree`
+    #   builds one from the usual plan formats). Runs under the same sandbox as ``execute``.
+
     @abc.abstractmethod
     def close(self) -> None:
         """Release the engine; must be safe to call twice."""
+
+
+def has_explain(adapter: EngineAdapter) -> bool:
+    """True when ``adapter`` offers the optional ``explain`` capability."""
+    return callable(getattr(adapter, "explain", None))
 
 
 def has_partition_digests(adapter: EngineAdapter) -> bool:

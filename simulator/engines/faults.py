@@ -13,6 +13,7 @@ Configured by ``[engines.NAME.faults]`` (:class:`simulator.config.FaultsSection`
     factor = 1.5                 # the engine's own time is stretched by this factor
     fixed_ms = 20                # plus a fixed delay
     jitter_ms = 10               # plus a uniform random delay in [0, jitter_ms)
+    only_under_load = false      # only while other executions are in flight
     [engines.candidate.faults.lost_writes]
     rate = 0.5                   # fraction of eligible writes that lose partitions
     kinds = ["insert", "ctas", "delete"]
@@ -157,6 +158,15 @@ class FaultInjector:
         return self.worker.read_table(name, sink, timeout_s)
 
     @property
+    def has_explain(self) -> bool:
+        """Whether the wrapped worker's adapter has plans."""
+        return self.worker.has_explain
+
+    def explain(self, sql: str) -> dict[str, Any]:
+        """Plans are never faulted: they are read, not timed."""
+        return self.worker.explain(sql)
+
+    @property
     def has_partition_digests(self) -> bool:
         """Whether the wrapped worker's adapter digests partitions."""
         return self.worker.has_partition_digests
@@ -216,6 +226,8 @@ class FaultInjector:
     def _delay(self, outcome: WorkerOutcome, kind: str, sql: str) -> WorkerOutcome:
         latency = self.faults.latency
         if latency.kinds and kind not in latency.kinds:
+            return outcome
+        if latency.only_under_load and self.in_flight() == 0:
             return outcome
         if latency.tables and not {t.lower() for t in latency.tables} & statement_tables(
             sql, self.dialect

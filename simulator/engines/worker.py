@@ -132,6 +132,7 @@ class EngineWorker:
         # Whether the adapter can digest partitions (told by the worker at start): without
         # it, write verification reads whole tables and never asks.
         self.has_partition_digests = False
+        self.has_explain = False
         self.restarts = 0
         self._proc: subprocess.Popen[bytes] | None = None
         self._reader: FrameReader | None = None
@@ -202,6 +203,7 @@ class EngineWorker:
                 f"{reply.get('error_message', '')}".splitlines()[0]
             )
         self.has_partition_digests = bool(reply.get("partition_digests"))
+        self.has_explain = bool(reply.get("explain"))
         return str(reply["version"])
 
     def start(self) -> str:
@@ -465,6 +467,11 @@ class EngineWorker:
     def list_tables(self) -> list[str]:
         """Names of the tables and views replayed SQL can see."""
         return list(self._value({"op": "list_tables"}))
+
+    def explain(self, sql: str) -> dict[str, Any]:
+        """The engine's plan of ``sql`` as an operator tree (contract ``explain``), without
+        running it; EngineError when the adapter has no plans or cannot plan ``sql``."""
+        return dict(self._value({"op": "explain", "sql": sql}))
 
     def close(self) -> None:
         """Ask the worker to close its engine, then make sure the process is gone."""

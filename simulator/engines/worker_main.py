@@ -11,7 +11,8 @@ duplicate's number is exported as ``QSIM_PROTOCOL_FD`` (only test fakes use it).
 Requests (JSON ``op``): ``start`` (adapter, engine, workspace, settings, tables,
 max_memory_mb) -> ``version``; ``execute`` (sql); ``read_table`` (name);
 ``partition_digests`` (name, columns); ``read_partitions`` (name, columns, ids);
-``table_row_count`` (name); ``list_tables``; ``close``.
+``table_row_count`` (name); ``list_tables``; ``explain`` (sql) -> an operator tree;
+``close``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from simulator.engines.contract import (
     EngineAdapter,
     StatementResult,
     TableSpec,
+    has_explain,
     has_partition_digests,
 )
 from simulator.engines.protocol import (
@@ -175,6 +177,7 @@ class Worker:
             "version": version,
             "pid": os.getpid(),
             "partition_digests": has_partition_digests(self.adapter),
+            "explain": has_explain(self.adapter),
         }
 
     def stream(self, produce: Any) -> dict[str, Any]:
@@ -270,6 +273,8 @@ class Worker:
                 return {"status": "ok", "value": int(adapter.table_row_count(request["name"]))}
             if op == "list_tables":
                 return {"status": "ok", "value": [str(name) for name in adapter.list_tables()]}
+            if op == "explain":
+                return {"status": "ok", "value": adapter.explain(request["sql"])}  # type: ignore[attr-defined]
         except Exception as err:
             return _error(err)
         return {"status": "error", "error_class": "WorkerError", "error_message": f"bad op {op!r}"}

@@ -21,7 +21,9 @@ from simulator.report import charts
 from simulator.report.evidence import Evidence
 from simulator.report.findings import Acceptance, Changes, Finding, by_severity
 from simulator.report.gate import GateResult, fails_gate
+from simulator.report.plan_view import plan_view
 from simulator.report.rollup import PatternRow, TenantRow
+from simulator.report.under_load import load_settings, under_load_view
 from simulator.results.masking import neutralize_bidi
 from simulator.results.reader import RunData
 from simulator.results.verdicts import QUERY_VERDICTS, PerfVerdict
@@ -267,4 +269,8 @@ def render_html(
         observed=observed,
         gate_rules=settings,
         under_load_only=[v for v in views + observed if v.under_load_only],
+        under_load=under_load_view(data),
+        load_rules=load_settings(data),
+        plans=plan_view(data),
+        load_schedule=raw_load.get("schedule") if isinstance(raw_load, dict) else None,
     )

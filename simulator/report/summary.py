@@ -8,8 +8,10 @@ from typing import Any
 from simulator import __version__
 from simulator.config import ReportSection
 from simulator.report.findings import Changes, Finding
-from simulator.report.gate import GateResult, fails_gate
+from simulator.report.gate import GateResult, fails_gate, load_gates
+from simulator.report.plan_view import plan_view
 from simulator.results.layout import HTML_FILE, JUNIT_FILE
+from simulator.results.load_verdicts import LOAD_VERDICTS, LoadVerdict
 from simulator.results.masking import mask_error, neutralize_bidi
 from simulator.results.reader import RunData
 from simulator.results.verdicts import PERF_VERDICTS, QUERY_VERDICTS
@@ -51,6 +53,71 @@ def _finding(finding: Finding, settings: ReportSection) -> dict[str, Any]:
             else None
         ),
     }
+
+
+def _load_entry(v: LoadVerdict, settings: ReportSection) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "pattern_id": v.pattern_id or None,
+        "kind": v.kind,
+        "verdict": v.verdict,
+        "reason": v.reason,
+        "samples": v.samples,
+        "ratio": v.ratio,
+        "ci_low": v.ci_low,
+        "ci_high": v.ci_high,
+        "q_value": v.q_value,
+        "tail_q_value": v.tail_q_value,
+        "quantiles": {
+            name: {"baseline_ms": q.baseline_ms, "candidate_ms": q.candidate_ms, "ratio": q.ratio}
+            for name, q in v.quantiles.items()
+        },
+        "fails_gate": load_gates(v, settings),
+    }
+    if v.whole_workload:
+        entry.update(
+            baseline_errors=v.baseline_errors,
+            candidate_errors=v.candidate_errors,
+            errors_p_value=v.errors_p_value,
+            baseline_throughput=v.baseline_throughput,
+            candidate_throughput=v.candidate_throughput,
+        )
+    return entry
+
+
+def _under_load(data: RunData, settings: ReportSection) -> dict[str, Any]:
+    """The ``under_load`` object: per candidate the whole workload's load verdict, verdict
+    counts over patterns, and the patterns that changed (regressed, improved)."""
+    out: dict[str, Any] = {}
+    for c in data.candidates:
+        mine = [v for v in data.load if v.candidate == c]
+        if not mine:
+            continue
+        workload = next((v for v in mine if v.whole_workload), None)
+        patterns = [v for v in mine if not v.whole_workload]
+        counts = dict.fromkeys(LOAD_VERDICTS, 0)
+        for v in patterns:
+            counts[v.verdict] += 1
+        out[c] = {
+            "workload": _load_entry(workload, settings) if workload else None,
+            "pattern_counts": counts,
+            "changed": [
+                _load_entry(v, settings) for v in patterns if v.verdict in ("regressed", "improved")
+            ],
+        }
+    return out
+
+
+def _plan_changes(data: RunData) -> dict[str, Any]:
+    """The ``plan_changes`` object: per candidate, plan statuses counted over patterns and
+    the patterns whose plan shape differs from the baseline's."""
+    view = plan_view(data)
+    out: dict[str, Any] = {}
+    for (candidate, _), status in sorted(view.status.items()):
+        entry = out.setdefault(candidate, {"counts": {}, "changed": []})
+        entry["counts"][status] = entry["counts"].get(status, 0) + 1
+    for change in view.changed:
+        out[change["candidate"]]["changed"].append(change["pattern_id"])
+    return out
 
 
 def build_summary(
@@ -108,6 +175,7 @@ def build_summary(
                 "gate_cosmetic": settings.gate_cosmetic,
                 "gate_estimates": settings.gate_estimates,
                 "gate_harness_errors": settings.gate_harness_errors,
+                "gate_load": settings.gate_load,
             },
         },
         "baseline": {"name": data.baseline, "version": data.engine_version(data.baseline)},
@@ -117,6 +185,8 @@ def build_summary(
         "verdict_counts": verdict_counts,
         "weighted_verdict_counts": weighted,
         "perf_counts": perf_counts,
+        "under_load": _under_load(data, settings),
+        "plan_changes": _plan_changes(data),
         "previous_run_id": changes.previous_run_id,
         "findings": {
             "new": [_finding(f, settings) for f in changes.with_status("new")],

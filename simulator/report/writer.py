@@ -84,8 +84,8 @@ def generate_reports(
             acceptances,
             today,
         )
-        gate = apply_gate(findings, settings, data.complete)
-        decisions = ship_decisions(findings, data.candidates, settings, data.complete)
+        gate = apply_gate(findings, settings, data.complete, data.load)
+        decisions = ship_decisions(findings, data.candidates, settings, data.complete, data.load)
         patterns = pattern_rows(data)
         evidence = build_evidence(findings + observations, data, settings)
         summary = build_summary(data, changes, gate, decisions, settings, observations)

@@ -1,7 +1,7 @@
 """Every file name of a run folder (``results/<run_id>/``), defined once.
 
 A run folder holds ``run.json`` (:class:`~simulator.results.meta.RunMeta`), the sampled
-workload (``queries.parquet``), the SQL each engine was sent (``statements.parquet``), three append-only record files (one JSON object a line),
+workload (``queries.parquet``), the SQL each engine was sent (``statements.parquet``), append-only record files (one JSON object a line, :class:`RecordKind`),
 kept result files under ``results/``, the engines' workspaces while the run goes, and the
 report outputs. The names are part of the on-disk format: old run folders and the history
 database refer to them, so they never change.
@@ -37,6 +37,10 @@ class RecordKind(StrEnum):
     EXECUTIONS = "executions"
     VERDICTS = "verdicts"
     PERF = "perf"
+    # The comparison under load (simulator.compare.load): LoadVerdict records.
+    LOAD = "load"
+    # Plan shapes per engine and pattern (simulator.compare.plans): PlanRecord records.
+    PLANS = "plans"
 
     @property
     def file_name(self) -> str:
@@ -47,6 +51,8 @@ class RecordKind(StrEnum):
 EXECUTIONS_FILE = RecordKind.EXECUTIONS.file_name
 VERDICTS_FILE = RecordKind.VERDICTS.file_name
 PERF_FILE = RecordKind.PERF.file_name
+LOAD_FILE = RecordKind.LOAD.file_name
+PLANS_FILE = RecordKind.PLANS.file_name
 
 
 def is_run_folder(path: Path) -> bool:

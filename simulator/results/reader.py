@@ -20,12 +20,16 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from simulator.results.load_verdicts import LoadVerdict
+from simulator.results.plans import PlanRecord
 from simulator.results.verdicts import PerfVerdict, Verdict
 from simulator.config import ReportSection
 from simulator.results.execution import Execution
 from simulator.errors import ReportError
 from simulator.results.layout import (
     EXECUTIONS_FILE,
+    LOAD_FILE,
+    PLANS_FILE,
     PERF_FILE,
     QUERIES_FILE,
     RUN_FILE,
@@ -50,6 +54,10 @@ class RunData:
     executions: list[Execution] = field(default_factory=list)
     verdicts: list[Verdict] = field(default_factory=list)
     perf: list[PerfVerdict] = field(default_factory=list)
+    # The comparison under load (load.jsonl); empty for runs from before it existed.
+    load: list[LoadVerdict] = field(default_factory=list)
+    # Plan shapes per engine and pattern (plans.jsonl); empty when none were captured.
+    plans: list[PlanRecord] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
 
     @property
@@ -219,6 +227,10 @@ def load_run(run_dir: Path) -> RunData:
     data.executions = list(by_id.values())
     data.verdicts = loaded[VERDICTS_FILE]
     data.perf = loaded[PERF_FILE]
+    if (run_dir / LOAD_FILE).is_file():
+        data.load = _read_jsonl(run_dir / LOAD_FILE, LoadVerdict.from_dict, missing)
+    if (run_dir / PLANS_FILE).is_file():
+        data.plans = _read_jsonl(run_dir / PLANS_FILE, PlanRecord.from_dict, missing)
     if data.queries and data.verdicts:
         for candidate in data.candidates:
             judged = {(v.tenant, v.query_id) for v in data.verdicts if v.candidate == candidate}

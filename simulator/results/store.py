@@ -35,6 +35,10 @@ def record_key(kind: str, record: dict[str, Any]) -> str:
         return f"{record['candidate']}|{record['query_id']}"
     if kind == RecordKind.PERF:
         return f"{record['candidate']}|{record['tenant']}|{record['pattern_id']}"
+    if kind == RecordKind.LOAD:
+        return f"{record['candidate']}|{record['pattern_id']}"
+    if kind == RecordKind.PLANS:
+        return f"{record['engine']}|{record['pattern_id']}"
     raise ValueError(f"unknown record file {kind!r}")
 
 

@@ -7,7 +7,8 @@ Statements the driver can answer itself (skips, baseline statements the bank ser
 recorded without an engine. Consecutive tiny statements of a lane travel in one call to
 its session (up to ``CHUNK_TARGET_MS`` of engine time), which keeps the per-statement cost
 of the driver round trip small. A session that dies is replaced and its chunk retried
-once; a second death records a harness crash.
+once; a second death records a harness crash. Once the phase is over,
+:func:`record_load_verdicts` compares the engines under load.
 """
 
 from __future__ import annotations
@@ -15,9 +16,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from simulator.compare.load import QueryPattern, compare_under_load
 from simulator.errors import QsimError
 from simulator.progress import progress
 from simulator.results.execution import Execution, Phase, Status
+from simulator.results.layout import RecordKind
+from simulator.results.load_verdicts import LoadVerdict
 from simulator.runner.bank_plan import BankPlan
 from simulator.runner.context import RunContext
 from simulator.runner.execute import Statement
@@ -34,7 +38,8 @@ CHUNK_MAX = 16
 
 class LoadLoop:
     """The load phase of one run. ``harness`` counts ``retried`` statements; ``stats``
-    (wall time, executions, engine busy time, peak in flight, efficiency) goes to run.json."""
+    (the schedule's seed and digest, wall time, executions, engine busy time, peak in
+    flight, efficiency) goes to run.json."""
 
     def __init__(
         self,
@@ -140,6 +145,7 @@ class LoadLoop:
                 len(self.ctx.queries) * self.ctx.cfg.load.per_tenant_concurrency,
             )
             self.stats = {
+                "schedule": schedule.describe(),
                 "wall_s": round(wall, 3),
                 "executions": executions,
                 "engine_busy_ms": round(busy_ms, 1),
@@ -221,3 +227,33 @@ class LoadLoop:
         if self.bank.serves(lane, index):
             return self.bank.serve(lane.tenant, index)
         return None
+
+
+def record_load_verdicts(ctx: RunContext) -> list[LoadVerdict]:
+    """Compare every candidate with the baseline under load (:mod:`simulator.compare.load`)
+    from the load-phase executions recorded so far, and replace ``load.jsonl`` with the
+    verdicts (recomputed whole, so a resumed run gets them once)."""
+    patterns = {
+        (q.tenant, q.query_id): QueryPattern(q.pattern_id, q.kind, q.weight)
+        for queries in ctx.queries.values()
+        for q in queries
+    }
+    executions = [
+        Execution.from_dict(r)
+        for r in ctx.store.load(RecordKind.EXECUTIONS)
+        if r.get("phase") == Phase.LOAD
+    ]
+    verdicts = [
+        v
+        for candidate in ctx.candidates
+        for v in compare_under_load(
+            executions,
+            patterns,
+            ctx.cfg.load,
+            run_id=ctx.run_id,
+            baseline=ctx.baseline,
+            candidate=candidate,
+        )
+    ]
+    ctx.store.rewrite(RecordKind.LOAD, [v.to_dict() for v in verdicts])
+    return verdicts

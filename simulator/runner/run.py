@@ -39,9 +39,10 @@ from simulator.runner.bank_plan import BankPlan
 from simulator.runner.cluster import RayCluster
 from simulator.runner.confirm import confirm_quietly
 from simulator.runner.context import RunContext
-from simulator.runner.load import LoadLoop
+from simulator.runner.load import LoadLoop, record_load_verdicts
 from simulator.runner.local_servers import LocalServers, stop_leftovers
 from simulator.runner.perf import run_perf_phase
+from simulator.runner.plans import capture_plans
 from simulator.runner.pool import SessionPool
 from simulator.runner.prepare import build_statements, statements_parquet
 from simulator.runner.recorder import Recorder
@@ -248,7 +249,10 @@ class _Run:
             verdicts = list(self.recorder.verdicts.values())
             code = EXIT_INTERRUPTED
             if status == RunStatus.COMPLETE:
-                code = exit_code(failing=summary.regressed(verdicts, self.perf, ctx.cfg.report))
+                failing = summary.regressed(
+                    verdicts, self.perf, ctx.cfg.report, ctx.store.load(RecordKind.LOAD)
+                )
+                code = exit_code(failing=failing)
             self.notes.extend(self._run_notes())
             meta = self._finish_meta(status, code)
             if status == RunStatus.COMPLETE and self.after_complete is not None:
@@ -309,6 +313,7 @@ class _Run:
             try:
                 self.servers.prepare(ctx.cfg.engines[name] for name in ctx.engines)
                 self._replay()
+                record_load_verdicts(ctx)
                 replayed = True
             finally:
                 self._stop(graceful=replayed)
@@ -374,6 +379,7 @@ class _Run:
                 load.time_compression,
             ),
             start=start,
+            seed=ctx.cfg.run.seed,
         )
         perf_done = store.read_meta().perf_done or store.load(RecordKind.PERF)
         perf_pending = ctx.cfg.perf.enabled and not perf_done
@@ -391,6 +397,9 @@ class _Run:
             self.pool.start(needed)
         with _timed(self.timings, "load"):
             self.loop.run(schedule)
+        if not store.path(RecordKind.PLANS).exists():
+            with _timed(self.timings, "plans"):
+                capture_plans(ctx, self.pool)
         if perf_pending:
             with _timed(self.timings, "perf"):
                 self.perf, self.perf_stats = run_perf_phase(ctx, self.pool, self.recorder)

@@ -13,11 +13,17 @@ same schedule.
 Both models cap executions in flight at ``concurrency`` globally and at
 ``per_tenant_concurrency`` per tenant (across that tenant's engines; 1 means a tenant's
 engines take turns statement by statement). Among ready lanes, the one furthest behind
-(by share of its statements done) goes first, so baseline and candidates advance together.
+(by share of its statements done) goes first, so baseline and candidates advance together;
+lanes equally far along go in an order drawn from ``seed`` per (tenant, statement), so no
+engine always runs first at a step (an order bias a load comparison would read as a
+change). The schedule has no other random part: :func:`schedule_digest` names it, and the
+run records seed and digest in ``run.json`` (``load.schedule``).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 
 
@@ -43,6 +49,28 @@ def release_offsets(
     }
 
 
+def schedule_digest(
+    lengths: dict[Lane, int], mode: str, release: dict[str, list[float]], seed: int
+) -> str:
+    """A hash of everything that decides the schedule (lanes, model, release times, seed):
+    two runs with the same digest replayed the same schedule on every engine."""
+    document = {
+        "lanes": sorted([lane.tenant, lane.engine, n] for lane, n in lengths.items()),
+        "mode": mode,
+        "release": {t: [round(x, 6) for x in times] for t, times in sorted(release.items())}
+        if mode == "open"
+        else {},
+        "seed": seed,
+    }
+    return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _tie_rank(seed: int, lane: Lane, position: int) -> int:
+    """The seeded rank that orders lanes equally far along at one step."""
+    key = f"{seed}|{lane.tenant}|{position}|{lane.engine}".encode()
+    return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big")
+
+
 class LoadSchedule:
     """Decides which lane starts next under a load model; pure bookkeeping, no I/O."""
 
@@ -55,12 +83,14 @@ class LoadSchedule:
         per_tenant_concurrency: int = 1,
         release: dict[str, list[float]] | None = None,
         start: dict[Lane, int] | None = None,
+        seed: int = 0,
     ) -> None:
         if mode not in ("closed", "open"):
             raise ValueError(f"unknown load mode {mode!r}")
         if mode == "open" and release is None:
             raise ValueError("open loop needs release times")
         self.mode = mode
+        self.seed = seed
         self.concurrency = concurrency
         self.per_tenant = per_tenant_concurrency
         self.lengths = dict(lengths)
@@ -69,6 +99,11 @@ class LoadSchedule:
         self.running: set[Lane] = set()
         self._tenant_running: dict[str, int] = {}
         self._order = sorted(self.lengths)
+        self.digest = schedule_digest(self.lengths, mode, self.release, seed)
+
+    def describe(self) -> dict[str, object]:
+        """What ``run.json`` records of the schedule: model, seed and digest."""
+        return {"mode": self.mode, "seed": self.seed, "digest": self.digest}
 
     def remaining(self) -> int:
         """Statements not yet finished over all lanes."""
@@ -95,13 +130,14 @@ class LoadSchedule:
         if len(self.running) >= self.concurrency:
             return None
         best: Lane | None = None
-        best_share = 2.0
+        best_key = (2.0, 0)
         for lane in self._order:
             if not self._eligible(lane) or self._release_at(lane) > now:
                 continue
-            share = self.position[lane] / self.lengths[lane]
-            if share < best_share:
-                best, best_share = lane, share
+            position = self.position[lane]
+            key = (position / self.lengths[lane], _tie_rank(self.seed, lane, position))
+            if key < best_key:
+                best, best_key = lane, key
         if best is None:
             return None
         self.running.add(best)

@@ -24,6 +24,7 @@ import dataclasses
 import datetime
 import decimal
 import os
+import re
 import shutil
 import signal
 import threading
@@ -40,11 +41,15 @@ from simulator.engines.faults import wrap as wrap_faults
 from simulator.engines.runtime import Runtime, ensure_runtime
 from simulator.engines.table_files import read_batches
 from simulator.engines.worker import EngineWorker
+from simulator.errors import EngineError
 from simulator.results.execution import Execution
 from simulator.runner.execute import Statement, execute_statement
 from simulator.runner.inflight import InFlightView
 from simulator.runner.node import node_folders, node_generation, node_id
 from simulator.runner.write_state import VerifiedTable
+
+# The engine's error class in an explain failure ("engine x: explain failed: Class: ...").
+EXPLAIN_ERROR = re.compile(r"explain failed: (\w+)")
 
 ExecutionResult = tuple[dict[str, Any], bytes | None]
 WARM_UP_SQL = "SELECT 1"
@@ -325,6 +330,29 @@ class TenantSession:
                 statement = self.statements[engine][earlier]
                 lane.worker.execute(statement.sql or "", self.timeout_s, None)
         lane.applied = max(lane.applied, index)
+
+    # -- plans ----------------------------------------------------------------------------
+    def explain(self, indices: list[int]) -> dict[str, dict[int, dict[str, Any]]]:
+        """Plan statements ``indices`` on every engine whose adapter has plans, without
+        running them (contract ``explain``, under the engine's sandbox), one engine at a
+        time. Returns engine -> index -> ``{"tree": operator tree}`` or ``{"error": engine
+        error class}`` (never the message, which may quote the SQL)."""
+        plans: dict[str, dict[int, dict[str, Any]]] = {}
+        for engine, lane in self.lanes.items():
+            answers = plans.setdefault(engine, {})
+            if not getattr(lane.worker, "has_explain", False):
+                continue
+            with lane.lock:
+                for index in indices:
+                    sql = self.statements[engine][index].sql
+                    if not sql:
+                        continue
+                    try:
+                        answers[index] = {"tree": lane.worker.explain(sql)}
+                    except EngineError as err:
+                        found = EXPLAIN_ERROR.search(str(err))
+                        answers[index] = {"error": found.group(1) if found else "EngineError"}
+        return plans
 
     # -- performance phase ----------------------------------------------------------------
     def perf_round(

@@ -40,13 +40,19 @@ def perf_counts(perf: list[dict[str, Any]], candidates: list[str]) -> dict[str, 
 
 
 def regressed(
-    verdicts: list[dict[str, Any]], perf: list[dict[str, Any]], settings: ReportSection
+    verdicts: list[dict[str, Any]],
+    perf: list[dict[str, Any]],
+    settings: ReportSection,
+    load: list[dict[str, Any]] | None = None,
 ) -> bool:
     """True when any verdict fails the run (:func:`~simulator.results.exit_codes.
-    failing_verdicts`), or a performance regression when ``report.gate_perf``: what fails a
-    complete run (the exit code is :func:`simulator.results.exit_codes.exit_code`)."""
+    failing_verdicts`), a performance regression when ``report.gate_perf``, or a regression
+    under load when ``report.gate_load``: what fails a complete run (the exit code is
+    :func:`simulator.results.exit_codes.exit_code`)."""
     failing = failing_verdicts(settings)
     if any(v["verdict"] in failing for v in verdicts):
+        return True
+    if settings.gate_load and any(v["verdict"] == "regressed" for v in load or []):
         return True
     return settings.gate_perf and any(v["verdict"] == "regressed" for v in perf)
 

@@ -11,7 +11,11 @@ One run over ``configs/aa.toml`` shares its baseline between:
   that read ``customers`` and on no other;
 - optionally ``duckdb_errors``: SELECTs fail with an injected error at ``error_rate``; every
   load-phase execution whose ``fault`` says so must be a ``candidate_error`` verdict, and
-  no other ``candidate_error`` may exist in the run.
+  no other ``candidate_error`` may exist in the run;
+- optionally ``duckdb_load_slow``: SELECTs are slowed by ``load_factor`` only while other
+  executions are in flight (``[faults.latency] only_under_load``); the comparison under load
+  must find the whole workload ``regressed`` while no replica gets a load verdict
+  ``regressed`` or ``improved`` (patterns or workload).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from simulator.selftest.world import (
 REPLICA = "duckdb_same"
 SLOW = "duckdb_slow"
 ERRORS = "duckdb_errors"
+LOAD_SLOW = "duckdb_load_slow"
 SLOW_TABLES = ("customers",)
 # Faults are drawn per tenant session from Random(f"{seed}:{engine}"), so the seed decides
 # which SELECTs fail. Seed 20 makes the 3rd SELECT of each tenant lane fail at a 1% rate: the
@@ -60,6 +65,18 @@ class CalibrationRun:
     verdicts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     reads: dict[tuple[str, str], set[str]] = field(default_factory=dict)
     injected_errors: set[str] = field(default_factory=set)
+    load: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def load_alarms(self) -> tuple[int, int]:
+        """(load verdicts ``regressed`` or ``improved``, load verdicts decided (not
+        ``insufficient``)) over the A/A replicas, patterns and whole workload alike."""
+        mine = [v for c in self.replicas for v in self.load.get(c, [])]
+        decided = [v for v in mine if v["verdict"] != "insufficient"]
+        return sum(v["verdict"] in ("regressed", "improved") for v in decided), len(decided)
+
+    def load_workload_verdict(self, candidate: str = LOAD_SLOW) -> dict[str, Any] | None:
+        """``candidate``'s load verdict for the whole workload (None when it has none)."""
+        return next((v for v in self.load.get(candidate, []) if v["pattern_id"] == ""), None)
 
     def correctness_alarms(self, candidate: str) -> list[dict[str, Any]]:
         """``candidate``'s verdicts that would be findings (none are expected)."""
@@ -130,9 +147,10 @@ def calibration_candidates(
     latency_factor: float | None,
     error_rate: float | None,
     latency_sweep: tuple[float, ...] = (),
+    load_factor: float | None = None,
 ) -> dict[str, dict[str, Any]]:
     """The run's candidates: identical replicas, then the slowed (one, or one per factor
-    of ``latency_sweep``) and erroring ones."""
+    of ``latency_sweep``), erroring and slowed-under-load ones."""
     template = data["engines"][REPLICA]
     candidates: dict[str, dict[str, Any]] = {
         f"{REPLICA}_r{i}": dict(template) for i in range(1, replicas + 1)
@@ -151,6 +169,14 @@ def calibration_candidates(
                 "error_kinds": ["select"],
             },
         }
+    if load_factor is not None:
+        candidates[LOAD_SLOW] = {
+            **template,
+            "faults": {
+                "enabled": True,
+                "latency": {"kinds": ["select"], "factor": load_factor, "only_under_load": True},
+            },
+        }
     return candidates
 
 
@@ -163,15 +189,22 @@ def run_calibration(
     latency_sweep: tuple[float, ...] = (),
     perf: dict[str, Any] | None = None,
     run_name: str = "aa",
+    load_factor: float | None = None,
+    seed: int | None = None,
 ) -> CalibrationRun:
     """Run ``configs/aa.toml`` in ``work`` with the candidates above (``perf`` overrides
-    keys of its ``[perf]`` table) and analyse the run folder. Raises QsimError on bad
-    input or setup."""
+    keys of its ``[perf]`` table, ``seed`` its ``run.seed``) and analyse the run folder.
+    Raises QsimError on bad input or setup."""
     base = scenario_data("aa", work)
     data = with_candidates(
-        base, calibration_candidates(base, replicas, latency_factor, error_rate, latency_sweep)
+        base,
+        calibration_candidates(
+            base, replicas, latency_factor, error_rate, latency_sweep, load_factor
+        ),
     )
     data["run"]["name"] = run_name
+    if seed is not None:
+        data["run"]["seed"] = seed
     data["perf"] = {**data.get("perf", {}), **(perf or {})}
     cfg = to_config(data, "aa")
     build_world(cfg)
@@ -194,6 +227,8 @@ def analyse(result: CalibrationRun) -> None:
         result.verdicts.setdefault(verdict["candidate"], []).append(verdict)
     for verdict in read_records(result.run_dir, RecordKind.PERF):
         result.perf.setdefault(verdict["candidate"], []).append(verdict)
+    for verdict in read_records(result.run_dir, RecordKind.LOAD):
+        result.load.setdefault(verdict["candidate"], []).append(verdict)
     for record in read_records(result.run_dir, RecordKind.EXECUTIONS):
         if record["engine"] == ERRORS and record["phase"] == "load" and record["fault"] == "error":
             result.injected_errors.add(record["query_id"])

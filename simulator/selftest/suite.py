@@ -20,6 +20,9 @@ from simulator.selftest.matrix import Detection
 # of a 3 ms statement (2-5 ms) is what hides smaller slowdowns from 15 pairs.
 LATENCY_FACTOR = 2.0
 ERROR_RATE = 0.01
+# SELECTs slowed only while other executions run: the isolated perf phase cannot see it,
+# the comparison under load must (whole workload regressed).
+LOAD_FACTOR = 3.0
 # --quick: fewer perf patterns and repetitions, still enough pairs for the detection.
 QUICK_PERF = {"max_patterns": 12, "repetitions": 4, "max_repetitions": 12}
 
@@ -63,9 +66,11 @@ def run_selftest(
         latency_factor=LATENCY_FACTOR,
         error_rate=ERROR_RATE,
         perf=QUICK_PERF if quick else None,
+        load_factor=LOAD_FACTOR,
     )
     result.runs["aa"] = calibration.run_dir
     result.rows.extend(calibration_rows(calibration))
+    result.rows.extend(load_rows(calibration))
     alarms, patterns = calibration.false_alarm_rate()
     result.figures = {
         "runs_wall_s": loaded.wall_s + quiet.wall_s + calibration.wall_s,
@@ -76,6 +81,34 @@ def run_selftest(
     }
     result.wall_s = time.monotonic() - began
     return result
+
+
+def load_rows(run: CalibrationRun) -> list[Detection]:
+    """A/A under load stays quiet; a slowdown only under concurrency is found under load."""
+    alarms, decided = run.load_alarms()
+    workload = run.load_workload_verdict()
+    seen = "no load verdict"
+    if workload is not None:
+        ratio = workload["ratio"]
+        seen = f"whole workload {workload['verdict']}" + (
+            f" (ratio {ratio:.2f}, {workload['samples']} queries)" if ratio is not None else ""
+        )
+    return [
+        Detection(
+            fault="none (A/A under load)",
+            expected="no load verdict regressed/improved",
+            seen=f"{alarms} in {decided} decided load verdicts",
+            runs=len(run.replicas),
+            ok=alarms == 0 and decided > 0,
+        ),
+        Detection(
+            fault=f"latency x{LOAD_FACTOR} on SELECTs only under concurrency",
+            expected="whole workload regressed under load",
+            seen=seen,
+            runs=1,
+            ok=workload is not None and workload["verdict"] == "regressed",
+        ),
+    ]
 
 
 def incident_rows(run: IncidentRun) -> list[Detection]:

@@ -38,6 +38,8 @@ TOP_LEVEL = {
     "verdict_counts": dict,
     "weighted_verdict_counts": dict,
     "perf_counts": dict,
+    "under_load": dict,
+    "plan_changes": dict,
     "previous_run_id": (str, type(None)),
     "findings": dict,
     "observations": list,

@@ -20,8 +20,7 @@ def test_closed_loop_keeps_exactly_concurrency_in_flight() -> None:
     assert len(schedule.running) == 3
 
 
-def test_per_tenant_limit_makes_a_tenants_engines_take_turns_in_step() -> None:
-    schedule = LoadSchedule(_lanes(1, ("base", "cand"), 3), concurrency=4, per_tenant_concurrency=1)
+def _order(schedule: LoadSchedule) -> list[tuple[str, int]]:
     order = []
     while not schedule.done():
         picked = schedule.pick(0.0)
@@ -29,8 +28,33 @@ def test_per_tenant_limit_makes_a_tenants_engines_take_turns_in_step() -> None:
         assert schedule.pick(0.0) is None  # one statement of the tenant at a time
         order.append((picked[0].engine, picked[1]))
         schedule.finish(picked[0])
+    return order
+
+
+def test_per_tenant_limit_makes_a_tenants_engines_take_turns_in_step() -> None:
+    lanes = _lanes(1, ("base", "cand"), 40)
+    order = _order(LoadSchedule(lanes, concurrency=4, per_tenant_concurrency=1, seed=3))
     # The lane furthest behind goes first: both engines advance statement by statement.
-    assert order == [("base", 0), ("cand", 0), ("base", 1), ("cand", 1), ("base", 2), ("cand", 2)]
+    assert [index for _, index in order] == [i for i in range(40) for _ in range(2)]
+    # Which engine goes first at a step is drawn from the seed, not fixed by name order.
+    firsts = [engine for engine, _ in order[::2]]
+    assert 10 <= firsts.count("base") <= 30
+    # The same seed gives the same schedule; another seed another one.
+    again = _order(LoadSchedule(lanes, concurrency=4, per_tenant_concurrency=1, seed=3))
+    other = _order(LoadSchedule(lanes, concurrency=4, per_tenant_concurrency=1, seed=4))
+    assert again == order and other != order
+
+
+def test_schedule_digest_names_what_decides_the_schedule() -> None:
+    lanes = _lanes(2, ("base", "cand"), 3)
+    release = {"t01": [0.0, 1.0, 2.0], "t02": [0.5, 1.5, 2.5]}
+    digest = LoadSchedule(lanes, mode="open", release=release, seed=1).digest
+    assert LoadSchedule(lanes, mode="open", release=release, seed=1).digest == digest
+    assert LoadSchedule(lanes, mode="open", release=release, seed=2).digest != digest
+    shifted = {**release, "t02": [0.5, 1.5, 2.6]}
+    assert LoadSchedule(lanes, mode="open", release=shifted, seed=1).digest != digest
+    described = LoadSchedule(lanes, mode="open", release=release, seed=1).describe()
+    assert described == {"mode": "open", "seed": 1, "digest": digest}
 
 
 def test_lane_runs_its_statements_in_log_order_and_resumes_from_start_positions() -> None:

@@ -36,7 +36,9 @@ import datafusion
 import pyarrow as pa
 from datafusion import RuntimeEnvBuilder, SessionConfig, SessionContext, SQLOptions
 
+from simulator.engines import plan_tree
 from simulator.engines.contract import EngineAdapter, StatementResult, TableSpec
+from simulator.engines.plan_tree import PlanTree
 from simulator.engines.sql_names import check_table, quote_identifier
 from simulator.engines.table_files import read_batches
 
@@ -221,6 +223,16 @@ class DataFusionAdapter(EngineAdapter):
         check_table("datafusion", name, self.list_tables())
         batch = self.ctx.sql(f"SELECT count(*) FROM {quote_identifier(name)}").collect()[0]
         return int(batch.column(0)[0].as_py())
+
+    def explain(self, sql: str) -> PlanTree:
+        """The physical plan of ``sql`` from ``EXPLAIN`` under the sandbox's SQLOptions with
+        DDL refused (planning a DDL statement would run it), as an operator tree."""
+        frame = self.ctx.sql_with_options(f"EXPLAIN {sql}", _options(allow_ddl=False))
+        rows = frame.to_arrow_table().to_pylist()
+        physical = next((r["plan"] for r in rows if r["plan_type"] == "physical_plan"), None)
+        if physical is None:
+            raise ValueError("EXPLAIN returned no physical plan")
+        return plan_tree.from_indented(str(physical))
 
     def list_tables(self) -> list[str]:
         """Tables and views of the default schema."""

@@ -22,6 +22,7 @@ reaches the engine). Releases the guard cannot protect are refused at ``open``.
 
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from simulator.engines import plan_tree
 from simulator.engines.adapters.duckdb_sandbox import (
     SandboxViolation,
     StatementGuard,
@@ -40,6 +42,7 @@ from simulator.engines.contract import (
     StatementResult,
     TableSpec,
 )
+from simulator.engines.plan_tree import PlanTree
 from simulator.engines.sql_names import quote_identifier
 
 DATABASE_FILE = "engine.duckdb"
@@ -266,6 +269,21 @@ class DuckDBAdapter(EngineAdapter):
         ids = ", ".join(str(int(i)) for i in partition_ids) or "NULL"
         query = f"SELECT * FROM {quote_identifier(name)} WHERE {_partition_id(parts)} IN ({ids})"
         return self._rows(self.con.execute(query))
+
+    def explain(self, sql: str) -> PlanTree:
+        """The physical plan of one statement (not run; checked by the sandbox guard like
+        ``execute``) as an operator tree from ``EXPLAIN (FORMAT JSON)``."""
+        statements = self.con.extract_statements(sql)
+        if len(statements) != 1:
+            raise ValueError(f"explain takes one statement, got {len(statements)}")
+        statement = statements[0]
+        if self.guard is not None:
+            self.guard.check(statement.type.name, statement.query)
+        rows = self.con.execute(f"EXPLAIN (FORMAT JSON) {statement.query}").fetchall()
+        physical = next((row[1] for row in rows if row[0] == "physical_plan"), None)
+        if physical is None:
+            raise ValueError("EXPLAIN returned no physical plan")
+        return plan_tree.from_nested(json.loads(physical), "name", "children")
 
     def list_tables(self) -> list[str]:
         """Tables and views of the main schema."""

@@ -60,6 +60,7 @@ import psycopg
 import pyarrow as pa
 from psycopg import sql as pgsql
 
+from simulator.engines import plan_tree
 from simulator.engines.adapters.dbapi import (
     ROW_STATEMENT,
     arrow_result,
@@ -69,6 +70,7 @@ from simulator.engines.adapters.dbapi import (
     nested_array,
 )
 from simulator.engines.contract import EngineAdapter, StatementResult, TableSpec
+from simulator.engines.plan_tree import PlanTree
 from simulator.engines.postgres_server import redact_dsn
 from simulator.engines.sql_names import check_table
 from simulator.errors import EngineError
@@ -465,6 +467,26 @@ class PostgresAdapter(EngineAdapter):
         check_table("postgres", name, self.list_tables(), f" in schema {self._schema!r}")
         query = pgsql.SQL("SELECT count(*) FROM {}").format(pgsql.Identifier(self._schema, name))
         return int(self.conn.execute(query).fetchone()[0])
+
+    def explain(self, sql: str) -> PlanTree:
+        """``EXPLAIN (FORMAT JSON)`` of ``sql`` (planned, never run: no ANALYZE, and inside
+        a transaction that is rolled back) as a tree of ``Node Type``s."""
+        self._finish_previous()
+        conn = self.conn
+        conn.autocommit = False
+        try:
+            row = conn.execute(f"EXPLAIN (FORMAT JSON) {sql}").fetchone()
+        except psycopg.Error as err:
+            raise _primary(err) from None
+        finally:
+            conn.rollback()
+            conn.autocommit = True
+        document = row[0] if row else None
+        if isinstance(document, str):
+            document = json.loads(document)
+        if not document:
+            raise ValueError("EXPLAIN returned no plan")
+        return plan_tree.from_nested(document[0]["Plan"], "Node Type", "Plans")
 
     def list_tables(self) -> list[str]:
         """Tables and views of the private schema."""

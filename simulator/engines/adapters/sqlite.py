@@ -58,6 +58,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from simulator.engines import plan_tree
 from simulator.engines.adapters.dbapi import (
     LEADING_COMMENTS,
     ROW_STATEMENT,
@@ -68,6 +69,7 @@ from simulator.engines.adapters.dbapi import (
     nested_array,
 )
 from simulator.engines.contract import EngineAdapter, StatementResult, TableSpec
+from simulator.engines.plan_tree import PlanTree
 from simulator.engines.sql_names import check_table, quote_identifier
 
 try:
@@ -454,6 +456,13 @@ class SQLiteAdapter(EngineAdapter):
         check_table("sqlite", name, self.list_tables())
         query = f"SELECT count(*) FROM {quote_identifier(name)}"
         return int(self.conn.execute(query).fetchone()[0])
+
+    def explain(self, sql: str) -> PlanTree:
+        """``EXPLAIN QUERY PLAN`` of ``sql`` (compiled under the authorizer, not run) as an
+        operator tree of each step's leading words (``SCAN``, ``SEARCH``, ``USE TEMP
+        B-TREE FOR ORDER BY``)."""
+        rows = self.conn.execute(f"EXPLAIN QUERY PLAN {sql}").fetchall()
+        return plan_tree.from_parent_rows((int(r[0]), int(r[1]), str(r[-1])) for r in rows)
 
     def list_tables(self) -> list[str]:
         """Tables and views of the main database, SQLite's own tables excluded."""
