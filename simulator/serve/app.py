@@ -18,8 +18,8 @@ from aiohttp import web
 
 from simulator import __version__
 from simulator.errors import QsimError
-from simulator.results.masking import mask_error, neutralize_bidi
 from simulator.results.layout import HISTORY_FILE
+from simulator.results.masking import neutralize_bidi
 from simulator.serve.audit import ReplayLog
 from simulator.serve.security import guard
 from simulator.serve.workbench import ReplayRequest, Workbench
@@ -52,7 +52,9 @@ def _environment() -> jinja2.Environment:
 
 
 def _error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": mask_error(message)}, status=status)
+    """A refusal: the request's own text (tenant, ids, the pasted statement) may be in it,
+    never an engine's answer (a failed replay's error is masked by the workbench)."""
+    return web.json_response({"error": neutralize_bidi(message)}, status=status)
 
 
 async def page(request: web.Request) -> web.Response:
@@ -99,6 +101,11 @@ async def static(request: web.Request) -> web.Response:
         return web.Response(status=404, text="not found\n")
     path, content_type = entry
     return web.Response(body=path.read_bytes(), content_type=content_type)
+
+
+async def no_icon(request: web.Request) -> web.Response:
+    """No favicon (204, so the browser does not log a 404)."""
+    return web.Response(status=204)
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:
@@ -196,6 +203,7 @@ def build_app(bench: Workbench, token: str | None, history: Path | None = None) 
     app[LOG] = ReplayLog(history or Path(bench.cfg.run.results_dir) / HISTORY_FILE)
     app.router.add_get("/", page)
     app.router.add_get("/static/{name}", static)
+    app.router.add_get("/favicon.ico", no_icon)
     app.router.add_get("/api/jobs/{job_id}", job_status)
     app.router.add_get("/api/status", status)
     app.router.add_post("/api/replay", replay)
