@@ -64,9 +64,11 @@ async def page(request: web.Request) -> web.Response:
     error = ""
     catalog: list[dict[str, Any]] = []
     nightly = None
+    dialect = ""
     if tenant:
         try:
             catalog = bench.catalog(tenant)
+            dialect = bench.pasted_dialect(tenant)
             nightly = request.app[LOG].last_nightly(tenant, bench.cfg.run.name)
         except QsimError as err:
             error, tenant = str(err), ""
@@ -86,6 +88,7 @@ async def page(request: web.Request) -> web.Response:
                 cfg.run.candidates or [n for n in bench.engine_names if n != cfg.run.baseline]
             )[0],
             nightly=nightly,
+            dialect=dialect,
             error=error,
             diff_sample_rows=bench.diff_sample_rows,
             max_sql_chars=bench.max_sql_chars,
@@ -164,9 +167,12 @@ async def warm(request: web.Request) -> web.Response:
 
 
 async def status(request: web.Request) -> web.Response:
-    """Whether the tenant's engine workers are warm."""
+    """Whether the tenant's engine workers are warm, or why they could not start."""
     tenant = request.query.get("tenant", "")
-    return web.json_response({"warm": request.app[WORKBENCH].is_warm(tenant)})
+    bench = request.app[WORKBENCH]
+    return web.json_response(
+        {"warm": bench.is_warm(tenant), "error": bench.warm_errors.get(tenant, "")}
+    )
 
 
 async def reset(request: web.Request) -> web.Response:
@@ -200,6 +206,8 @@ def build_app(bench: Workbench, token: str | None, history: Path | None = None) 
         middlewares=[guard(token)], client_max_size=4 * bench.max_sql_chars + 4096
     )
     app[WORKBENCH] = bench
+    if history is None:  # the results folder a run would create
+        Path(bench.cfg.run.results_dir).mkdir(parents=True, exist_ok=True)
     app[LOG] = ReplayLog(history or Path(bench.cfg.run.results_dir) / HISTORY_FILE)
     app.router.add_get("/", page)
     app.router.add_get("/static/{name}", static)

@@ -155,6 +155,7 @@ class Workbench:
         self._starting: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
         self._jobs: OrderedDict[str, ReplayJob] = OrderedDict()
+        self.warm_errors: dict[str, str] = {}  # tenant -> why its session could not start
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="qsim-serve")
 
     # -- what the page lists --------------------------------------------------------------
@@ -179,6 +180,11 @@ class Workbench:
             for q in self._tenant_queries(tenant)
         ]
 
+    def pasted_dialect(self, tenant: str) -> str:
+        """The SQL dialect a pasted statement of ``tenant`` is read in: its workload's."""
+        queries = self._tenant_queries(tenant)
+        return queries[0].dialect if queries else "duckdb"
+
     def _tenant_queries(self, tenant: str) -> list[WorkloadQuery]:
         if tenant not in self.queries:
             raise RunError(f"tenant {neutralize_bidi(tenant)[:80]!r}: not in the workload")
@@ -192,7 +198,14 @@ class Workbench:
         """Start the tenant's session in the background (a no-op when warm)."""
         self._tenant_queries(tenant)
         if tenant not in self._benches:
-            self._pool.submit(self._bench, tenant)
+            self._pool.submit(self._warm_quietly, tenant)
+
+    def _warm_quietly(self, tenant: str) -> None:
+        try:
+            self._bench(tenant)
+            self.warm_errors.pop(tenant, None)
+        except QsimError as err:  # the page shows it (status); a replay would raise it again
+            self.warm_errors[tenant] = mask_error(str(err))
 
     def is_warm(self, tenant: str) -> bool:
         """Whether the tenant's engine workers are running."""
@@ -312,7 +325,7 @@ class Workbench:
     def _query_for(self, request: ReplayRequest) -> WorkloadQuery:
         queries = self._tenant_queries(request.tenant)
         if request.sql:
-            dialect = queries[0].dialect if queries else "duckdb"
+            dialect = self.pasted_dialect(request.tenant)
             return pasted_query(request.sql, request.tenant, dialect, self.max_sql_chars)
         for query in queries:
             if query.query_id == request.query_id:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from runner_fixtures import world, write_config
 
-__all__ = ["world", "Service", "start_service", "serve_config"]
+__all__ = ["Service", "serve_config", "start_service", "world"]
 READY = re.compile(r"listening on (http://\S+/)")
 REPO = Path(__file__).resolve().parents[2]
 
@@ -74,7 +74,6 @@ def serve_config(world: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def service(serve_config: Path) -> Iterator[Service]:
     """One loopback service for the module."""
-    (serve_config.parent / "results").mkdir(exist_ok=True)
     running = start_service(serve_config)
     yield running
     assert running.stop() == 0

@@ -31,6 +31,7 @@
       const response = await fetch("/api/status?tenant=" + encodeURIComponent(tenant), { credentials: "same-origin" });
       const data = await response.json();
       if (data.warm) { badge.textContent = "engine workers warm"; badge.classList.add("warm"); return; }
+      if (data.error) { badge.textContent = "engine workers did not start: " + data.error; return; }
       await new Promise((r) => setTimeout(r, 250));
     }
   }
