@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from simulator.serve.service import run_service
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``serve`` subcommand."""
@@ -41,6 +39,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     """Serve until Ctrl-C; returns 0."""
+    # Imported here: aiohttp and jinja2 would slow every other qsim command's start.
+    from simulator.serve.service import run_service
+
     return run_service(
         Path(args.config),
         host=args.host,

@@ -145,9 +145,13 @@ class Workbench:
         self.workload = resolve_workload(cfg, self.generation)
         self.queries = by_tenant(self.workload.queries)
         self.engine_names = list(cfg.engines)
-        self.runtimes: dict[str, Runtime] = {
-            name: ensure_runtime(spec, default_root()) for name, spec in cfg.engines.items()
-        }
+        # Each check starts the runtime's Python once: check them side by side.
+        with ThreadPoolExecutor(max_workers=len(cfg.engines)) as checks:
+            futures = {
+                name: checks.submit(ensure_runtime, spec, default_root())
+                for name, spec in cfg.engines.items()
+            }
+            self.runtimes: dict[str, Runtime] = {n: f.result() for n, f in futures.items()}
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.servers = LocalServers(self.state_dir / "servers.json")
         self.servers.prepare(cfg.engines.values())
