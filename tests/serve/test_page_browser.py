@@ -18,7 +18,7 @@ from conftest import Service
 
 from simulator.results.verdicts import QUERY_VERDICTS
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("serve_page")]
 
 XSS = "<img src=x onerror=alert(1)><script>alert(2)</script>"
 VERDICT_WAIT_MS = 180_000  # engine workers start slowly on a loaded machine
