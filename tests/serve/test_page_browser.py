@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 import pytest
 from conftest import Service
 
@@ -207,3 +208,26 @@ def test_a_post_from_another_origin_is_refused(service: Service) -> None:
     with pytest.raises(urllib.error.HTTPError) as info:
         urllib.request.urlopen(request, timeout=10)
     assert info.value.code == 403
+
+
+def test_no_customer_value_reaches_the_page(browser: Any, service: Service, world: Path) -> None:
+    files = sorted((world / "store").glob("*/tables/t01/customers/**/*.parquet"))
+    names = pq.read_table(files[0], columns=["name"]).column("name").to_pylist()
+    values = [n for n in names if n and len(n) >= 4]
+    assert values
+    watched = Page(browser, f"{service.url}?tenant=t01")
+    page = watched.page
+    seen: list[str] = []
+    page.on("response", lambda r: seen.append(r.text()) if "/api/jobs/" in r.url else None)
+    page.fill("#pasted", "SELECT name, country FROM customers ORDER BY customer_id")
+    assert watched.run("#run-pasted") == "done"
+    assert sides(page)["rows returned"][0] == str(len(names))
+    # An engine error quoting a value: the message is shown masked.
+    page.fill("#pasted", "SELECT CAST(name AS INTEGER) AS n FROM customers")
+    assert watched.run("#run-pasted") == "done"
+    assert page.inner_text("#verdict") == "both_error"
+    assert "?" in sides(page)["error"][0]
+    shown = page.content() + "".join(seen)
+    assert not [v for v in values if v in shown]
+    assert "No customer value is shown" in page.inner_text("#values-banner")
+    page.close()
