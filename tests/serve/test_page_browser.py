@@ -16,7 +16,9 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 from conftest import Service
+from run_folders import realistic_spec, write_run
 
+from simulator.report import generate_reports
 from simulator.results.verdicts import QUERY_VERDICTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("serve_page")]
@@ -230,4 +232,22 @@ def test_no_customer_value_reaches_the_page(browser: Any, service: Service, worl
     shown = page.content() + "".join(seen)
     assert not [v for v in values if v in shown]
     assert "No customer value is shown" in page.inner_text("#values-banner")
+    page.close()
+
+
+def test_the_tenants_last_nightly_findings_and_report(
+    browser: Any, service: Service, serve_config: Path
+) -> None:
+    results = serve_config.parent / "results"
+    run_dir = write_run(results, realistic_spec(run_id="t-nightly-1", pipeline="t"))
+    generate_reports(run_dir)  # records the run in results/history.sqlite
+    watched = Page(browser, f"{service.url}?tenant=t01")
+    page = watched.page
+    nightly = page.inner_text("#nightly")
+    assert "t-nightly-1" in nightly and "2 findings for this tenant" in nightly
+    assert "write_mismatch p_ins" in nightly
+    page.click("#nightly-link")
+    page.wait_for_selector("#decision")
+    assert page.inner_text("#decision") == "DO NOT SHIP"
+    assert watched.console == [] and watched.dialogs == []
     page.close()
