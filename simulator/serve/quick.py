@@ -85,7 +85,8 @@ def quick_replay(
     baseline against each candidate. Raises RunError when more than one candidate would
     replay writes (they would apply twice in one session: use the full replay)."""
     with tempfile.TemporaryDirectory(prefix="qsim-replay-") as state:
-        bench = Workbench(cfg, Path(state), max_sessions=1)
+        engines = [cfg.run.baseline, *cfg.run.candidates]
+        bench = Workbench(cfg, Path(state), max_sessions=1, engines=engines)
         try:
             queries = select_queries(
                 bench.workload,

@@ -30,8 +30,7 @@ async def _serve(app: web.Application, host: str, port: int, started: float) -> 
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
-    sockets = site._server.sockets if site._server is not None else []  # type: ignore[attr-defined]
-    bound = sockets[0].getsockname()[1] if sockets else port
+    bound = runner.addresses[0][1] if runner.addresses else port
     shown = f"[{host}]" if ":" in host else host
     print(
         f"qsim serve: listening on http://{shown}:{bound}/ "

@@ -135,6 +135,7 @@ class Workbench:
         diff_sample_rows: int = 0,
         max_sql_chars: int = DEFAULT_MAX_CHARS,
         max_sessions: int = DEFAULT_MAX_SESSIONS,
+        engines: list[str] | None = None,
     ) -> None:
         self.cfg = cfg
         self.state_dir = Path(state_dir)
@@ -144,17 +145,19 @@ class Workbench:
         self.generation = resolve_generation(cfg)
         self.workload = resolve_workload(cfg, self.generation)
         self.queries = by_tenant(self.workload.queries)
-        self.engine_names = list(cfg.engines)
+        # The engines a replay may pick (default: every engine of the config).
+        self.engine_names = engines or list(cfg.engines)
+        specs = [cfg.engines[name] for name in self.engine_names]
         # Each check starts the runtime's Python once: check them side by side.
-        with ThreadPoolExecutor(max_workers=len(cfg.engines)) as checks:
+        with ThreadPoolExecutor(max_workers=len(specs)) as checks:
             futures = {
                 name: checks.submit(ensure_runtime, spec, default_root())
-                for name, spec in cfg.engines.items()
+                for name, spec in zip(self.engine_names, specs, strict=True)
             }
             self.runtimes: dict[str, Runtime] = {n: f.result() for n, f in futures.items()}
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.servers = LocalServers(self.state_dir / "servers.json")
-        self.servers.prepare(cfg.engines.values())
+        self.servers.prepare(specs)
         self._benches: OrderedDict[str, _Bench] = OrderedDict()
         self._starting: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
@@ -245,11 +248,13 @@ class Workbench:
             workspace_root=str(self.state_dir / "workspaces"),
             generation_store=str(self.generation.path.parent.resolve()),
             generation_id=self.generation.id,
-            engines=[self.servers.engine_for(spec, tenant) for spec in cfg.engines.values()],
+            engines=[
+                self.servers.engine_for(cfg.engines[name], tenant) for name in self.engine_names
+            ],
             baseline=cfg.run.baseline,
             runtimes_root=str(default_root()),
             runtimes=self.runtimes,
-            statements={name: [] for name in cfg.engines},
+            statements={name: [] for name in self.engine_names},
             # Every table is copied: a pasted write may touch any of them.
             writable=sorted(self.generation.tables(tenant)),
             timeout_s=cfg.load.timeout_s,
@@ -293,7 +298,7 @@ class Workbench:
         engine, a pasted statement refused, a bad rerun count."""
         query = self._query_for(request)
         for role, name in (("baseline", request.baseline), ("candidate", request.candidate)):
-            if name not in self.cfg.engines:
+            if name not in self.engine_names:
                 raise RunError(
                     f"{role} {neutralize_bidi(name)[:60]!r}: not an engine of the config"
                 )
