@@ -1,10 +1,11 @@
 """The service's core: warm tenant sessions and one replay at a time per tenant.
 
 A :class:`Workbench` holds, per tenant picked so far (at most ``max_sessions``, least
-recently used closed first), a :class:`~simulator.runner.session.TenantSession` in this
-process (no Ray: on one node the session is plain Python and its engine workers are already
-separate processes; Ray would only add its start-up) over a workspace of every table of
-the tenant, so a write changes only that workspace until :meth:`Workbench.reset`.
+recently used closed first), one :class:`~simulator.runner.session.TenantSession` per
+engine (started side by side) in this process (no Ray: on one node a session is plain
+Python and its engine workers are already separate processes; Ray would only add its
+start-up), each over a workspace of every table of the tenant, so a write changes only
+that workspace until :meth:`Workbench.reset`.
 
 A replay (:meth:`Workbench.submit`) renders one workload query, or one pasted statement
 (:mod:`.pasted`), for the picked baseline and candidate as a run would, runs both lanes
@@ -116,12 +117,19 @@ def _median(values: list[float]) -> float | None:
 
 
 class _Bench:
-    """One tenant's warm session and the index its next statement takes."""
+    """One tenant's warm sessions (one per engine, so their workers start side by side)
+    and the index its next statement takes."""
 
-    def __init__(self, session: TenantSession) -> None:
-        self.session = session
+    def __init__(self, sessions: dict[str, TenantSession]) -> None:
+        self.sessions = sessions
         self.lock = threading.Lock()
         self.next_index = 0
+
+    def close(self) -> None:
+        """Close every engine's session (workers stopped, workspaces removed)."""
+        with self.lock:
+            for session in self.sessions.values():
+                session.close()
 
 
 class Workbench:
@@ -229,32 +237,42 @@ class Workbench:
             with self._lock:
                 if tenant in self._benches:
                     return self._benches[tenant]
-            session = self._new_session(tenant)
+            sessions = self._new_sessions(tenant)
             with self._lock:
-                self._benches[tenant] = _Bench(session)
+                self._benches[tenant] = _Bench(sessions)
                 evicted = []
                 while len(self._benches) > self.max_sessions:
                     evicted.append(self._benches.popitem(last=False)[1])
         for old in evicted:
-            with old.lock:
-                old.session.close()
+            old.close()
         return self._benches[tenant]
 
-    def _new_session(self, tenant: str) -> TenantSession:
+    def _new_sessions(self, tenant: str) -> dict[str, TenantSession]:
+        """One started session per engine, started side by side; none left on failure."""
+        sessions = {name: self._new_session(tenant, name) for name in self.engine_names}
+        with ThreadPoolExecutor(max_workers=len(sessions)) as starts:
+            futures = [starts.submit(session.start) for session in sessions.values()]
+            failures = [f.exception() for f in futures if f.exception() is not None]
+        if failures:
+            for session in sessions.values():
+                session.abort()
+            raise failures[0]
+        return sessions
+
+    def _new_session(self, tenant: str, engine: str) -> TenantSession:
         cfg = self.cfg
-        session = TenantSession(
+        return TenantSession(
             run_id=f"serve-{uuid.uuid4().hex[:8]}",
             tenant=tenant,
-            workspace_root=str(self.state_dir / "workspaces"),
+            # Per engine: a session removes its whole tenant folder when it closes.
+            workspace_root=str(self.state_dir / "workspaces" / engine),
             generation_store=str(self.generation.path.parent.resolve()),
             generation_id=self.generation.id,
-            engines=[
-                self.servers.engine_for(cfg.engines[name], tenant) for name in self.engine_names
-            ],
+            engines=[self.servers.engine_for(cfg.engines[engine], tenant)],
             baseline=cfg.run.baseline,
             runtimes_root=str(default_root()),
             runtimes=self.runtimes,
-            statements={name: [] for name in self.engine_names},
+            statements={engine: []},
             # Every table is copied: a pasted write may touch any of them.
             writable=sorted(self.generation.tables(tenant)),
             timeout_s=cfg.load.timeout_s,
@@ -262,12 +280,6 @@ class Workbench:
             determinism_runs=cfg.compare.determinism_runs,
             unlimited_hash_rows=cfg.compare.unlimited_hash_rows,
         )
-        try:
-            session.start()
-        except BaseException:
-            session.abort()
-            raise
-        return session
 
     def reset(self, tenant: str) -> None:
         """Throw the tenant's workspaces away; the next replay starts from the generation."""
@@ -275,8 +287,7 @@ class Workbench:
         with self._lock:
             bench = self._benches.pop(tenant, None)
         if bench is not None:
-            with bench.lock:
-                bench.session.close()
+            bench.close()
 
     def close(self) -> None:
         """Stop every engine worker, remove the workspaces, stop local servers."""
@@ -285,8 +296,7 @@ class Workbench:
             benches = list(self._benches.values())
             self._benches.clear()
         for bench in benches:
-            with bench.lock:
-                bench.session.close()
+            bench.close()
         self.servers.stop()
 
     # -- replays --------------------------------------------------------------------------
@@ -367,7 +377,7 @@ class Workbench:
             job.done.set()
 
     def _replay(self, bench: _Bench, job: ReplayJob, query: WorkloadQuery) -> None:
-        request, session = job.request, bench.session
+        request, sessions = job.request, bench.sessions
         index = bench.next_index
         bench.next_index += 1
         others = [n for n in self.engine_names if n != request.baseline]
@@ -376,33 +386,34 @@ class Workbench:
             run=dataclasses.replace(self.cfg.run, baseline=request.baseline, candidates=others),
         )
         lanes = build_statements(cfg, self.generation, request.tenant, [query])
-        for name in self.engine_names:
+        for name, session in sessions.items():
             session.statements[name].append(dataclasses.replace(lanes[name][0], index=index))
-        # The session repeats (determinism) and runs unlimited the baseline's SELECTs only.
-        session.baseline = request.baseline
+            # A session repeats (determinism) and runs unlimited its baseline's SELECTs only.
+            session.baseline = request.baseline
         for name, view in job.engines.items():
             sql = lanes[name][0].sql or ""
             view.sql = (
                 sql if request.sql else self._workload_sql(sql, target_dialect(cfg.engines[name]))
             )
-        results = self._run_lanes(session, job, index)
+        results = self._run_lanes(sessions, job, index)
         self._judge(job, query, results, lanes)
         job.verdict_ms = round((time.monotonic() - job.submitted) * 1000, 1)
         for repetition in range(request.reruns):
             order = [request.baseline, request.candidate]
             if repetition % 2:
                 order.reverse()  # interleaved, so drift does not favour one engine
-            for record in session.perf_round(index, order, repetition):
-                job.engines[record["engine"]].rerun_ms.append(round(record["wall_ms"], 3))
+            for engine in order:
+                for record in sessions[engine].perf_round(index, [engine], repetition):
+                    job.engines[engine].rerun_ms.append(round(record["wall_ms"], 3))
 
     def _run_lanes(
-        self, session: TenantSession, job: ReplayJob, index: int
+        self, sessions: dict[str, TenantSession], job: ReplayJob, index: int
     ) -> dict[str, list[tuple[dict[str, Any], bytes | None]]]:
         """Run the statement on both engines at once; each view follows its engine."""
 
         def lane(name: str) -> list[tuple[dict[str, Any], bytes | None]]:
             job.engines[name].status = "running"
-            records = session.run(name, index, 1)
+            records = sessions[name].run(name, index, 1)
             job.engines[name].execution = self._shown_execution(records[0][0])
             job.engines[name].status = str(records[0][0]["status"])
             return records
