@@ -113,4 +113,4 @@ def quick_replay(
                     outcome.jobs.append(job)
             return outcome
         finally:
-            bench.close()
+            bench.close(graceful=False)  # every replay is judged and recorded by now

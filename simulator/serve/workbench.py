@@ -125,11 +125,15 @@ class _Bench:
         self.lock = threading.Lock()
         self.next_index = 0
 
-    def close(self) -> None:
-        """Close every engine's session (workers stopped, workspaces removed)."""
+    def close(self, graceful: bool = True) -> None:
+        """Close every engine's session (workers stopped, workspaces removed); not
+        graceful: kill the workers at once (nothing is left to write)."""
         with self.lock:
             for session in self.sessions.values():
-                session.close()
+                if graceful:
+                    session.close()
+                else:
+                    session.abort()
 
 
 class Workbench:
@@ -289,14 +293,15 @@ class Workbench:
         if bench is not None:
             bench.close()
 
-    def close(self) -> None:
-        """Stop every engine worker, remove the workspaces, stop local servers."""
+    def close(self, graceful: bool = True) -> None:
+        """Stop every engine worker (kill them unless ``graceful``), remove the workspaces,
+        stop local servers."""
         self._pool.shutdown(wait=False, cancel_futures=True)
         with self._lock:
             benches = list(self._benches.values())
             self._benches.clear()
         for bench in benches:
-            bench.close()
+            bench.close(graceful)
         self.servers.stop()
 
     # -- replays --------------------------------------------------------------------------
