@@ -15,8 +15,8 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import Service
 from run_folders import realistic_spec, write_run
+from serve_fixtures import Service
 
 from simulator.report import generate_reports
 from simulator.results.verdicts import QUERY_VERDICTS

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Service, start_service
+from serve_fixtures import Service, start_service
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("serve_token")]
 TOKEN = "qsim-test-token-8c1f0e"
