@@ -28,6 +28,7 @@ STAGES = [
     "runner",
     "report",
     "jobs",
+    "serve",
     "selftest",
     "cli",
 ]

@@ -22,7 +22,7 @@ EXIT_FINDINGS = 1
 EXIT_INPUT = 2
 
 # One module per stage; each defines register(subparsers: argparse._SubParsersAction).
-GROUPS = ("dataset", "workload", "report", "engines", "run", "selftest")
+GROUPS = ("dataset", "workload", "report", "engines", "run", "serve", "selftest")
 
 
 class _Parser(argparse.ArgumentParser):

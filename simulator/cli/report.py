@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from simulator.jobs.nightly import run_nightly
-from simulator.jobs.replay import DEFAULT_CONFIG, run_replay
+from simulator.jobs.replay import DEFAULT_CONFIG, prepare_replay, run_replay
 from simulator.report import generate_reports
 from simulator.report.history import History
 from simulator.report.writer import ReportOutcome
-from simulator.results.exit_codes import EXIT_PASS
+from simulator.results.exit_codes import EXIT_PASS, EXIT_REGRESSION
 from simulator.results.layout import HISTORY_FILE
 from simulator.results.reader import resolve_run
+from simulator.serve.quick import quick_replay
 
 
 def _history_path(args: argparse.Namespace) -> Path:
@@ -127,6 +128,18 @@ def _nightly(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
+    one_target = bool(args.pattern or args.query_id)
+    if one_target and not args.full and not args.ray_address:
+        cfg = prepare_replay(
+            Path(args.config),
+            args.tenant,
+            pattern_id=args.pattern,
+            query_id=args.query_id,
+            candidate_specs=args.candidate or [],
+        )
+        quick = quick_replay(cfg, args.tenant, pattern_id=args.pattern, query_id=args.query_id)
+        print("\n".join(quick.lines()))
+        return EXIT_REGRESSION if quick.regressions else EXIT_PASS
     outcome = run_replay(
         Path(args.config),
         args.tenant,
@@ -212,7 +225,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     replay = subparsers.add_parser(
         "replay",
-        help="replay one tenant (or one pattern or query) now and print the report path",
+        help="replay one tenant now and print the report path; one pattern or query: in "
+        "seconds, verdict lines printed",
         description="Replay one customer's workload now, or one pattern or one query of it, "
         "with the config's pinned generation and cached runtimes.",
     )
@@ -227,4 +241,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--config", default=str(DEFAULT_CONFIG), help=f"run configuration ({DEFAULT_CONFIG})"
     )
     replay.add_argument("--ray-address", help="an existing Ray cluster (default: local)")
+    replay.add_argument(
+        "--full",
+        action="store_true",
+        help="one pattern or query too: a full run on Ray with the performance phase and "
+        "the report (default for them: replayed in this process, verdict lines printed)",
+    )
     replay.set_defaults(func=_replay)
