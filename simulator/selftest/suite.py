@@ -20,6 +20,10 @@ from simulator.selftest.matrix import Detection
 # of a 3 ms statement (2-5 ms) is what hides smaller slowdowns from 15 pairs.
 LATENCY_FACTOR = 2.0
 ERROR_RATE = 0.01
+# The peak-memory growth the self-test must find on every pattern given more memory. Peak
+# RSS of a DuckDB worker varies by ~1-3 % between identical processes (benchmarks/
+# RESULTS.md, perf-sensitivity), so 1.3x is far from the noise and from the 10 % threshold.
+MEMORY_FACTOR = 1.3
 # --quick: fewer perf patterns and repetitions, still enough pairs for the detection.
 QUICK_PERF = {"max_patterns": 12, "repetitions": 4, "max_repetitions": 12}
 
@@ -62,6 +66,7 @@ def run_selftest(
         replicas=runs,
         latency_factor=LATENCY_FACTOR,
         error_rate=ERROR_RATE,
+        memory_factor=MEMORY_FACTOR,
         perf=QUICK_PERF if quick else None,
     )
     result.runs["aa"] = calibration.run_dir
@@ -133,7 +138,7 @@ def calibration_rows(run: CalibrationRun) -> list[Detection]:
     allowed_rate = run.allowed_rate
     expected, regressed = run.slow_patterns()
     injected, judged, other_errors = run.error_verdicts()
-    return [
+    rows = [
         Detection(
             fault="none (A/A correctness)",
             expected="no finding except nondeterministic",
@@ -163,5 +168,30 @@ def calibration_rows(run: CalibrationRun) -> list[Detection]:
             f"{len(judged - injected) + len(other_errors)} other candidate_error",
             runs=1,
             ok=bool(injected) and judged == injected and not other_errors,
+        ),
+    ]
+    return rows + memory_rows(run)
+
+
+def memory_rows(run: CalibrationRun) -> list[Detection]:
+    """A/A peak-memory false alarms, and a known memory growth found where it was put."""
+    alarms, patterns = run.memory_false_alarm_rate()
+    rate = alarms / patterns if patterns else 0.0
+    expected, flagged = run.hungry_patterns()
+    return [
+        Detection(
+            fault="none (A/A peak memory)",
+            expected=f"memory_regressed+improved <= {run.allowed_rate:.0%} of patterns",
+            seen=f"{alarms}/{patterns} patterns = {rate:.1%}",
+            runs=len(run.replicas),
+            ok=patterns > 0 and rate <= run.allowed_rate,
+        ),
+        Detection(
+            fault=f"memory x{MEMORY_FACTOR} on SELECTs reading customers",
+            expected="memory_regressed on those patterns, no others",
+            seen=f"{len(expected & flagged)}/{len(expected)} memory_regressed, "
+            f"{len(flagged - expected)} others memory_regressed",
+            runs=1,
+            ok=bool(expected) and flagged == expected,
         ),
     ]
