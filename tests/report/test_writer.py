@@ -144,7 +144,7 @@ def test_a_memory_regression_is_a_gating_performance_finding_in_every_output(
     assert "peak RSS (memory_regressed) ratio: 1.450" in (failure.text or "")
     assert "baseline / candidate peak RSS MiB: 140.0 / 203.0" in (failure.text or "")
     page = (run_dir / HTML_FILE).read_text()
-    assert "<th>memory</th>" in page and "peak RSS ratio" in page
+    assert "<th>memory</th>" in page and "peak RSS cand/base</th>" in page
     assert page.count('class="v-memory_regressed">memory_regressed</td>') == 2
     assert "1.42× – 1.48×" in page  # the memory CI of the grown pattern
     # A memory finding gates like a latency one: by its own ratio against gate_perf_ratio.
