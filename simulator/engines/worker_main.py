@@ -16,6 +16,7 @@ max_memory_mb) -> ``version``; ``execute`` (sql); ``read_table`` (name);
 
 from __future__ import annotations
 
+import mmap
 import os
 import sys
 import time
@@ -118,19 +119,23 @@ class PeakRss:
         except (OSError, ValueError):
             return None
 
-    def grow_peak(self, source: str, factor: float) -> bytearray | None:
+    def grow_peak(self, source: str, factor: float) -> mmap.mmap | None:
         """Hold touched memory until the mark reaches ``factor`` x its value now (the memory
-        fault, ``faults.memory``); returns the ballast, which the caller keeps alive until it
-        has read the peak. None when nothing is to be added or the mark was not reset."""
+        fault, ``faults.memory``); returns the ballast, which the caller closes once it has
+        read the peak. None when nothing is to be added or the mark was not reset.
+
+        The ballast is its own anonymous mapping, so closing it gives every page back to the
+        kernel: memory from malloc could stay in the heap and raise the RSS, and so the
+        peak, of the statements that follow."""
         peak, current = self.peak_mb(source), self.rss_mb()
         if factor <= 1 or source != "vmhwm" or peak is None or current is None:
             return None
         size = int((factor * peak - current) * 1024 * 1024)
         if size <= 0:
             return None
-        ballast = bytearray(size)
-        # bytearray memory is calloc'ed: untouched pages are not resident, so touch each.
-        page = os.sysconf("SC_PAGESIZE")
+        ballast = mmap.mmap(-1, size)
+        # Untouched pages of a mapping are not resident: write one byte in each.
+        page = mmap.PAGESIZE
         ballast[::page] = b"\x01" * len(range(0, size, page))
         return ballast
 
@@ -260,7 +265,8 @@ class Worker:
             return _error(err, wall_ms=engine_s * 1000, rows_returned=rows or None, **resources)
         ballast = self.peak_rss.grow_peak(rss_source, memory_factor)
         resources = _resources(cpu_s, self.peak_rss, rss_source)
-        del ballast
+        if ballast is not None:
+            ballast.close()
         return {
             "status": "ok",
             "wall_ms": engine_s * 1000,

@@ -138,6 +138,19 @@ def test_memory_fault_really_grows_the_peak_rss_of_matching_statements_only(runt
     assert max(o.cpu_ms for o in hungry) < 50
 
 
+def test_a_small_memory_growth_is_given_back_to_the_kernel_after_each_statement(runtime_for, world):
+    # A ballast of a few MiB from malloc would stay in the heap and lift every later
+    # statement's peak; the fault's own mapping is unmapped instead.
+    memory = MemoryFault(kinds=("select",), tables=("sink",), factor=1.1)
+    with faulty(runtime_for, world, memory=memory) as engine:
+        before = [engine.execute("SELECT count(*) FROM events", 30) for _ in range(3)]
+        hungry = [engine.execute("SELECT count(*) FROM sink", 30) for _ in range(5)]
+        after = [engine.execute("SELECT count(*) FROM events", 30) for _ in range(3)]
+    base = max(o.peak_rss_mb for o in before)
+    assert all(o.fault == "memory:x1.1" and o.peak_rss_mb >= 1.08 * base for o in hungry)
+    assert max(o.peak_rss_mb for o in after) < 1.02 * base
+
+
 def test_memory_fault_factor_below_one_is_refused(tmp_path):
     from simulator.config import parse_config
 
