@@ -26,7 +26,7 @@ from simulator.selftest.suite import LATENCY_FACTOR, MEMORY_FACTOR, calibration_
 # Timing assertions: run alone after the parallel suite (make test), where the only other
 # load on the machine is the one this module starts. With both cores busy the run takes
 # about twice as long as on an idle machine, past the suite's default 300 s timeout.
-pytestmark = [pytest.mark.slow, pytest.mark.perf_isolated, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.slow, pytest.mark.perf_isolated, pytest.mark.timeout(1800)]
 
 
 @pytest.fixture(scope="module")
