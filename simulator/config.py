@@ -135,6 +135,17 @@ class LatencyFault:
 
 
 @dataclass(frozen=True)
+class MemoryFault:
+    """The worker's peak RSS over a matching statement grows by ``factor``: the worker holds
+    real, touched memory until the peak reaches ``factor`` x the peak the statement reached
+    by itself (outside the statement's measured CPU and wall time)."""
+
+    kinds: tuple[str, ...] = ()
+    tables: tuple[str, ...] = ()
+    factor: float = 1.0
+
+
+@dataclass(frozen=True)
 class LostWriteFault:
     rate: float = 0.0
     kinds: tuple[str, ...] = ("insert", "ctas", "delete")
@@ -152,6 +163,7 @@ class FaultsSection:
     error_kinds: tuple[str, ...] = ()
     latency: LatencyFault = field(default_factory=LatencyFault)
     lost_writes: LostWriteFault = field(default_factory=LostWriteFault)
+    memory: MemoryFault = field(default_factory=MemoryFault)
 
 
 @dataclass(frozen=True)
@@ -438,6 +450,11 @@ def _check_ranges(cfg: RunConfig, file: str) -> None:
                 fail(f"{where}.{key}", f"must be between 0 and 1, got {rate}")
         if faults.latency.factor <= 0:
             fail(f"{where}.faults.latency.factor", "must be positive")
+        if faults.memory.factor < 1:
+            fail(
+                f"{where}.faults.memory.factor",
+                f"must be at least 1 (memory is added, never taken), got {faults.memory.factor}",
+            )
         if not faults.enabled and dataclasses.replace(faults, enabled=False) != FaultsSection():
             fail(
                 f"{where}.faults",

@@ -27,6 +27,11 @@ Decision rule (``threshold`` t, default 0.10; ``alpha`` default 0.05; q = BH-adj
 - ``unstable``:  anything else: the baseline is too noisy, or the interval reaches past the
   threshold without a significant, practically relevant change.
 
+Peak memory (``MEMORY_METRIC``: the worker's RSS high-water mark over each execution, reset
+before each statement) is judged the same way over the same pairs, blocks and threshold,
+with its own Benjamini-Hochberg family, into ``memory_regressed`` / ``memory_improved`` /
+``memory_unchanged`` / ``memory_unstable`` (:func:`decide_patterns`, ``memory``).
+
 Screening runs only decide ``unchanged``; every other pattern ``needs_more`` and is decided
 on a fresh set of confirmation runs alone (never pooled with the screen, which would bias
 the test by optional stopping). Benjamini-Hochberg is applied across all decided patterns.
@@ -44,7 +49,7 @@ from statistics import NormalDist
 import numpy as np
 
 from simulator.config import PERF_METRICS, PerfSection
-from simulator.results.verdicts import PerfVerdict
+from simulator.results.verdicts import MEMORY_PREFIX, MemoryVerdict, PerfVerdict
 
 BOOTSTRAP_RESAMPLES = 2000
 # Exact sign-flip enumeration is 2**n rows of n values: 16 pairs is 1M floats, cheap.
@@ -52,6 +57,8 @@ EXACT_PERMUTATION_MAX_PAIRS = 16
 MONTE_CARLO_FLIPS = 20000
 # Timers report 0 ms for very fast statements; a floor keeps log-ratios finite.
 MIN_MS = 0.001
+# The samples of a memory assessment: peak RSS in MiB (assess_pattern's ``metric``).
+MEMORY_METRIC = "peak_rss"
 
 
 @dataclass(frozen=True)
@@ -230,8 +237,8 @@ def assess_pattern(
     Refuses (ValueError) an unknown metric, unequal lengths, fewer than 2 pairs, negative or
     non-finite times.
     """
-    if metric not in PERF_METRICS:
-        known = ", ".join(PERF_METRICS)
+    if metric not in (*PERF_METRICS, MEMORY_METRIC):
+        known = ", ".join((*PERF_METRICS, MEMORY_METRIC))
         raise ValueError(f"unknown performance metric {metric!r} (known: {known})")
     log_ratios = _log_ratios(baseline_ms, candidate_ms)
     other_ratio = None
@@ -290,27 +297,63 @@ def benjamini_hochberg(p_values: Sequence[float]) -> list[float]:
     return [float(v) for v in q]
 
 
-def decide_patterns(
-    assessments: Sequence[tuple[PatternKey, PatternAssessment]],
-    cfg: PerfSection,
-    *,
-    run_id: str,
-    candidate: str,
-) -> list[PerfVerdict]:
-    """Final PerfVerdicts for one candidate: BH across all patterns, then the decision rule.
-
-    Pass each pattern's final assessment (the confirmation one when it was escalated).
-    Refuses (ValueError) an assessment that still ``needs_more``.
-    """
+def _final(
+    assessments: Sequence[tuple[PatternKey, PatternAssessment]], cfg: PerfSection
+) -> list[tuple[str, float]]:
+    """(verdict, BH q-value) of each assessment: one family, the decision rule on q."""
     for key, assessment in assessments:
         if assessment.needs_more:
             raise ValueError(
                 f"pattern {key.pattern_id} of {key.tenant} still needs confirmation runs"
             )
     q_values = benjamini_hochberg([a.p_value for _, a in assessments])
+    return [
+        (_verdict(a.ci_low, a.ci_high, q <= cfg.alpha, a.spread, cfg.threshold), q)
+        for (_, a), q in zip(assessments, q_values, strict=True)
+    ]
+
+
+def decide_memory(
+    assessments: Sequence[tuple[PatternKey, PatternAssessment]], cfg: PerfSection
+) -> dict[PatternKey, MemoryVerdict]:
+    """Final MemoryVerdicts of one candidate's patterns from their peak-RSS assessments:
+    BH across them (a family of its own), then the latency decision rule. Refuses
+    (ValueError) an assessment that still ``needs_more``."""
+    return {
+        key: MemoryVerdict(
+            verdict=MEMORY_PREFIX + verdict,
+            ratio=a.ratio,
+            ci_low=a.ci_low,
+            ci_high=a.ci_high,
+            p_value=a.p_value,
+            q_value=q,
+            pairs=a.pairs,
+            baseline_mb=a.baseline_ms,
+            candidate_mb=a.candidate_ms,
+            escalated=a.confirmation,
+        )
+        for (key, a), (verdict, q) in zip(assessments, _final(assessments, cfg), strict=True)
+    }
+
+
+def decide_patterns(
+    assessments: Sequence[tuple[PatternKey, PatternAssessment]],
+    cfg: PerfSection,
+    *,
+    run_id: str,
+    candidate: str,
+    memory: Sequence[tuple[PatternKey, PatternAssessment]] = (),
+) -> list[PerfVerdict]:
+    """Final PerfVerdicts for one candidate: BH across all patterns, then the decision rule.
+
+    Pass each pattern's final assessment (the confirmation one when it was escalated), and
+    in ``memory`` the peak-RSS assessments of the patterns that have one: each verdict then
+    carries its :class:`MemoryVerdict` (:func:`decide_memory`). Refuses (ValueError) an
+    assessment that still ``needs_more``.
+    """
+    memory_verdicts = decide_memory(memory, cfg)
     verdicts = []
-    for (key, a), q in zip(assessments, q_values, strict=True):
-        verdict = _verdict(a.ci_low, a.ci_high, q <= cfg.alpha, a.spread, cfg.threshold)
+    for (key, a), (verdict, q) in zip(assessments, _final(assessments, cfg), strict=True):
         verdicts.append(
             PerfVerdict(
                 run_id=run_id,
@@ -332,6 +375,7 @@ def decide_patterns(
                 weight=key.weight,
                 metric=a.metric,
                 other_ratio=a.other_ratio,
+                memory=memory_verdicts.get(key),
             )
         )
     return verdicts

@@ -1,4 +1,4 @@
-"""Fault injection around an engine worker: latency, injected errors and lost writes.
+"""Fault injection around an engine worker: latency, memory, injected errors and lost writes.
 
 Configured by ``[engines.NAME.faults]`` (:class:`simulator.config.FaultsSection`)::
 
@@ -14,6 +14,10 @@ Configured by ``[engines.NAME.faults]`` (:class:`simulator.config.FaultsSection`
     fixed_ms = 20                # plus a fixed delay
     jitter_ms = 10               # plus a uniform random delay in [0, jitter_ms)
     only_under_load = false      # only while other executions are in flight
+    [engines.candidate.faults.memory]
+    kinds = ["select"]           # [] = all kinds
+    tables = ["customers"]       # only statements that name one of these tables ([] = all)
+    factor = 1.3                 # the worker's peak RSS over the statement grows by this
     [engines.candidate.faults.lost_writes]
     rate = 0.5                   # fraction of eligible writes that lose partitions
     kinds = ["insert", "ctas", "delete"]
@@ -28,6 +32,11 @@ partitions stay. The partition column is the target table's first partition colu
 its TableSpec) or, for a CTAS target or an unpartitioned table, the first output column
 named like one of ``partition_candidates`` (default ``day``, ``dt``, ``ds``, ``date``).
 A write that has no such column, or whose source is not a query, is run untouched.
+
+The memory fault is real memory: the worker process allocates and touches what it takes
+for its RSS high-water mark over the statement to reach ``factor`` x the mark the statement
+reached by itself, after the engine's measured spans (CPU and wall time do not grow), and
+frees it once the mark is read (``Worker.stream`` in worker_main).
 
 Faults cannot be switched on by accident: :func:`wrap` returns the worker itself when
 ``enabled`` is false, and refuses (ConfigError) a faults table that sets anything while
@@ -220,18 +229,36 @@ class FaultInjector:
         ):
             outcome = self._lose_writes(sql, kind, timeout_s)
         if outcome is None:
-            outcome = self.worker.execute(sql, timeout_s, sink)
+            factor = self._memory_factor(kind, sql)
+            if factor == 1.0:
+                outcome = self.worker.execute(sql, timeout_s, sink)
+            else:
+                outcome = self.worker.execute(sql, timeout_s, sink, memory_factor=factor)
+                note = f"memory:x{factor:g}"
+                outcome = replace(
+                    outcome, fault=f"{outcome.fault};{note}" if outcome.fault else note
+                )
         return self._delay(outcome, kind, sql)
+
+    def _applies(
+        self, kinds: tuple[str, ...], tables: tuple[str, ...], kind: str, sql: str
+    ) -> bool:
+        """Whether a fault limited to ``kinds`` and ``tables`` (empty: any) hits ``sql``."""
+        if kinds and kind not in kinds:
+            return False
+        return not tables or bool({t.lower() for t in tables} & statement_tables(sql, self.dialect))
+
+    def _memory_factor(self, kind: str, sql: str) -> float:
+        memory = self.faults.memory
+        if memory.factor == 1.0 or not self._applies(memory.kinds, memory.tables, kind, sql):
+            return 1.0
+        return memory.factor
 
     def _delay(self, outcome: WorkerOutcome, kind: str, sql: str) -> WorkerOutcome:
         latency = self.faults.latency
-        if latency.kinds and kind not in latency.kinds:
+        if not self._applies(latency.kinds, latency.tables, kind, sql):
             return outcome
         if latency.only_under_load and self.in_flight() == 0:
-            return outcome
-        if latency.tables and not {t.lower() for t in latency.tables} & statement_tables(
-            sql, self.dialect
-        ):
             return outcome
         extra = latency.fixed_ms + (latency.factor - 1.0) * outcome.wall_ms
         if latency.jitter_ms > 0:

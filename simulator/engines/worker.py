@@ -414,10 +414,16 @@ class EngineWorker:
             outcome.arrow_schema = None
         return outcome
 
-    def execute(self, sql: str, timeout_s: float, sink: Sink | None = None) -> WorkerOutcome:
+    def execute(
+        self, sql: str, timeout_s: float, sink: Sink | None = None, memory_factor: float = 1.0
+    ) -> WorkerOutcome:
         """Run one statement; stream result batches to ``sink``; never raises for engine
-        errors, timeouts or crashes (they are the outcome's ``status``)."""
-        return self._stream({"op": "execute", "sql": sql}, timeout_s, sink)
+        errors, timeouts or crashes (they are the outcome's ``status``). ``memory_factor``
+        > 1 is the memory fault: the worker grows its peak RSS over the statement by it."""
+        request: dict[str, Any] = {"op": "execute", "sql": sql}
+        if memory_factor != 1.0:
+            request["memory_factor"] = memory_factor
+        return self._stream(request, timeout_s, sink)
 
     def read_table(
         self, name: str, sink: Sink, timeout_s: float = CONTROL_TIMEOUT_S

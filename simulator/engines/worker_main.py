@@ -17,6 +17,7 @@ max_memory_mb) -> ``version``; ``execute`` (sql); ``read_table`` (name);
 
 from __future__ import annotations
 
+import mmap
 import os
 import sys
 import time
@@ -97,19 +98,48 @@ class PeakRss:
                 pass
         return "ru_maxrss"
 
+    def rss_mb(self) -> float | None:
+        """The process's current RSS in MiB (``VmRSS``); None when it cannot be read."""
+        return self._status_mb(b"VmRSS:")
+
     def peak_mb(self, source: str) -> float | None:
         """The peak in MiB from ``source``; None when it cannot be read."""
-        if source == "vmhwm" and self._status is not None:
-            try:
-                status = os.pread(self._status, 1 << 16, 0)
-                start = status.index(b"VmHWM:") + 6
-                return int(status[start : status.index(b"kB", start)]) / 1024
-            except (OSError, ValueError):
-                return None
+        if source == "vmhwm":
+            return self._status_mb(b"VmHWM:")
         import resource
 
         # Linux reports ru_maxrss in KiB.
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    def _status_mb(self, field: bytes) -> float | None:
+        if self._status is None:
+            return None
+        try:
+            status = os.pread(self._status, 1 << 16, 0)
+            start = status.index(field) + len(field)
+            return int(status[start : status.index(b"kB", start)]) / 1024
+        except (OSError, ValueError):
+            return None
+
+    def grow_peak(self, source: str, factor: float) -> mmap.mmap | None:
+        """Hold touched memory until the mark reaches ``factor`` x its value now (the memory
+        fault, ``faults.memory``); returns the ballast, which the caller closes once it has
+        read the peak. None when nothing is to be added or the mark was not reset.
+
+        The ballast is its own anonymous mapping, so closing it gives every page back to the
+        kernel: memory from malloc could stay in the heap and raise the RSS, and so the
+        peak, of the statements that follow."""
+        peak, current = self.peak_mb(source), self.rss_mb()
+        if factor <= 1 or source != "vmhwm" or peak is None or current is None:
+            return None
+        size = int((factor * peak - current) * 1024 * 1024)
+        if size <= 0:
+            return None
+        ballast = mmap.mmap(-1, size)
+        # Untouched pages of a mapping are not resident: write one byte in each.
+        page = mmap.PAGESIZE
+        ballast[::page] = b"\x01" * len(range(0, size, page))
+        return ballast
 
 
 def _resources(cpu_s: float, peak_rss: PeakRss, rss_source: str) -> dict[str, Any]:
@@ -180,7 +210,7 @@ class Worker:
             "explain": has_explain(self.adapter),
         }
 
-    def stream(self, produce: Any) -> dict[str, Any]:
+    def stream(self, produce: Any, memory_factor: float = 1.0) -> dict[str, Any]:
         """Run ``produce()`` -> StatementResult, stream its batches, reply with the totals.
 
         ``wall_ms`` counts the engine's time only: the call and each batch it produces, not
@@ -188,7 +218,9 @@ class Worker:
         (user + system, all threads: ``time.process_time``) over the same spans.
         ``peak_rss_mb`` is the process's RSS high-water mark over the whole request, reset
         before it (``rss_source`` ``vmhwm``) or, where Linux refuses the reset, the lifetime
-        peak (``ru_maxrss``), which never falls. What the engine raises is an engine
+        peak (``ru_maxrss``), which never falls. ``memory_factor`` > 1 (the memory fault)
+        grows that peak by the factor with memory held after the engine's measured spans,
+        so CPU and wall time do not see it. What the engine raises is an engine
         error; a result the worker cannot encode is a ``harness_error`` (see
         :func:`harness_error`).
         """
@@ -234,10 +266,14 @@ class Worker:
             cpu_s += time.process_time() - cpu_began
             resources = _resources(cpu_s, self.peak_rss, rss_source)
             return _error(err, wall_ms=engine_s * 1000, rows_returned=rows or None, **resources)
+        ballast = self.peak_rss.grow_peak(rss_source, memory_factor)
+        resources = _resources(cpu_s, self.peak_rss, rss_source)
+        if ballast is not None:
+            ballast.close()
         return {
             "status": "ok",
             "wall_ms": engine_s * 1000,
-            **_resources(cpu_s, self.peak_rss, rss_source),
+            **resources,
             "rows_returned": rows if result.schema is not None else None,
             "rows_affected": result.rows_affected,
             "schema": schema_fields,
@@ -257,7 +293,9 @@ class Worker:
             return {"status": "error", "error_class": "WorkerError", "error_message": "not started"}
         adapter = self.adapter
         if op == "execute":
-            return self.stream(lambda: adapter.execute(request["sql"]))
+            return self.stream(
+                lambda: adapter.execute(request["sql"]), float(request.get("memory_factor", 1.0))
+            )
         if op == "read_table":
             return self.stream(lambda: adapter.read_table(request["name"]))
         if op == "partition_digests":

@@ -21,6 +21,7 @@ from simulator.report.findings import Finding
 from simulator.results.execution import Execution, TableState
 from simulator.results.masking import mask_error, mask_literals, mask_record
 from simulator.results.reader import RunData
+from simulator.results.verdicts import MEMORY_REGRESSED, PerfVerdict
 
 DEFAULT_CONFIG = "configs/demo.toml"
 # Verdict.evidence keys rendered in their own place rather than in "other evidence".
@@ -273,17 +274,7 @@ def _evidence(
     if example is not None and example.reason:
         evidence.reason = example.reason if raw_values else mask_error(example.reason)
     if finding.perf is not None:
-        p = finding.perf
-        other = "wall" if p.metric == "cpu" else "cpu"
-        evidence.perf = [
-            (f"ratio of {p.metric} time (candidate/baseline)", f"{p.ratio:.3f}"),
-            ("confidence interval", f"{p.ci_low:.3f} – {p.ci_high:.3f}"),
-            (f"baseline / candidate {p.metric} ms", f"{p.baseline_ms:.2f} / {p.candidate_ms:.2f}"),
-            ("p / q value", f"{p.p_value:.4g} / {p.q_value:.4g}"),
-            ("pairs", f"{p.pairs}{' (escalated)' if p.escalated else ''}"),
-        ]
-        if p.other_ratio is not None:
-            evidence.perf.append((f"ratio of {other} time, not judged", f"{p.other_ratio:.3f}"))
+        evidence.perf = _perf_evidence(finding.perf, memory_first=key.verdict == MEMORY_REGRESSED)
     config_path = str(data.run.get("config_path") or DEFAULT_CONFIG)
     evidence.replay = (
         replay_command(config_path, key.tenant, key.candidate, query_id=query_id)
@@ -304,3 +295,29 @@ def build_evidence(
     for (tenant, query_id), row in sorted(data.queries.items()):
         first_query.setdefault((tenant, str(row.get("pattern_id") or "")), query_id)
     return {f.id: _evidence(f, data, settings, executions, first_query) for f in findings}
+
+
+def _perf_evidence(p: PerfVerdict, *, memory_first: bool) -> list[tuple[str, str]]:
+    """A perf finding's statistics: the judged time, the other time's ratio, and the
+    peak-memory verdict where there is one (first for a ``memory_regressed`` finding)."""
+    latency = [
+        (f"ratio of {p.metric} time (candidate/baseline)", f"{p.ratio:.3f}"),
+        ("confidence interval", f"{p.ci_low:.3f} – {p.ci_high:.3f}"),
+        (f"baseline / candidate {p.metric} ms", f"{p.baseline_ms:.2f} / {p.candidate_ms:.2f}"),
+        ("p / q value", f"{p.p_value:.4g} / {p.q_value:.4g}"),
+        ("pairs", f"{p.pairs}{' (escalated)' if p.escalated else ''}"),
+    ]
+    if p.other_ratio is not None:
+        other = "wall" if p.metric == "cpu" else "cpu"
+        latency.append((f"ratio of {other} time, not judged", f"{p.other_ratio:.3f}"))
+    m = p.memory
+    if m is None:
+        return latency
+    memory = [
+        (f"peak RSS ({m.verdict}) ratio", f"{m.ratio:.3f}"),
+        ("peak RSS confidence interval", f"{m.ci_low:.3f} – {m.ci_high:.3f}"),
+        ("baseline / candidate peak RSS MiB", f"{m.baseline_mb:.1f} / {m.candidate_mb:.1f}"),
+        ("peak RSS p / q value", f"{m.p_value:.4g} / {m.q_value:.4g}"),
+        ("peak RSS pairs", f"{m.pairs}{' (escalated)' if m.escalated else ''}"),
+    ]
+    return memory + latency if memory_first else latency + memory

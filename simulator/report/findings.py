@@ -3,7 +3,8 @@
 A finding's identity is ``candidate / tenant / pattern_id / verdict``: every query of one
 pattern of one tenant that got the same failing verdict
 (:func:`~simulator.results.exit_codes.failing_verdicts`) against the same candidate is one
-finding. Performance regressions are findings with verdict ``regressed``. The other
+finding. Performance regressions are findings with verdict ``regressed`` (latency) or
+``memory_regressed`` (peak memory), one per pattern each. The other
 verdicts but ``match`` (skipped, baseline_error, nondeterministic, estimate_changed ...)
 are grouped the same way as *observations*: shown with their evidence, never failing.
 
@@ -22,11 +23,12 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date
 
-from simulator.results.verdicts import SEVERITY, PerfVerdict, Verdict
+from simulator.results.verdicts import MEMORY_REGRESSED, SEVERITY, PerfVerdict, Verdict
 
 CORRECTNESS = "correctness"
 PERFORMANCE = "performance"
 PERF_REGRESSED = "regressed"
+PERFORMANCE_VERDICTS = (PERF_REGRESSED, MEMORY_REGRESSED)
 # The status of an observation: a non-match verdict that does not fail (never new or known).
 OBSERVED = "observed"
 
@@ -46,7 +48,7 @@ class FindingKey:
 
     @property
     def category(self) -> str:
-        return PERFORMANCE if self.verdict == PERF_REGRESSED else CORRECTNESS
+        return PERFORMANCE if self.verdict in PERFORMANCE_VERDICTS else CORRECTNESS
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,16 @@ class Finding:
         if self.perf is not None:
             return self.perf.weight
         return sum(v.weight for v in self.verdicts)
+
+    @property
+    def ratio(self) -> float | None:
+        """Candidate/baseline ratio of a performance finding: peak memory for a
+        ``memory_regressed`` one, the judged time otherwise; None for correctness."""
+        if self.perf is None:
+            return None
+        if self.key.verdict == MEMORY_REGRESSED and self.perf.memory is not None:
+            return self.perf.memory.ratio
+        return self.perf.ratio
 
     @property
     def under_load_only(self) -> bool:
@@ -182,14 +194,13 @@ def collect_observations(verdicts: list[Verdict], failing: Collection[str]) -> l
 def collect_findings(
     verdicts: list[Verdict], perf: list[PerfVerdict], failing: Collection[str]
 ) -> list[Finding]:
-    """Group the ``failing`` verdicts and regressed perf verdicts into findings, sorted by
-    id."""
+    """Group the ``failing`` verdicts and regressed perf verdicts (latency and memory)
+    into findings, sorted by id."""
     grouped = _group(verdicts, failing)
     for record in perf:
-        if record.verdict != PERF_REGRESSED:
-            continue
-        key = FindingKey(record.candidate, record.tenant, record.pattern_id, PERF_REGRESSED)
-        grouped[key] = Finding(key=key, kind=record.kind, perf=record)
+        for verdict in {record.verdict, record.memory_verdict} & set(PERFORMANCE_VERDICTS):
+            key = FindingKey(record.candidate, record.tenant, record.pattern_id, verdict)
+            grouped[key] = Finding(key=key, kind=record.kind, perf=record)
     return [grouped[k] for k in sorted(grouped)]
 
 

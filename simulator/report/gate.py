@@ -10,9 +10,11 @@ Gate (the exit code of ``qsim nightly`` and ``qsim report --gate``):
   ``report.gate_estimates``; other non-match verdicts are observations and never fail) (with
   ``report.gate_known = true`` also any ``known`` one that is not accepted);
 - exit 1 when ``report.gate_perf`` is on and a pattern is a confirmed performance
-  regression (perf verdict ``regressed``, which already passed the statistical test and the
-  practical threshold) with ratio >= ``report.gate_perf_ratio`` and not accepted. A slower
-  release stays slower on the second night, so being known does not pass this rule;
+  regression (perf verdict ``regressed``, or memory verdict ``memory_regressed``, each of
+  which already passed the statistical test and the practical threshold) with ratio >=
+  ``report.gate_perf_ratio`` (the memory ratio for a memory finding) and not accepted. A
+  slower or hungrier release stays so on the second night, so being known does not pass
+  this rule;
 - exit 1 when ``report.gate_load`` is on and a pattern, or the whole workload, is
   ``regressed`` under load (:mod:`simulator.compare.load`). Off by default: the load phase
   runs each query once per side on shared cores, interleaved with the other engine, so its
@@ -54,8 +56,8 @@ class GateResult:
 def _perf_gates(finding: Finding, settings: ReportSection) -> bool:
     return (
         settings.gate_perf
-        and finding.perf is not None
-        and finding.perf.ratio >= settings.gate_perf_ratio
+        and finding.ratio is not None
+        and finding.ratio >= settings.gate_perf_ratio
         and finding.accepted is None
     )
 
@@ -96,7 +98,7 @@ def apply_gate(
     failing = [f for f in findings if fails_gate(f, settings)]
     reasons = [
         f"{f.status} {f.category} finding {f.id}"
-        + (f" (ratio {f.perf.ratio:.2f})" if f.perf is not None else "")
+        + (f" (ratio {f.ratio:.2f})" if f.ratio is not None else "")
         for f in failing
     ]
     slow = [v for v in load or [] if load_gates(v, settings)]

@@ -174,6 +174,8 @@ def render_html(
         for p in data.perf:
             if p.candidate == c:
                 perf[p.verdict] = perf.get(p.verdict, 0) + 1
+                if p.memory is not None:
+                    perf[p.memory.verdict] = perf.get(p.memory.verdict, 0) + 1
         candidate_lines.append(
             {
                 "name": c,

@@ -2,7 +2,8 @@
 
 Latency comes from the pattern's performance verdict when the run measured one (paired,
 isolated repetitions: ratio and confidence interval); otherwise from the median wall time
-of the load-phase executions, which has no confidence interval.
+of the load-phase executions, which has no confidence interval. Peak memory (ratio, CI and
+verdict) comes from the same performance verdict only: load-phase peaks are not paired.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from simulator.results.reader import RunData
-from simulator.results.verdicts import QUERY_VERDICTS, SEVERITY
+from simulator.results.verdicts import MEMORY_REGRESSED, QUERY_VERDICTS, SEVERITY
 
 
 @dataclass
@@ -33,6 +34,10 @@ class PatternRow:
     ci_low: float | None = None
     ci_high: float | None = None
     latency_source: str = ""
+    memory_verdict: str = ""
+    memory_ratio: float | None = None
+    memory_ci_low: float | None = None
+    memory_ci_high: float | None = None
 
     @property
     def verdict(self) -> str:
@@ -50,6 +55,7 @@ class TenantRow:
     weight: float = 0.0
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(QUERY_VERDICTS, 0))
     perf_regressed: int = 0
+    memory_regressed: int = 0
     patterns: int = 0
 
 
@@ -88,6 +94,10 @@ def pattern_rows(data: RunData) -> list[PatternRow]:
         r.baseline_ms, r.candidate_ms = p.baseline_ms, p.candidate_ms
         r.ratio, r.ci_low, r.ci_high = p.ratio, p.ci_low, p.ci_high
         r.latency_source = "perf"
+        if p.memory is not None:
+            r.memory_verdict = p.memory.verdict
+            r.memory_ratio = p.memory.ratio
+            r.memory_ci_low, r.memory_ci_high = p.memory.ci_low, p.memory.ci_high
     latency = _load_latency(data)
     for r in rows.values():
         if r.latency_source:
@@ -110,6 +120,7 @@ def tenant_rows(patterns: list[PatternRow]) -> list[TenantRow]:
         r.weight += p.weight
         r.patterns += 1
         r.perf_regressed += p.perf_verdict == "regressed"
+        r.memory_regressed += p.memory_verdict == MEMORY_REGRESSED
         for verdict, n in p.counts.items():
             r.counts[verdict] += n
     return [rows[k] for k in sorted(rows)]

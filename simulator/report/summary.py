@@ -14,7 +14,7 @@ from simulator.results.layout import HTML_FILE, JUNIT_FILE
 from simulator.results.load_verdicts import LOAD_VERDICTS, LoadVerdict
 from simulator.results.masking import mask_error, neutralize_bidi
 from simulator.results.reader import RunData
-from simulator.results.verdicts import PERF_VERDICTS, QUERY_VERDICTS
+from simulator.results.verdicts import MEMORY_VERDICTS, PERF_VERDICTS, QUERY_VERDICTS
 
 SCHEMA_VERSION = 1
 
@@ -39,7 +39,7 @@ def _finding(finding: Finding, settings: ReportSection) -> dict[str, Any]:
         "intermittent": finding.intermittent,
         "reason": reason if settings.diff_sample_rows > 0 else mask_error(reason),
         "baseline_from_bank": finding.baseline_from_bank,
-        "ratio": finding.perf.ratio if finding.perf else None,
+        "ratio": finding.ratio,
         "fails_gate": fails_gate(finding, settings),
         "accepted": (
             {
@@ -136,8 +136,11 @@ def build_summary(
         verdict_counts[v.candidate][v.verdict] += 1
         weighted[v.candidate][v.verdict] += v.weight
     perf_counts = {c: dict.fromkeys(PERF_VERDICTS, 0) for c in data.candidates}
+    memory_counts = {c: dict.fromkeys(MEMORY_VERDICTS, 0) for c in data.candidates}
     for p in data.perf:
         perf_counts[p.candidate][p.verdict] += 1
+        if p.memory is not None:
+            memory_counts[p.candidate][p.memory.verdict] += 1
     candidates = [
         {
             "name": c,
@@ -187,6 +190,7 @@ def build_summary(
         "perf_counts": perf_counts,
         "under_load": _under_load(data, settings),
         "plan_changes": _plan_changes(data),
+        "memory_counts": memory_counts,
         "previous_run_id": changes.previous_run_id,
         "findings": {
             "new": [_finding(f, settings) for f in changes.with_status("new")],

@@ -51,6 +51,11 @@ SEVERITY = (
     "match",
 )
 PERF_VERDICTS = ("regressed", "improved", "unchanged", "unstable")
+# The same four outcomes for a pattern's peak memory (MemoryVerdict), named apart so that a
+# memory finding never reads as a latency one.
+MEMORY_PREFIX = "memory_"
+MEMORY_VERDICTS = tuple(MEMORY_PREFIX + v for v in PERF_VERDICTS)
+MEMORY_REGRESSED = "memory_regressed"
 
 
 @dataclass
@@ -97,6 +102,33 @@ class Verdict:
 
 
 @dataclass
+class MemoryVerdict:
+    """Peak-memory verdict of one pattern, decided like latency over the same ABBA pairs.
+
+    The samples are the engine worker's RSS high-water mark over each execution (MiB, reset
+    before each statement); ``ratio`` is candidate/baseline (geometric mean of the paired
+    ratios) with its confidence interval, ``q_value`` after Benjamini-Hochberg across the
+    memory verdicts of all patterns of the candidate; ``baseline_mb``/``candidate_mb`` are
+    medians. ``verdict`` is one of :data:`MEMORY_VERDICTS`.
+    """
+
+    verdict: str
+    ratio: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    q_value: float
+    pairs: int
+    baseline_mb: float
+    candidate_mb: float
+    escalated: bool = False
+
+    def __post_init__(self) -> None:
+        if self.verdict not in MEMORY_VERDICTS:
+            raise ValueError(f"unknown memory verdict {self.verdict!r}")
+
+
+@dataclass
 class PerfVerdict:
     """Performance verdict for one pattern of one tenant against one candidate.
 
@@ -106,7 +138,9 @@ class PerfVerdict:
     was judged (``cpu``: the engine process's CPU time, ``wall``: its wall time; records
     from before CPU time was measured are ``wall``), and ``baseline_ms``/``candidate_ms``
     are medians of it; ``other_ratio`` is the other metric's ratio over the same pairs,
-    reported beside the verdict (None when that metric was not measured).
+    reported beside the verdict (None when that metric was not measured). ``memory`` is
+    the pattern's peak-memory verdict over the same pairs (None when peak RSS was not
+    measured per statement on every pair).
     """
 
     run_id: str
@@ -128,14 +162,23 @@ class PerfVerdict:
     weight: float = 1.0
     metric: str = "wall"
     other_ratio: float | None = None
+    memory: MemoryVerdict | None = None
 
     def __post_init__(self) -> None:
         if self.verdict not in PERF_VERDICTS:
             raise ValueError(f"unknown performance verdict {self.verdict!r}")
+
+    @property
+    def memory_verdict(self) -> str:
+        """The memory verdict, "" when memory was not judged."""
+        return self.memory.verdict if self.memory is not None else ""
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PerfVerdict:
+        memory = data.get("memory")
+        if isinstance(memory, dict):
+            data = {**data, "memory": MemoryVerdict(**memory)}
         return cls(**data)

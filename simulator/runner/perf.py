@@ -21,6 +21,9 @@ or dropped and run again.
 Every round records both the engines' wall and CPU time; the verdicts judge
 ``perf.metric`` and report the other beside it. A pattern whose records lack CPU time
 (records reused from a run before it was measured) is judged on wall time, and says so.
+The same rounds give each pattern a peak-memory verdict (the worker's RSS high-water mark,
+reset before each statement): it escalates and is decided like latency, with its own
+Benjamini-Hochberg family, and is left out where a pair lacks a per-statement peak.
 
 Only SELECTs that ran fine on every engine under load and read no table the tenant's
 workload writes are measured: their result does not depend on how far the workspace got,
@@ -35,6 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from simulator.compare.perf import (
+    MEMORY_METRIC,
     PatternAssessment,
     PatternKey,
     assess_pattern,
@@ -60,6 +64,9 @@ RoundRunner = Callable[[str, int, list[str], int, bool], list[dict[str, Any]]]
 
 # One pattern's samples: engine -> metric -> one value per round, None where not measured.
 Samples = dict[str, dict[str, list[float | None]]]
+METRICS = ("wall", "cpu", MEMORY_METRIC)
+# (target index, candidate) -> its final assessment of one kind (latency or memory).
+Final = dict[tuple[int, str], PatternAssessment]
 
 
 def assess_samples(
@@ -71,19 +78,33 @@ def assess_samples(
 ) -> PatternAssessment:
     """:func:`assess_pattern` on ``perf.metric``, with the other metric's ratio beside it;
     on wall time when the CPU time of any of the pairs was not measured."""
-
-    def pairs(metric: str) -> tuple[list[float], list[float]] | None:
-        base, cand = samples[baseline][metric], samples[candidate][metric]
-        measured = [float(v) for v in (*base, *cand) if v is not None]
-        if len(measured) < len(base) + len(cand):
-            return None
-        return measured[: len(base)], measured[len(base) :]
-
-    metric = cfg.metric if pairs(cfg.metric) is not None else "wall"
-    judged = pairs(metric)
+    metric = cfg.metric if _pairs(samples, baseline, candidate, cfg.metric) else "wall"
+    judged = _pairs(samples, baseline, candidate, metric)
     assert judged is not None  # every execution records its wall time
-    other = pairs("wall" if metric == "cpu" else "cpu")
+    other = _pairs(samples, baseline, candidate, "wall" if metric == "cpu" else "cpu")
     return assess_pattern(*judged, cfg, metric=metric, other_ms=other, **options)
+
+
+def assess_memory(
+    samples: Samples, baseline: str, candidate: str, cfg: PerfSection, **options: Any
+) -> PatternAssessment | None:
+    """:func:`assess_pattern` on the peak RSS of the same pairs; None when a pair lacks a
+    per-statement peak (not measured, or only the worker's lifetime peak)."""
+    judged = _pairs(samples, baseline, candidate, MEMORY_METRIC)
+    if judged is None:
+        return None
+    return assess_pattern(*judged, cfg, metric=MEMORY_METRIC, **options)
+
+
+def _pairs(
+    samples: Samples, baseline: str, candidate: str, metric: str
+) -> tuple[list[float], list[float]] | None:
+    """(baseline, candidate) values of ``metric``; None when any of them is missing."""
+    base, cand = samples[baseline][metric], samples[candidate][metric]
+    measured = [float(v) for v in (*base, *cand) if v is not None]
+    if len(measured) < len(base) + len(cand):
+        return None
+    return measured[: len(base)], measured[len(base) :]
 
 
 @dataclass(frozen=True)
@@ -154,7 +175,8 @@ class PerfPhase:
 
     def run(self, targets: list[PerfTarget]) -> list[PerfVerdict]:
         """Time every target (screening, then confirmation blocks); BH per candidate."""
-        final: dict[tuple[int, str], PatternAssessment] = {}
+        final: Final = {}
+        final_memory: Final = {}
         escalate: dict[int, list[str]] = {}
         for i, target in enumerate(targets):
             screen = self._rounds(
@@ -163,44 +185,56 @@ class PerfPhase:
             if screen is None:
                 continue
             for candidate in self.candidates:
-                assessment = assess_samples(
-                    screen, self.baseline, candidate, self.cfg, seed=self._seed(target, candidate)
-                )
-                if assessment.needs_more:
+                seed = self._seed(target, candidate)
+                assessment = assess_samples(screen, self.baseline, candidate, self.cfg, seed=seed)
+                memory = assess_memory(screen, self.baseline, candidate, self.cfg, seed=seed)
+                if assessment.needs_more or (memory is not None and memory.needs_more):
                     escalate.setdefault(i, []).append(candidate)
-                else:
+                if not assessment.needs_more:
                     final[(i, candidate)] = assessment
-        self._confirm(targets, escalate, final)
-        decided: dict[str, list[tuple[PatternKey, PatternAssessment]]] = {
-            c: [] for c in self.candidates
-        }
-        for (i, candidate), assessment in sorted(final.items()):
-            target = targets[i]
-            key = PatternKey(
-                target.tenant, target.query.pattern_id, target.query.kind, target.query.weight
-            )
-            decided[candidate].append((key, assessment))
+                if memory is not None and not memory.needs_more:
+                    final_memory[(i, candidate)] = memory
+        self._confirm(targets, escalate, final, final_memory)
         verdicts: list[PerfVerdict] = []
-        for candidate, assessments in decided.items():
-            if assessments:
+        for candidate in self.candidates:
+            decided = self._decided(targets, final, candidate)
+            if decided:
+                memory = self._decided(targets, final_memory, candidate)
                 verdicts.extend(
-                    decide_patterns(assessments, self.cfg, run_id=self.run_id, candidate=candidate)
+                    decide_patterns(
+                        decided, self.cfg, run_id=self.run_id, candidate=candidate, memory=memory
+                    )
                 )
         return verdicts
+
+    @staticmethod
+    def _decided(
+        targets: list[PerfTarget], final: Final, candidate: str
+    ) -> list[tuple[PatternKey, PatternAssessment]]:
+        """``candidate``'s final assessments with their pattern keys, in target order."""
+        decided = []
+        for (i, name), assessment in sorted(final.items()):
+            if name == candidate:
+                query = targets[i].query
+                key = PatternKey(targets[i].tenant, query.pattern_id, query.kind, query.weight)
+                decided.append((key, assessment))
+        return decided
 
     def _confirm(
         self,
         targets: list[PerfTarget],
         escalate: dict[int, list[str]],
-        final: dict[tuple[int, str], PatternAssessment],
+        final: Final,
+        final_memory: Final,
     ) -> None:
         """Confirmation rounds of every escalated pattern, block by block on fresh workers;
-        each pattern is decided on its confirmation rounds alone."""
+        each pattern's latency or memory that the screen left open is decided on its
+        confirmation rounds alone."""
         total = confirmation_pairs(self.cfg)
         blocks = max(1, min(self.cfg.process_pairs, total // 2))
         per_block = -(-total // blocks)
         times: dict[int, Samples | None] = {
-            i: {e: {"wall": [], "cpu": []} for e in (self.baseline, *candidates)}
+            i: {e: {m: [] for m in METRICS} for e in (self.baseline, *candidates)}
             for i, candidates in escalate.items()
         }
         block_of: dict[int, list[int]] = {i: [] for i in escalate}
@@ -228,15 +262,18 @@ class PerfPhase:
             if got is None:
                 continue
             for candidate in candidates:
-                final[(i, candidate)] = assess_samples(
-                    got,
-                    self.baseline,
-                    candidate,
-                    self.cfg,
-                    confirmation=True,
-                    seed=self._seed(targets[i], candidate),
-                    blocks=block_of[i],
-                )
+                options = {
+                    "confirmation": True,
+                    "seed": self._seed(targets[i], candidate),
+                    "blocks": block_of[i],
+                }
+                if (i, candidate) not in final:
+                    final[(i, candidate)] = assess_samples(
+                        got, self.baseline, candidate, self.cfg, **options
+                    )
+                memory = assess_memory(got, self.baseline, candidate, self.cfg, **options)
+                if (i, candidate) not in final_memory and memory is not None:
+                    final_memory[(i, candidate)] = memory
 
     def _seed(self, target: PerfTarget, candidate: str) -> int:
         return zlib.crc32(f"{target.tenant}|{target.query.pattern_id}|{candidate}".encode())
@@ -244,9 +281,9 @@ class PerfPhase:
     def _rounds(
         self, target: PerfTarget, candidates: list[str], plan: list[tuple[int, bool]]
     ) -> Samples | None:
-        """Engine -> wall and CPU times of the planned rounds ((repetition, fresh workers)
-        each); None when an execution failed."""
-        times: Samples = {e: {"wall": [], "cpu": []} for e in (self.baseline, *candidates)}
+        """Engine -> wall and CPU times and peak RSS of the planned rounds ((repetition,
+        fresh workers) each); None when an execution failed."""
+        times: Samples = {e: {m: [] for m in METRICS} for e in (self.baseline, *candidates)}
         for repetition, fresh in plan:
             ids = {
                 e: Execution.make_id("perf", e, target.tenant, target.query.query_id, repetition)
@@ -266,8 +303,13 @@ class PerfPhase:
             if any(by_engine.get(e, {}).get("status") != "ok" for e in times):
                 return None
             for engine in times:
-                times[engine]["wall"].append(float(by_engine[engine]["wall_ms"]))
-                times[engine]["cpu"].append(by_engine[engine].get("cpu_ms"))
+                record = by_engine[engine]
+                times[engine]["wall"].append(float(record["wall_ms"]))
+                times[engine]["cpu"].append(record.get("cpu_ms"))
+                # Only a mark reset before the statement is that statement's peak.
+                per_statement = record.get("rss_source") == "vmhwm"
+                peak = record.get("peak_rss_mb") if per_statement else None
+                times[engine][MEMORY_METRIC].append(peak)
         return times
 
 

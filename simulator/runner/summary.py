@@ -2,7 +2,8 @@
 
 Exit codes: 0 nothing regressed, 1 a failing verdict (a correctness regression or, by
 default, a harness error: :func:`~simulator.results.exit_codes.failing_verdicts`) or, with
-``report.gate_perf``, a confirmed performance regression, 130 interrupted. The top findings
+``report.gate_perf``, a confirmed performance regression (latency ``regressed`` or peak
+memory ``memory_regressed``), 130 interrupted. The top findings
 list every verdict but ``match``, worst first, then heaviest.
 """
 
@@ -16,7 +17,13 @@ from simulator.config import ReportSection
 from simulator.results.exit_codes import EXIT_PASS, EXIT_REGRESSION, failing_verdicts
 from simulator.results.masking import mask_error, raw_values_allowed
 from simulator.results.meta import RunMeta
-from simulator.results.verdicts import PERF_VERDICTS, QUERY_VERDICTS, SEVERITY
+from simulator.results.verdicts import (
+    MEMORY_REGRESSED,
+    MEMORY_VERDICTS,
+    PERF_VERDICTS,
+    QUERY_VERDICTS,
+    SEVERITY,
+)
 
 TOP_FINDINGS = 8
 
@@ -32,11 +39,19 @@ def verdict_counts(
 
 
 def perf_counts(perf: list[dict[str, Any]], candidates: list[str]) -> dict[str, dict[str, int]]:
-    """candidate -> performance verdict -> count."""
+    """candidate -> performance verdict (latency, then peak memory) -> count."""
     counts: dict[str, Counter[str]] = {c: Counter() for c in candidates}
     for v in perf:
         counts.setdefault(v["candidate"], Counter())[v["verdict"]] += 1
-    return {c: {k: n[k] for k in PERF_VERDICTS if n[k]} for c, n in counts.items()}
+        if memory_verdict(v):
+            counts[v["candidate"]][memory_verdict(v)] += 1
+    known = (*PERF_VERDICTS, *MEMORY_VERDICTS)
+    return {c: {k: n[k] for k in known if n[k]} for c, n in counts.items()}
+
+
+def memory_verdict(perf: dict[str, Any]) -> str:
+    """A perf record's peak-memory verdict, "" when memory was not judged."""
+    return str((perf.get("memory") or {}).get("verdict") or "")
 
 
 def regressed(
@@ -54,7 +69,9 @@ def regressed(
         return True
     if settings.gate_load and any(v["verdict"] == "regressed" for v in load or []):
         return True
-    return settings.gate_perf and any(v["verdict"] == "regressed" for v in perf)
+    return settings.gate_perf and any(
+        v["verdict"] == "regressed" or memory_verdict(v) == MEMORY_REGRESSED for v in perf
+    )
 
 
 def _severity_and_weight(v: dict[str, Any]) -> tuple[int, float, str, str]:
@@ -136,8 +153,12 @@ def render(
     findings = [v for v in verdicts if v["verdict"] != "match"]
     findings.sort(key=_severity_and_weight)
     regressed = [p for p in perf if p["verdict"] == "regressed"]
-    if findings or regressed:
-        lines.append(f"top findings ({len(findings)} correctness, {len(regressed)} performance):")
+    hungrier = [p for p in perf if memory_verdict(p) == MEMORY_REGRESSED]
+    if findings or regressed or hungrier:
+        lines.append(
+            f"top findings ({len(findings)} correctness, "
+            f"{len(regressed) + len(hungrier)} performance):"
+        )
         raw_values = raw_values_allowed(meta.config)
         lines.extend(_finding_line(v, raw_values) for v in findings[:TOP_FINDINGS])
         for p in sorted(regressed, key=lambda p: -float(p["ratio"]))[:3]:
@@ -145,6 +166,13 @@ def render(
                 f"  {p['candidate']:<12} {'slower':<16} {p['tenant']:<5} pattern "
                 f"{str(p['pattern_id'])[:10]}: x{p['ratio']:.2f} "
                 f"(CI {p['ci_low']:.2f}-{p['ci_high']:.2f}, {p['pairs']} pairs)"
+            )
+        for p in sorted(hungrier, key=lambda p: -float(p["memory"]["ratio"]))[:3]:
+            m = p["memory"]
+            lines.append(
+                f"  {p['candidate']:<12} {'more memory':<16} {p['tenant']:<5} pattern "
+                f"{str(p['pattern_id'])[:10]}: x{m['ratio']:.2f} peak RSS "
+                f"(CI {m['ci_low']:.2f}-{m['ci_high']:.2f}, {m['pairs']} pairs)"
             )
     lines.extend(notes)
     verdict_word = {EXIT_PASS: "no regressions", EXIT_REGRESSION: "REGRESSIONS FOUND"}.get(

@@ -9,6 +9,10 @@ One run over ``configs/aa.toml`` shares its baseline between:
 - optionally ``duckdb_slow``: SELECTs naming ``customers`` are slowed by ``latency_factor``
   (``[faults.latency] tables``); it must be ``regressed`` on exactly the measured patterns
   that read ``customers`` and on no other;
+- optionally ``duckdb_hungry``: SELECTs naming ``customers`` need ``memory_factor`` x the
+  peak memory (``[faults.memory]``: real memory held in the worker); it must be
+  ``memory_regressed`` on exactly the measured patterns that read ``customers``, and the
+  replicas' ``memory_regressed`` / ``memory_improved`` are memory false alarms;
 - optionally ``duckdb_errors``: SELECTs fail with an injected error at ``error_rate``; every
   load-phase execution whose ``fault`` says so must be a ``candidate_error`` verdict, and
   no other ``candidate_error`` may exist in the run;
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +36,7 @@ import pyarrow.parquet as pq
 from simulator.jobs.run_report import run_and_report
 from simulator.results.layout import QUERIES_FILE, RecordKind
 from simulator.results.reader import read_records
-from simulator.results.verdicts import REGRESSION_VERDICTS
+from simulator.results.verdicts import MEMORY_REGRESSED, REGRESSION_VERDICTS
 from simulator.selftest.world import (
     build_world,
     scenario_data,
@@ -41,6 +46,7 @@ from simulator.selftest.world import (
 
 REPLICA = "duckdb_same"
 SLOW = "duckdb_slow"
+HUNGRY = "duckdb_hungry"
 ERRORS = "duckdb_errors"
 LOAD_SLOW = "duckdb_load_slow"
 SLOW_TABLES = ("customers",)
@@ -94,19 +100,46 @@ class CalibrationRun:
         )
         return alarms, sum(len(self.perf.get(c, [])) for c in self.replicas)
 
+    def memory_false_alarm_rate(self) -> tuple[int, int]:
+        """(memory_regressed + memory_improved, patterns with a memory verdict) over the
+        A/A replicas."""
+        verdicts = [
+            p["memory"]["verdict"]
+            for c in self.replicas
+            for p in self.perf.get(c, [])
+            if p.get("memory")
+        ]
+        alarms = sum(v in (MEMORY_REGRESSED, "memory_improved") for v in verdicts)
+        return alarms, len(verdicts)
+
     def slow_patterns(
         self, candidate: str = SLOW
     ) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
         """(measured patterns that read a slowed table, patterns judged ``regressed``) of
         ``candidate`` (the slowed one, or one of a sweep: :func:`sweep_name`)."""
-        expected, regressed = set(), set()
+        return self._flagged(candidate, lambda p: p["verdict"] == "regressed")
+
+    def hungry_patterns(
+        self, candidate: str = HUNGRY
+    ) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
+        """(measured patterns that read a table given more memory, patterns judged
+        ``memory_regressed``) of ``candidate`` (the hungry one, or one of a sweep:
+        :func:`sweep_name` with ``HUNGRY``)."""
+        return self._flagged(
+            candidate, lambda p: (p.get("memory") or {}).get("verdict") == MEMORY_REGRESSED
+        )
+
+    def _flagged(
+        self, candidate: str, flagged: Callable[[dict[str, Any]], bool]
+    ) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
+        expected, found = set(), set()
         for p in self.perf.get(candidate, []):
             key = (p["tenant"], p["pattern_id"])
             if self.reads.get(key, set()) & set(SLOW_TABLES):
                 expected.add(key)
-            if p["verdict"] == "regressed":
-                regressed.add(key)
-        return expected, regressed
+            if flagged(p):
+                found.add(key)
+        return expected, found
 
     def error_verdicts(self) -> tuple[set[str], set[str], list[dict[str, Any]]]:
         """(query ids with an injected error, query ids judged ``candidate_error`` for the
@@ -126,9 +159,10 @@ class CalibrationRun:
         return self.injected_errors, judged, others
 
 
-def sweep_name(factor: float) -> str:
-    """The candidate slowed by ``factor`` in a latency sweep (``duckdb_slow_x1.3``)."""
-    return f"{SLOW}_x{factor:g}"
+def sweep_name(factor: float, role: str = SLOW) -> str:
+    """The candidate of a sweep changed by ``factor``: slowed (``duckdb_slow_x1.3``) or, with
+    ``role = HUNGRY``, given more memory (``duckdb_hungry_x1.3``)."""
+    return f"{role}_x{factor:g}"
 
 
 def _slowed(template: dict[str, Any], factor: float) -> dict[str, Any]:
@@ -141,16 +175,28 @@ def _slowed(template: dict[str, Any], factor: float) -> dict[str, Any]:
     }
 
 
+def _hungry(template: dict[str, Any], factor: float) -> dict[str, Any]:
+    return {
+        **template,
+        "faults": {
+            "enabled": True,
+            "memory": {"kinds": ["select"], "tables": list(SLOW_TABLES), "factor": factor},
+        },
+    }
+
+
 def calibration_candidates(
     data: dict[str, Any],
     replicas: int,
     latency_factor: float | None,
     error_rate: float | None,
     latency_sweep: tuple[float, ...] = (),
+    memory_factor: float | None = None,
+    memory_sweep: tuple[float, ...] = (),
     load_factor: float | None = None,
 ) -> dict[str, dict[str, Any]]:
     """The run's candidates: identical replicas, then the slowed (one, or one per factor
-    of ``latency_sweep``), erroring and slowed-under-load ones."""
+    of ``latency_sweep``), memory-hungry (likewise), erroring and slowed-under-load ones."""
     template = data["engines"][REPLICA]
     candidates: dict[str, dict[str, Any]] = {
         f"{REPLICA}_r{i}": dict(template) for i in range(1, replicas + 1)
@@ -159,6 +205,10 @@ def calibration_candidates(
         candidates[SLOW] = _slowed(template, latency_factor)
     for factor in latency_sweep:
         candidates[sweep_name(factor)] = _slowed(template, factor)
+    if memory_factor is not None:
+        candidates[HUNGRY] = _hungry(template, memory_factor)
+    for factor in memory_sweep:
+        candidates[sweep_name(factor, HUNGRY)] = _hungry(template, factor)
     if error_rate is not None:
         candidates[ERRORS] = {
             **template,
@@ -187,6 +237,8 @@ def run_calibration(
     latency_factor: float | None = None,
     error_rate: float | None = None,
     latency_sweep: tuple[float, ...] = (),
+    memory_factor: float | None = None,
+    memory_sweep: tuple[float, ...] = (),
     perf: dict[str, Any] | None = None,
     run_name: str = "aa",
     load_factor: float | None = None,
@@ -199,7 +251,14 @@ def run_calibration(
     data = with_candidates(
         base,
         calibration_candidates(
-            base, replicas, latency_factor, error_rate, latency_sweep, load_factor
+            base,
+            replicas,
+            latency_factor,
+            error_rate,
+            latency_sweep,
+            memory_factor,
+            memory_sweep,
+            load_factor,
         ),
     )
     data["run"]["name"] = run_name

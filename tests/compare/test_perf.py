@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from simulator.compare.perf import (
+    MEMORY_METRIC,
     PatternKey,
     assess_pattern,
     baseline_spread,
@@ -21,6 +22,7 @@ from simulator.compare.perf import (
     t_quantile,
 )
 from simulator.config import PerfSection
+from simulator.results.verdicts import PerfVerdict
 
 CFG = PerfSection()
 
@@ -84,6 +86,34 @@ def test_decide_refuses_unconfirmed_patterns():
     pending = assess_pattern([100] * 5, [150] * 5, CFG)
     with pytest.raises(ValueError, match="still needs confirmation"):
         decide_patterns([(PatternKey("t01", "p1"), pending)], CFG, run_id="r", candidate="c")
+
+
+def test_memory_is_its_own_family_and_reaches_the_verdict_and_back():
+    rng = np.random.default_rng(3)
+    keys = [PatternKey("t01", f"p{i}") for i in range(12)]
+    latency, memory = [], []
+    for i, key in enumerate(keys):
+        base = 140 * (1 + rng.normal(0, 0.01, 15))
+        cand = 140 * (1 + rng.normal(0, 0.01, 15)) * (1.3 if i == 4 else 1.0)
+        opts = {"confirmation": True, "seed": i}
+        latency.append((key, assess_pattern([3.0] * 15, [3.0] * 15, CFG, **opts)))
+        memory.append((key, assess_pattern(base, cand, CFG, metric=MEMORY_METRIC, **opts)))
+    # One pattern has no memory verdict (its peak was not measured per statement).
+    verdicts = decide_patterns(latency, CFG, run_id="r", candidate="c", memory=memory[:-1])
+    assert [v.verdict for v in verdicts] == ["unchanged"] * 12
+    memory_verdicts = [v.memory_verdict for v in verdicts]
+    assert memory_verdicts[4] == "memory_regressed"
+    assert memory_verdicts[:4] + memory_verdicts[5:11] == ["memory_unchanged"] * 10
+    assert verdicts[11].memory is None and memory_verdicts[11] == ""
+    grown = verdicts[4].memory
+    assert grown.ratio == pytest.approx(1.3, rel=0.02) and grown.ci_low > 1 + CFG.threshold
+    assert grown.q_value <= CFG.alpha and grown.baseline_mb == pytest.approx(140, rel=0.02)
+    # The record survives perf.jsonl (to_dict / from_dict) with its nested memory verdict.
+    assert PerfVerdict.from_dict(verdicts[4].to_dict()) == verdicts[4]
+    with pytest.raises(ValueError, match="unknown memory verdict"):
+        PerfVerdict.from_dict(
+            {**verdicts[4].to_dict(), "memory": {**grown.__dict__, "verdict": "x"}}
+        )
 
 
 def test_latency_percentiles():

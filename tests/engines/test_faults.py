@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 from engine_fixtures import DUCKDB_NEW, ROWS_PER_DAY, duckdb_spec
 
-from simulator.config import FaultsSection, LatencyFault, LostWriteFault
+from simulator.config import FaultsSection, LatencyFault, LostWriteFault, MemoryFault
 from simulator.engines.faults import (
     FaultInjector,
     check_faults,
@@ -117,6 +117,54 @@ def test_latency_limited_to_tables_slows_only_statements_naming_them(runtime_for
         assert slowed.fault == "latency:+60.0ms" and slowed.wall_ms >= 60.0
         assert (untouched.status, untouched.fault) == ("ok", "")
         assert untouched.wall_ms < 60.0
+
+
+def test_memory_fault_really_grows_the_peak_rss_of_matching_statements_only(runtime_for, world):
+    memory = MemoryFault(kinds=("select",), tables=("sink",), factor=1.5)
+    with faulty(runtime_for, world, memory=memory) as engine:
+        sql_hungry = "SELECT count(*) FROM events JOIN sink USING (day)"
+        plain = [engine.execute("SELECT count(*) FROM events", 30) for _ in range(3)]
+        hungry = [engine.execute(sql_hungry, 30) for _ in range(3)]
+        after = engine.execute("SELECT count(*) FROM events", 30)
+    assert {o.fault for o in plain} == {""} and after.fault == ""
+    assert {o.fault for o in hungry} == {"memory:x1.5"}
+    assert all(o.status == "ok" and o.rss_source == "vmhwm" for o in [*plain, *hungry])
+    base = max(o.peak_rss_mb for o in plain)
+    # Real memory in the worker: the mark over each hungry statement is ~1.5x, not more.
+    for outcome in hungry:
+        assert 1.4 * base <= outcome.peak_rss_mb <= 1.6 * base
+    # The ballast is freed after the statement and never counted as engine time.
+    assert after.peak_rss_mb < 1.1 * base
+    assert max(o.cpu_ms for o in hungry) < 50
+
+
+def test_a_small_memory_growth_is_given_back_to_the_kernel_after_each_statement(runtime_for, world):
+    # A ballast of a few MiB from malloc would stay in the heap and lift every later
+    # statement's peak; the fault's own mapping is unmapped instead.
+    memory = MemoryFault(kinds=("select",), tables=("sink",), factor=1.1)
+    with faulty(runtime_for, world, memory=memory) as engine:
+        before = [engine.execute("SELECT count(*) FROM events", 30) for _ in range(3)]
+        hungry = [engine.execute("SELECT count(*) FROM sink", 30) for _ in range(5)]
+        after = [engine.execute("SELECT count(*) FROM events", 30) for _ in range(3)]
+    base = max(o.peak_rss_mb for o in before)
+    assert all(o.fault == "memory:x1.1" and o.peak_rss_mb >= 1.08 * base for o in hungry)
+    assert max(o.peak_rss_mb for o in after) < 1.02 * base
+
+
+def test_memory_fault_factor_below_one_is_refused(tmp_path):
+    from simulator.config import parse_config
+
+    data = {
+        "run": {"baseline": "a", "candidates": ["b"]},
+        "engines": {
+            "a": {"adapter": "duckdb"},
+            "b": {"adapter": "duckdb", "faults": {"enabled": True, "memory": {"factor": 0.5}}},
+        },
+    }
+    with pytest.raises(
+        ConfigError, match=r"engines\.b\.faults\.memory\.factor: must be at least 1"
+    ):
+        parse_config(data, "x.toml")
 
 
 def test_statement_tables_names_every_table_lower_cased():

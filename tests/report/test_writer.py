@@ -10,8 +10,14 @@ from pathlib import Path
 from run_folders import realistic_spec, write_run
 
 from simulator.report import generate_reports
-from simulator.results.layout import EXECUTIONS_FILE, JUNIT_FILE, QUERIES_FILE, SUMMARY_FILE
-from simulator.results.verdicts import PERF_VERDICTS, QUERY_VERDICTS
+from simulator.results.layout import (
+    EXECUTIONS_FILE,
+    HTML_FILE,
+    JUNIT_FILE,
+    QUERIES_FILE,
+    SUMMARY_FILE,
+)
+from simulator.results.verdicts import MEMORY_VERDICTS, PERF_VERDICTS, QUERY_VERDICTS
 
 # The documented schema (docs/summary-schema.md), version 1: key -> type.
 TOP_LEVEL = {
@@ -40,6 +46,7 @@ TOP_LEVEL = {
     "perf_counts": dict,
     "under_load": dict,
     "plan_changes": dict,
+    "memory_counts": dict,
     "previous_run_id": (str, type(None)),
     "findings": dict,
     "observations": list,
@@ -106,6 +113,50 @@ def test_summary_follows_the_documented_schema(results: Path) -> None:
     perf = next(f for f in new if f["category"] == "performance")
     assert perf["ratio"] == 1.62 and perf["fails_gate"] is True
     assert summary["baseline_from_bank"] == 18
+
+
+def test_a_memory_regression_is_a_gating_performance_finding_in_every_output(
+    results: Path,
+) -> None:
+    spec = realistic_spec(memory_grown={("t01", "p_sel_day"): 1.45})
+    run_dir = write_run(results, spec)
+    outcome = generate_reports(run_dir, use_history=False)
+    summary = outcome.summary
+    for cand in ("duckdb-2.0.1", "duckdb-2.1.0"):
+        assert summary["memory_counts"][cand] == dict.fromkeys(MEMORY_VERDICTS, 0) | {
+            "memory_regressed": 1,
+            "memory_unchanged": 8,
+        }
+    memory = [f for f in summary["findings"]["new"] if f["verdict"] == "memory_regressed"]
+    assert [f["id"] for f in memory] == [
+        "duckdb-2.0.1/t01/p_sel_day/memory_regressed",
+        "duckdb-2.1.0/t01/p_sel_day/memory_regressed",
+    ]
+    assert all(f["category"] == "performance" and f["ratio"] == 1.45 for f in memory)
+    assert all(f["fails_gate"] for f in memory)
+    assert (
+        "new performance finding duckdb-2.0.1/t01/p_sel_day/memory_regressed (ratio 1.45)"
+        in (summary["gate"]["reasons"])
+    )
+    root = ET.parse(run_dir / JUNIT_FILE).getroot()
+    case = root.find("testsuite[@name='qsim.duckdb-2.0.1']/testcase[@name='p_sel_day']")
+    assert case is not None
+    failure = case.find("failure")
+    assert failure is not None and "memory_regressed in tenant t01 (new)" in failure.get("message")
+    assert "peak RSS (memory_regressed) ratio: 1.450" in (failure.text or "")
+    assert "baseline / candidate peak RSS MiB: 140.0 / 203.0" in (failure.text or "")
+    page = (run_dir / HTML_FILE).read_text()
+    assert "<th>memory</th>" in page and "peak RSS cand/base</th>" in page
+    assert page.count('class="v-memory_regressed">memory_regressed</td>') == 2
+    assert "1.42× – 1.48×" in page  # the memory CI of the grown pattern
+    # A memory finding gates like a latency one: by its own ratio against gate_perf_ratio.
+    relaxed = realistic_spec("nightly-relaxed", memory_grown={("t01", "p_sel_day"): 1.45})
+    relaxed.report["gate_perf_ratio"] = 1.5
+    relaxed.perf_regressed.clear()
+    relaxed.regressions.clear()
+    assert (
+        generate_reports(write_run(results, relaxed), use_history=False).summary["exit_status"] == 0
+    )
 
 
 def test_junit_has_one_case_per_pattern_and_candidate(results: Path) -> None:

@@ -31,7 +31,7 @@ from simulator.results.layout import (
 )
 from simulator.results.meta import EngineMeta, HostMeta, RunMeta, RunStatus
 from simulator.results.store import RunStore
-from simulator.results.verdicts import PerfVerdict, Verdict
+from simulator.results.verdicts import MemoryVerdict, PerfVerdict, Verdict
 
 PATTERNS = {
     "p_sel_day": (
@@ -59,6 +59,9 @@ class RunSpec:
     candidates: tuple[str, ...] = ("candidate",)
     regressions: dict[tuple[str, str], str] = field(default_factory=dict)
     perf_regressed: dict[tuple[str, str], float] = field(default_factory=dict)
+    # (tenant, pattern) -> peak-memory ratio of a memory_regressed pattern; every other
+    # timed pattern is memory_unchanged.
+    memory_grown: dict[tuple[str, str], float] = field(default_factory=dict)
     under_load_only: set[tuple[str, str]] = field(default_factory=set)
     from_bank: bool = False
     faults: bool = False
@@ -153,6 +156,21 @@ def _side(execution: Execution) -> dict[str, Any]:
     return side
 
 
+def _memory(grown: float | None) -> MemoryVerdict:
+    ratio = grown or 1.01
+    return MemoryVerdict(
+        verdict="memory_regressed" if grown else "memory_unchanged",
+        ratio=ratio,
+        ci_low=ratio * 0.98,
+        ci_high=ratio * 1.02,
+        p_value=0.001 if grown else 0.5,
+        q_value=0.003 if grown else 0.7,
+        pairs=15,
+        baseline_mb=140.0,
+        candidate_mb=140.0 * ratio,
+        escalated=bool(grown),
+    )
+
 
 def write_run(results: Path, spec: RunSpec) -> Path:
     """Write the run folder ``results/<run_id>`` described by ``spec``; return it."""
@@ -167,6 +185,7 @@ def write_run(results: Path, spec: RunSpec) -> Path:
     regressions = {(f"{tn}{t}", f"{p}{t}"): v for (tn, p), v in spec.regressions.items()}
     under_load = {(f"{tn}{t}", f"{p}{t}") for tn, p in spec.under_load_only}
     perf_regressed = {(f"{tn}{t}", f"{p}{t}"): r for (tn, p), r in spec.perf_regressed.items()}
+    memory_grown = {(f"{tn}{t}", f"{p}{t}"): r for (tn, p), r in spec.memory_grown.items()}
     meta = RunMeta(
         run_id=f"{spec.run_id}{t}",
         pipeline=f"{spec.pipeline}{t}",
@@ -332,6 +351,7 @@ def write_run(results: Path, spec: RunSpec) -> Path:
                     baseline_ms=base_ms,
                     candidate_ms=base_ms * ratio,
                     weight=50.0,
+                    memory=_memory(memory_grown.get(key)),
                 )
             )
     if EXECUTIONS_FILE in spec.files:

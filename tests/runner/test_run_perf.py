@@ -48,6 +48,8 @@ class ProcessSpeedModel:
         *,
         cpu_slowdown: float | None = None,
         cpu_measured: bool = True,
+        memory_growth: float = 1.0,
+        rss_source: str = "",
     ) -> None:
         self.process_factors = process_factors
         self.slowdown = slowdown
@@ -55,6 +57,10 @@ class ProcessSpeedModel:
         # the wall time is CPU, the rest waiting.
         self.cpu_slowdown = slowdown if cpu_slowdown is None else cpu_slowdown
         self.cpu_measured = cpu_measured
+        # With an rss_source, records carry a peak RSS of ~140 MiB, the candidate's grown
+        # by memory_growth.
+        self.memory_growth = memory_growth
+        self.rss_source = rss_source
         self.calls: list[tuple[str, int, int, bool]] = []
         self.starts: dict[str, int] = {}
 
@@ -77,6 +83,10 @@ class ProcessSpeedModel:
             }
             if self.cpu_measured:
                 record["cpu_ms"] = 1.8 * jitter * (factor * self.cpu_slowdown if cand else 1.0)
+            if self.rss_source:
+                record["rss_source"] = self.rss_source
+                growth = self.memory_growth if cand else 1.0
+                record["peak_rss_mb"] = 140.0 * (1 + (jitter - 1) / 5) * growth
             records.append(record)
         return records
 
@@ -147,3 +157,32 @@ def test_records_without_cpu_time_are_judged_on_wall_time_and_say_so() -> None:
     verdicts = phase(model, PerfSection(metric="cpu")).run(TARGETS)
     assert {v.verdict for v in verdicts} == {"regressed"}
     assert all(v.metric == "wall" and v.other_ratio is None for v in verdicts)
+
+
+def test_memory_growth_alone_escalates_and_is_memory_regressed_with_latency_unchanged() -> None:
+    cfg = PerfSection(repetitions=4, max_repetitions=15, process_pairs=5)
+    model = ProcessSpeedModel(
+        [1.0, 1.01, 0.99], slowdown=1.0, memory_growth=1.3, rss_source="vmhwm"
+    )
+    verdicts = phase(model, cfg).run(TARGETS)
+    assert len(verdicts) == len(TARGETS)
+    for v in verdicts:
+        # Latency was decided on the screen; memory on the 15 confirmation pairs alone.
+        assert (v.verdict, v.escalated, v.pairs) == ("unchanged", False, 4)
+        assert v.memory is not None
+        assert v.memory.verdict == "memory_regressed" and v.memory.escalated
+        assert v.memory.pairs == 15 and v.memory.q_value <= cfg.alpha
+        assert v.memory.ratio == pytest.approx(1.3, rel=0.01)
+        assert 1.1 < v.memory.ci_low <= v.memory.ci_high < 1.35
+        assert v.memory.baseline_mb == pytest.approx(140.0, rel=0.01)
+    assert len([c for c in model.calls if c[2] >= CONFIRMATION_OFFSET]) == 15 * len(TARGETS)
+
+
+def test_equal_memory_is_memory_unchanged_and_a_lifetime_peak_is_not_judged() -> None:
+    cfg = PerfSection(repetitions=4, max_repetitions=15, process_pairs=5)
+    same = phase(ProcessSpeedModel([1.0], slowdown=1.0, rss_source="vmhwm"), cfg).run(TARGETS)
+    assert {(v.verdict, v.memory_verdict) for v in same} == {("unchanged", "memory_unchanged")}
+    # ru_maxrss never falls: it is not the statement's peak, so no memory verdict.
+    lifetime = ProcessSpeedModel([1.0], slowdown=1.0, memory_growth=2.0, rss_source="ru_maxrss")
+    verdicts = phase(lifetime, cfg).run(TARGETS)
+    assert {(v.verdict, v.memory) for v in verdicts} == {("unchanged", None)}

@@ -60,3 +60,37 @@ def test_harness_errors_fail_the_run_unless_switched_off() -> None:
     cosmetic = [_verdict("q8", "cosmetic_difference")]
     assert not regressed(cosmetic, [], ReportSection())
     assert regressed(cosmetic, [], ReportSection(gate_cosmetic=True))
+
+
+def _perf(pattern: str, verdict: str, memory: str | None, ratio: float = 1.0) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "candidate": "rc",
+        "tenant": "t01",
+        "pattern_id": pattern,
+        "verdict": verdict,
+        "ratio": ratio,
+        "ci_low": ratio * 0.95,
+        "ci_high": ratio * 1.05,
+        "pairs": 15,
+    }
+    if memory is not None:
+        record["memory"] = {
+            "verdict": memory,
+            "ratio": 1.42,
+            "ci_low": 1.4,
+            "ci_high": 1.44,
+            "pairs": 15,
+        }
+    return record
+
+
+def test_a_memory_regression_fails_the_run_and_is_a_top_finding() -> None:
+    hungry = [_perf("pA", "unchanged", "memory_regressed"), _perf("pB", "unchanged", None)]
+    assert regressed([], hungry, ReportSection())
+    assert not regressed([], hungry, ReportSection(gate_perf=False))
+    assert not regressed([], [_perf("pA", "unchanged", "memory_unchanged")], ReportSection())
+    meta = RunMeta(run_id="r", baseline="b", candidates=["rc"])
+    text = render(meta, [], hungry, Path("/r"), status="complete", code=1, wall_s=1.0, notes=[])
+    assert "performance: unchanged 2, memory_regressed 1" in text
+    assert "top findings (0 correctness, 1 performance):" in text
+    assert "more memory" in text and "x1.42 peak RSS (CI 1.40-1.44, 15 pairs)" in text
