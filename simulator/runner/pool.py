@@ -81,6 +81,8 @@ class SessionPool:
             "determinism_runs": ctx.cfg.compare.determinism_runs,
             "unlimited_hash_rows": ctx.cfg.compare.unlimited_hash_rows,
             "incarnation": incarnation,
+            "read_only_cache": ctx.cfg.dataset.read_only_cache,
+            "read_only_cache_max_bytes": int(ctx.cfg.dataset.read_only_cache_max_gb * 1e9),
         }
 
     def _actor_class(self) -> Any:
