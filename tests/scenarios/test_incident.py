@@ -5,15 +5,26 @@ engine workers, real run folders (configs/incident.toml, configs/incident-quiet.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from simulator.jobs.run_report import run_and_report
 from simulator.results.layout import HTML_FILE, RUN_FILE, SUMMARY_FILE, RecordKind
 from simulator.results.reader import read_records
-from simulator.selftest.incident import IncidentRun, run_incident
+from simulator.results.store import read_meta
+from simulator.selftest.incident import IncidentRun, lossy_candidates, run_incident
+from simulator.selftest.world import (
+    build_world,
+    incident_query_ids,
+    scenario_data,
+    to_config,
+    with_candidates,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -102,3 +113,69 @@ def test_quiet_cluster_finds_nothing_because_the_fault_never_fires(tmp_path: Pat
     assert quiet.fired == Counter()
     assert quiet.exit_code == 0
     assert all(quiet.quiet(c) for c in quiet.candidates)
+
+
+def incident_data(work: Path, cache: Path, read_only_tables: str) -> dict[str, Any]:
+    """configs/incident-quiet.toml whose candidate loses a partition of every write, loaded
+    or not (so the verdicts do not depend on timing), with ``read_only_tables``."""
+    base = scenario_data("incident-quiet", work)
+    data = with_candidates(base, lossy_candidates(base, [1]))
+    data["load"]["confirm_quietly"] = False
+    data["dataset"]["read_only_cache"] = str(cache / "read-only-cache")
+    for engine in data["engines"].values():
+        engine.setdefault("settings", {})["read_only_tables"] = read_only_tables
+        if "faults" in engine:
+            engine["faults"]["lost_writes"]["only_under_load"] = False
+    return copy.deepcopy(data)
+
+
+def verdicts(run_dir: Path) -> dict[tuple[str, str], tuple[Any, ...]]:
+    found = {}
+    for verdict in read_records(run_dir, RecordKind.VERDICTS):
+        tables = (verdict.get("evidence") or {}).get("tables") or {}
+        named = {
+            table: (
+                sorted(p["partition"] for p in facts.get("missing_partitions", [])),
+                sorted(p["partition"] for p in facts.get("extra_partitions", [])),
+            )
+            for table, facts in tables.items()
+        }
+        found[(verdict["candidate"], verdict["query_id"])] = (verdict["verdict"], named)
+    return found
+
+
+def test_cached_and_copied_read_only_tables_give_identical_verdicts(
+    loaded: IncidentRun, tmp_path: Path
+) -> None:
+    """Read-only tables from the cache (the default) and copied into every workspace: the
+    same verdicts and evidence; one entry a tenant, built by the baseline and attached by
+    the candidate of the same release. Deterministic damage (not only under load), one
+    tenant, on the world the loaded run generated."""
+    work = loaded.run_dir.parent.parent
+    outcomes = {}
+    for mode in ("cache", "copy"):
+        cfg = to_config(incident_data(work, tmp_path, mode), "incident-quiet")
+        workload = build_world(cfg)
+        ids = incident_query_ids(workload)
+        # One tenant keeps the test short; its pipeline has every write kind.
+        tenant = next(q.tenant for q in workload.queries if q.query_id == ids[0])
+        ids = [q.query_id for q in workload.queries if q.query_id in ids and q.tenant == tenant]
+        outcomes[mode] = run_and_report(
+            cfg, query_ids=ids, tenants=[tenant], run_id=f"incident-{mode}"
+        )
+    cached, copied = verdicts(outcomes["cache"].run_dir), verdicts(outcomes["copy"].run_dir)
+    assert cached == copied
+    kinds = [verdict for verdict, _ in cached.values()]
+    assert kinds.count("write_mismatch") >= 3  # the pipeline's CTAS, INSERT, DELETE
+    assert outcomes["cache"].exit_code == outcomes["copy"].exit_code == 1
+    sessions = read_meta(outcomes["cache"].run_dir).sessions or {}
+    # Baseline and candidate are one release: the first builds the tenant's entry, the
+    # second attaches the same one.
+    assert sorted(session["read_only_cache"]["duckdb"] for session in sessions.values()) == [
+        "built: missing"
+    ] * len(sessions)
+    assert {s["read_only_cache"]["duckdb_lossy_s1"] for s in sessions.values()} == {"hit"}
+    copied_sessions = read_meta(outcomes["copy"].run_dir).sessions or {}
+    assert all(session["read_only_cache"] == {} for session in copied_sessions.values())
+    entries = [p for p in (tmp_path / "read-only-cache").iterdir() if not p.name.startswith(".")]
+    assert len(entries) == len(sessions)
