@@ -1,0 +1,118 @@
+"""Cost growth with the data: the same workload on synthetic worlds of growing scale.
+
+    .venv/bin/python -m benchmarks.bench_cost_growth [--scales 0.01,0.1,1,10] [--queries 300]
+        [--modes cache,copy] [--work DIR]
+
+For each scale (1 = 10M rows, 10 = 100M rows; generated here, outside every clock, and
+kept in ``--work`` when given) the demo config's engines (DuckDB 1.1.3 vs 2.0.1) replay a
+``--queries``-statement workload sampled from the same synthetic log recipe, without the
+perf phase or the bank, once per mode:
+
+* ``cache`` twice: the first run builds the read-only cache entries (``cache-cold``), the
+  second reuses them (``cache-warm``), as every later run of a nightly pipeline does;
+* ``copy``: every engine workspace copies every table at session start (the old default).
+
+Prints per run: total run time, session start, load phase, harness efficiency (engine
+busy time / (load wall x slots)), median per-write overhead (qsim's time for a write
+execution minus the engine's), the peak RSS of the driver, of one tenant session and of
+one engine worker and all of them together (sampled every 0.25 s); then each figure as a
+ratio to the smallest scale (same mode) and session start of copy vs warm cache at each
+scale. The goal (issue 14): session start and per-write overhead flat in the data size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+from pathlib import Path
+
+from benchmarks.scaled_runs import RunFigures, build_inputs, measure_run, ratio, scaled_config
+
+RUNS = {"cache": ("cache-cold", "cache-warm"), "copy": ("copy",)}
+
+
+def _line(scale: float, label: str, run: RunFigures) -> str:
+    peak = run.peak_mb
+    overhead = f"{run.write_overhead_ms:.0f}" if run.write_overhead_ms is not None else "-"
+    engine = f"{run.write_engine_ms:.0f}" if run.write_engine_ms is not None else "-"
+    return (
+        f"scale {scale:<5g} {label:<10} total {run.total_s:7.1f} s  session start "
+        f"{run.timings.get('sessions_start', 0):6.1f} s  load {run.load['wall_s']:7.1f} s  "
+        f"efficiency {run.load['efficiency']:.2f}  write overhead {overhead} ms (engine "
+        f"{engine} ms, {run.writes} writes)  peak RSS driver {peak['driver']:.0f} MB, "
+        f"session {peak['session']:.0f} MB, worker {peak['worker']:.0f} MB, workers "
+        f"{peak['workers_total']:.0f} MB"
+    )
+
+
+def main() -> None:
+    """Measure every scale and mode, then print the figures and their ratios."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--config", default="configs/demo.toml")
+    parser.add_argument("--scales", default="0.01,0.1,1,10", help="comma-separated scales")
+    parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--tenants", type=int, default=8)
+    parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--modes", default="cache,copy", help="cache, copy or both")
+    parser.add_argument("--work", type=Path, help="keep worlds and cache here (reused)")
+    args = parser.parse_args()
+    scales = [float(s) for s in args.scales.split(",")]
+    modes = [m for m in args.modes.split(",") if m]
+    work = args.work or Path(tempfile.mkdtemp(prefix="qsim-bench-growth-"))
+    figures: dict[tuple[float, str], RunFigures] = {}
+    try:
+        for scale in scales:
+            folder = work / f"scale-{scale:g}"
+            for mode in modes:
+                if mode == "cache":
+                    shutil.rmtree(folder / "read-only-cache", ignore_errors=True)
+                for label in RUNS[mode]:
+                    cfg = scaled_config(
+                        args.config,
+                        folder,
+                        scale=scale,
+                        queries=args.queries,
+                        tenants=args.tenants,
+                        concurrency=args.concurrency,
+                        read_only_tables=mode,
+                    )
+                    seconds, rows, statements = build_inputs(cfg)
+                    if label == RUNS[modes[0]][0]:
+                        print(
+                            f"scale {scale:g}: {rows:,} rows, {statements} statements "
+                            f"(inputs ready in {seconds:.1f} s)",
+                            flush=True,
+                        )
+                    run = measure_run(cfg, f"growth-{scale:g}-{label}")
+                    figures[(scale, label)] = run
+                    print(_line(scale, label, run), flush=True)
+    finally:
+        if args.work is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+    print("\nratios to the smallest scale (same run kind):")
+    first = scales[0]
+    for (scale, label), run in figures.items():
+        ref = figures[(first, label)]
+        print(
+            f"scale {scale:<5g} {label:<10} total {ratio(run.total_s, ref.total_s)}  session "
+            f"start {ratio(run.timings.get('sessions_start'), ref.timings.get('sessions_start'))}"
+            f"  load {ratio(run.load['wall_s'], ref.load['wall_s'])}  write overhead "
+            f"{ratio(run.write_overhead_ms, ref.write_overhead_ms)}  peak worker "
+            f"{ratio(run.peak_mb['worker'], ref.peak_mb['worker'])}"
+        )
+    if "cache" in modes and "copy" in modes:
+        print("\nsession start, copy / warm cache (same scale):")
+        for scale in scales:
+            copy_s = figures[(scale, "copy")].timings.get("sessions_start")
+            warm_s = figures[(scale, "cache-warm")].timings.get("sessions_start")
+            cold_s = figures[(scale, "cache-cold")].timings.get("sessions_start")
+            print(
+                f"scale {scale:<5g} copy {copy_s:.1f} s / warm cache {warm_s:.1f} s = "
+                f"{ratio(copy_s, warm_s)}  (cold cache {cold_s:.1f} s)"
+            )
+
+
+if __name__ == "__main__":
+    main()
