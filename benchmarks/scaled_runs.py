@@ -176,11 +176,10 @@ def measure_run(cfg: RunConfig, run_id: str) -> RunFigures:
     meta = json.loads((outcome.run_dir / RUN_FILE).read_text())
     overheads, engine = [], []
     for record in read_records(outcome.run_dir, RecordKind.EXECUTIONS):
-        if record["phase"] == "load" and record.get("status") == "ok":
-            if record.get("writes"):
-                qsim_ms = (record["finished_at"] - record["started_at"]) * 1000
-                overheads.append(qsim_ms - record["wall_ms"])
-                engine.append(record["wall_ms"])
+        if record["phase"] == "load" and record.get("status") == "ok" and record.get("writes"):
+            qsim_ms = (record["finished_at"] - record["started_at"]) * 1000
+            overheads.append(qsim_ms - record["wall_ms"])
+            engine.append(record["wall_ms"])
     memory.peak_mb["driver_lifetime"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return RunFigures(
         total_s=total,
