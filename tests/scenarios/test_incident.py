@@ -115,23 +115,39 @@ def test_quiet_cluster_finds_nothing_because_the_fault_never_fires(tmp_path: Pat
     assert all(quiet.quiet(c) for c in quiet.candidates)
 
 
-def incident_data(work: Path, cache: Path, read_only_tables: str) -> dict[str, Any]:
-    """configs/incident-quiet.toml whose candidate loses a partition of every write, loaded
-    or not (so the verdicts do not depend on timing), with ``read_only_tables``."""
+def incident_data(work: Path, cache: Path) -> dict[str, Any]:
+    """configs/incident-quiet.toml with a copy-mode baseline and three candidates: the
+    same release reading the cache, and a lossy candidate (losing a partition of every
+    write, loaded or not, so verdicts do not depend on timing) in each mode."""
     base = scenario_data("incident-quiet", work)
-    data = with_candidates(base, lossy_candidates(base, [1]))
+    lossy = lossy_candidates(base, [1])
+    (template,) = lossy.values()
+    template["faults"]["lost_writes"]["only_under_load"] = False
+    baseline = base["engines"][base["run"]["baseline"]]
+
+    def reading(engine: dict[str, Any], mode: str) -> dict[str, Any]:
+        engine = copy.deepcopy(engine)
+        engine["settings"] = {**engine.get("settings", {}), "read_only_tables": mode}
+        return engine
+
+    candidates = {
+        "cached": reading(baseline, "cache"),
+        "lossy_cached": reading(template, "cache"),
+        "lossy_copied": reading(template, "copy"),
+    }
+    data = with_candidates(base, candidates)
+    data["engines"][data["run"]["baseline"]] = reading(baseline, "copy")
     data["load"]["confirm_quietly"] = False
     data["dataset"]["read_only_cache"] = str(cache / "read-only-cache")
-    for engine in data["engines"].values():
-        engine.setdefault("settings", {})["read_only_tables"] = read_only_tables
-        if "faults" in engine:
-            engine["faults"]["lost_writes"]["only_under_load"] = False
-    return copy.deepcopy(data)
+    return data
 
 
-def verdicts(run_dir: Path) -> dict[tuple[str, str], tuple[Any, ...]]:
+def verdicts(run_dir: Path, candidate: str) -> dict[str, tuple[Any, ...]]:
+    """``candidate``'s verdict and named partitions per query."""
     found = {}
     for verdict in read_records(run_dir, RecordKind.VERDICTS):
+        if verdict["candidate"] != candidate:
+            continue
         tables = (verdict.get("evidence") or {}).get("tables") or {}
         named = {
             table: (
@@ -140,42 +156,35 @@ def verdicts(run_dir: Path) -> dict[tuple[str, str], tuple[Any, ...]]:
             )
             for table, facts in tables.items()
         }
-        found[(verdict["candidate"], verdict["query_id"])] = (verdict["verdict"], named)
+        found[verdict["query_id"]] = (verdict["verdict"], named)
     return found
 
 
 def test_cached_and_copied_read_only_tables_give_identical_verdicts(
     loaded: IncidentRun, tmp_path: Path
 ) -> None:
-    """Read-only tables from the cache (the default) and copied into every workspace: the
-    same verdicts and evidence; one entry a tenant, built by the baseline and attached by
-    the candidate of the same release. Deterministic damage (not only under load), one
-    tenant, on the world the loaded run generated."""
-    work = loaded.run_dir.parent.parent
-    outcomes = {}
-    for mode in ("cache", "copy"):
-        cfg = to_config(incident_data(work, tmp_path, mode), "incident-quiet")
-        workload = build_world(cfg)
-        ids = incident_query_ids(workload)
-        # One tenant keeps the test short; its pipeline has every write kind.
-        tenant = next(q.tenant for q in workload.queries if q.query_id == ids[0])
-        ids = [q.query_id for q in workload.queries if q.query_id in ids and q.tenant == tenant]
-        outcomes[mode] = run_and_report(
-            cfg, query_ids=ids, tenants=[tenant], run_id=f"incident-{mode}"
-        )
-    cached, copied = verdicts(outcomes["cache"].run_dir), verdicts(outcomes["copy"].run_dir)
-    assert cached == copied
-    kinds = [verdict for verdict, _ in cached.values()]
+    """One run, one tenant, on the world of the loaded run: a copy-mode baseline, the same
+    release reading the cache (every result and post-state must match), and the lossy
+    candidate in each mode (identical verdicts and named partitions). The two cached
+    engines share one entry: the first builds it, the second attaches it."""
+    cfg = to_config(incident_data(loaded.run_dir.parent.parent, tmp_path), "incident-quiet")
+    workload = build_world(cfg)
+    ids = incident_query_ids(workload)
+    tenant = next(q.tenant for q in workload.queries if q.query_id == ids[0])
+    ids = [q.query_id for q in workload.queries if q.query_id in ids and q.tenant == tenant]
+    outcome = run_and_report(cfg, query_ids=ids, tenants=[tenant], run_id="incident-modes")
+    assert outcome.exit_code == 1
+    cached = verdicts(outcome.run_dir, "cached")
+    assert "match" in {verdict for verdict, _ in cached.values()}
+    assert {verdict for verdict, _ in cached.values()} <= {"match", "nondeterministic"}
+    lossy_cached = verdicts(outcome.run_dir, "lossy_cached")
+    assert lossy_cached == verdicts(outcome.run_dir, "lossy_copied")
+    kinds = [verdict for verdict, _ in lossy_cached.values()]
     assert kinds.count("write_mismatch") >= 3  # the pipeline's CTAS, INSERT, DELETE
-    assert outcomes["cache"].exit_code == outcomes["copy"].exit_code == 1
-    sessions = read_meta(outcomes["cache"].run_dir).sessions or {}
-    # Baseline and candidate are one release: the first builds the tenant's entry, the
-    # second attaches the same one.
-    assert sorted(session["read_only_cache"]["duckdb"] for session in sessions.values()) == [
-        "built: missing"
-    ] * len(sessions)
-    assert {s["read_only_cache"]["duckdb_lossy_s1"] for s in sessions.values()} == {"hit"}
-    copied_sessions = read_meta(outcomes["copy"].run_dir).sessions or {}
-    assert all(session["read_only_cache"] == {} for session in copied_sessions.values())
+    sessions = read_meta(outcome.run_dir).sessions or {}
+    assert sessions[tenant]["read_only_cache"] == {
+        "cached": "built: missing",
+        "lossy_cached": "hit",
+    }
     entries = [p for p in (tmp_path / "read-only-cache").iterdir() if not p.name.startswith(".")]
-    assert len(entries) == len(sessions)
+    assert len(entries) == 1
