@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 from benchmarks.scaled_runs import RunFigures, build_inputs, measure_run, ratio, scaled_config
@@ -84,7 +85,7 @@ def main() -> None:
                             f"(inputs ready in {seconds:.1f} s)",
                             flush=True,
                         )
-                    run = measure_run(cfg, f"growth-{scale:g}-{label}")
+                    run = measure_run(cfg, f"growth-{scale:g}-{label}-{time.strftime('%H%M%S')}")
                     figures[(scale, label)] = run
                     print(_line(scale, label, run), flush=True)
     finally:

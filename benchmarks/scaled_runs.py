@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from simulator.config import RunConfig, load_config, parse_config
+from simulator.engines.read_only_cache import ReadOnlyCache, uses_cache
+from simulator.engines.runtime import default_root, ensure_runtime
 from simulator.jobs.run_report import run_and_report
 from simulator.results.layout import RUN_FILE, RecordKind
 from simulator.results.reader import read_records
@@ -73,6 +75,20 @@ def build_inputs(cfg: RunConfig) -> tuple[float, int, int]:
     generation = resolve_generation(cfg)
     workload = resolve_workload(cfg, generation)
     return time.perf_counter() - began, generation.row_count(), len(workload.queries)
+
+
+def warm_cache(cfg: RunConfig) -> float:
+    """Build every read-only cache entry ``cfg``'s runs will use; returns the seconds."""
+    began = time.perf_counter()
+    generation = resolve_generation(cfg)
+    cache = ReadOnlyCache(Path(cfg.dataset.read_only_cache))
+    for spec in cfg.engines.values():
+        if uses_cache(spec):
+            runtime = ensure_runtime(spec, default_root())
+            for tenant in generation.tenants():
+                tables = generation.table_specs(tenant)
+                cache.acquire(spec, runtime, generation.id, tenant, tables).release()
+    return time.perf_counter() - began
 
 
 class ProcessTreeMemory:
@@ -167,11 +183,12 @@ class RunFigures:
         return self.load["executions"] / self.load["wall_s"] if self.load["wall_s"] else 0.0
 
 
-def measure_run(cfg: RunConfig, run_id: str) -> RunFigures:
-    """Run ``cfg`` and read its figures back from the run folder."""
+def measure_run(cfg: RunConfig, run_id: str, **options: Any) -> RunFigures:
+    """Run ``cfg`` (``options`` as for ``run_and_report``, e.g. ``tenants``) and read its
+    figures back from the run folder."""
     with ProcessTreeMemory() as memory:
         began = time.perf_counter()
-        outcome = run_and_report(cfg, run_id=run_id)
+        outcome = run_and_report(cfg, run_id=run_id, **options)
         total = time.perf_counter() - began
     meta = json.loads((outcome.run_dir / RUN_FILE).read_text())
     overheads, engine = [], []
