@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
@@ -89,9 +90,9 @@ def _stamp(path: Path) -> list[int]:
 
 
 def _adapter_source_digest(adapter: str) -> str:
-    module = BUILTIN_ADAPTERS[adapter].partition(":")[0]
-    source = Path(__file__).resolve().parents[2] / (module.replace(".", "/") + ".py")
-    return hashlib.sha256(source.read_bytes()).hexdigest()
+    found = importlib.util.find_spec(BUILTIN_ADAPTERS[adapter].partition(":")[0])
+    assert found is not None and found.origin is not None
+    return hashlib.sha256(Path(found.origin).read_bytes()).hexdigest()
 
 
 def _runtime_built_at(runtime: Runtime) -> float:
@@ -338,10 +339,21 @@ class ReadOnlyCache:
         return removed
 
     def clean(self) -> tuple[list[EntryInfo], list[EntryInfo]]:
-        """Remove every entry no session uses; returns (removed, kept because in use)."""
+        """Remove every entry no session uses, and what killed builders left (a temporary
+        folder whose build lock nobody holds); returns (removed, kept because in use)."""
         removed, kept = [], []
         for info in self.entries():
             (removed if self.remove(info) else kept).append(info)
+        for folder in self.root.glob(".build-*"):
+            key = folder.name.split("-")[1]
+            with open(self._lock_file(key, "build"), "ab") as lock:
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # a build in progress
+                shutil.rmtree(folder, ignore_errors=True)
+        for folder in self.root.glob(".trash-*"):
+            shutil.rmtree(folder, ignore_errors=True)
         return removed, kept
 
 

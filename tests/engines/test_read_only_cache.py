@@ -195,8 +195,11 @@ def test_size_bound_evicts_least_recently_used_entries_not_in_use(tmp_path, worl
     removed, kept = cache.clean()
     assert (removed, [info.manifest["generation"] for info in kept]) == ([], ["g2"])
     second.release()
+    # What a killed builder left goes too.
+    (tmp_path / "cache" / f".build-{'0' * 32}-dead").mkdir()
     removed, kept = cache.clean()
     assert ([info.manifest["generation"] for info in removed], kept) == (["g2"], [])
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == [".locks"]
 
 
 def test_only_attachable_adapters_in_cache_mode_use_the_cache():
