@@ -16,8 +16,10 @@ Prints per run: total run time, session start, load phase, harness efficiency (e
 busy time / (load wall x slots)), median per-write overhead (qsim's time for a write
 execution minus the engine's), the peak RSS of the driver, of one tenant session and of
 one engine worker and all of them together (sampled every 0.25 s); then each figure as a
-ratio to the smallest scale (same mode) and session start of copy vs warm cache at each
-scale. The goal (issue 14): session start and per-write overhead flat in the data size.
+ratio to the smallest scale (same mode), the engine's CPU time per SELECT with the warm
+cache against copies (both engines read the same way in each run; this checks that the
+attached entry costs queries nothing), and session start of copy vs warm cache.
+The goal (issue 14): session start and per-write overhead flat in the data size.
 """
 
 from __future__ import annotations
@@ -104,6 +106,11 @@ def main() -> None:
             f"{ratio(run.peak_mb['worker'], ref.peak_mb['worker'])}"
         )
     if "cache" in modes and "copy" in modes:
+        print("\nengine CPU per SELECT (median), warm cache / copy (same scale; fairness):")
+        for scale in scales:
+            warm = figures[(scale, "cache-warm")].select_cpu_ms
+            copied = figures[(scale, "copy")].select_cpu_ms
+            print(f"scale {scale:<5g} {warm:.3f} ms / {copied:.3f} ms = {ratio(warm, copied)}")
         print("\nsession start, copy / warm cache (same scale):")
         for scale in scales:
             copy_s = figures[(scale, "copy")].timings.get("sessions_start")

@@ -174,6 +174,7 @@ class RunFigures:
     write_overhead_ms: float | None
     write_engine_ms: float | None
     writes: int
+    select_cpu_ms: float | None = None
     peak_mb: dict[str, float] = field(default_factory=dict)
     cache_uses: list[str] = field(default_factory=list)
 
@@ -191,12 +192,16 @@ def measure_run(cfg: RunConfig, run_id: str, **options: Any) -> RunFigures:
         outcome = run_and_report(cfg, run_id=run_id, **options)
         total = time.perf_counter() - began
     meta = json.loads((outcome.run_dir / RUN_FILE).read_text())
-    overheads, engine = [], []
+    overheads, engine, select_cpu = [], [], []
     for record in read_records(outcome.run_dir, RecordKind.EXECUTIONS):
-        if record["phase"] == "load" and record.get("status") == "ok" and record.get("writes"):
+        if record["phase"] != "load" or record.get("status") != "ok":
+            continue
+        if record.get("writes"):
             qsim_ms = (record["finished_at"] - record["started_at"]) * 1000
             overheads.append(qsim_ms - record["wall_ms"])
             engine.append(record["wall_ms"])
+        elif record.get("result") and record.get("cpu_ms") is not None:
+            select_cpu.append(record["cpu_ms"])
     memory.peak_mb["driver_lifetime"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return RunFigures(
         total_s=total,
@@ -205,6 +210,7 @@ def measure_run(cfg: RunConfig, run_id: str, **options: Any) -> RunFigures:
         write_overhead_ms=statistics.median(overheads) if overheads else None,
         write_engine_ms=statistics.median(engine) if engine else None,
         writes=len(overheads),
+        select_cpu_ms=statistics.median(select_cpu) if select_cpu else None,
         peak_mb=memory.peak_mb,
         cache_uses=sorted(
             use
