@@ -1,10 +1,12 @@
 """Cost growth with the data: the same workload on synthetic worlds of growing scale.
 
     .venv/bin/python -m benchmarks.bench_cost_growth [--scales 0.01,0.1,1,10] [--queries 300]
-        [--modes cache,copy] [--work DIR]
+        [--modes cache,copy] [--work DIR] [--sessions-only]
 
 For each scale (1 = 10M rows, 10 = 100M rows; generated here, outside every clock, and
-kept in ``--work`` when given) the demo config's engines (DuckDB 1.1.3 vs 2.0.1) replay a
+kept in ``--work`` when given) and mode it first times ``TenantSession.start`` of the
+largest tenant in this process (no Ray, median of 3 fresh sessions, warm cache): the
+session-start cost without Ray's scheduling noise. Then the demo config's engines (DuckDB 1.1.3 vs 2.0.1) replay a
 ``--queries``-statement workload sampled from the same synthetic log recipe, without the
 perf phase or the bank, once per mode:
 
@@ -31,8 +33,47 @@ import time
 from pathlib import Path
 
 from benchmarks.scaled_runs import RunFigures, build_inputs, measure_run, ratio, scaled_config
+from simulator.config import RunConfig
+from simulator.engines.runtime import default_root
+from simulator.runner.inputs import resolve_generation
+from simulator.runner.session import TenantSession
 
 RUNS = {"cache": ("cache-cold", "cache-warm"), "copy": ("copy",)}
+SESSION_ROUNDS = 3
+
+
+def session_start_s(cfg: RunConfig, folder: Path, label: str) -> float:
+    """Seconds ``TenantSession.start`` takes for the largest tenant with ``cfg``'s engines,
+    in this process (no Ray): median of ``SESSION_ROUNDS`` fresh sessions (the first
+    builds the cache entries when ``cfg`` uses the cache; it is not counted)."""
+    generation = resolve_generation(cfg)
+    tenant = max(generation.tenants(), key=lambda t: len(generation.files(t, "events")))
+    times = []
+    for attempt in range(SESSION_ROUNDS + 1):
+        session = TenantSession(
+            run_id=f"session-{label}-{attempt}",
+            tenant=tenant,
+            workspace_root=str(folder / "sessions" / f"{label}-{attempt}"),
+            generation_store=str(generation.path.parent.resolve()),
+            generation_id=generation.id,
+            engines=list(cfg.engines.values()),
+            baseline=cfg.run.baseline,
+            runtimes_root=str(default_root()),
+            statements={name: [] for name in cfg.engines},
+            writable=[],
+            timeout_s=cfg.load.timeout_s,
+            keep_result_rows=0,
+            determinism_runs=cfg.compare.determinism_runs,
+            read_only_cache=cfg.dataset.read_only_cache,
+        )
+        began = time.perf_counter()
+        try:
+            session.start()
+        finally:
+            session.close()
+        if attempt:
+            times.append(time.perf_counter() - began)
+    return sorted(times)[len(times) // 2]
 
 
 def _line(scale: float, label: str, run: RunFigures) -> str:
@@ -59,15 +100,38 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--modes", default="cache,copy", help="cache, copy or both")
     parser.add_argument("--work", type=Path, help="keep worlds and cache here (reused)")
+    parser.add_argument(
+        "--sessions-only",
+        action="store_true",
+        help="only the in-process session start of the largest tenant (no qsim runs)",
+    )
     args = parser.parse_args()
     scales = [float(s) for s in args.scales.split(",")]
     modes = [m for m in args.modes.split(",") if m]
     work = args.work or Path(tempfile.mkdtemp(prefix="qsim-bench-growth-"))
     figures: dict[tuple[float, str], RunFigures] = {}
+    sessions: dict[tuple[float, str], float] = {}
     try:
         for scale in scales:
             folder = work / f"scale-{scale:g}"
             for mode in modes:
+                cfg = scaled_config(
+                    args.config,
+                    folder,
+                    scale=scale,
+                    queries=args.queries,
+                    tenants=args.tenants,
+                    concurrency=args.concurrency,
+                    read_only_tables=mode,
+                )
+                build_inputs(cfg)
+                sessions[(scale, mode)] = session_start_s(cfg, folder, mode)
+                print(
+                    f"scale {scale:<5g} {mode:<10} session start of the largest tenant, in "
+                    f"process: {sessions[(scale, mode)]:.2f} s",
+                    flush=True,
+                )
+            for mode in [] if args.sessions_only else modes:
                 if mode == "cache":
                     shutil.rmtree(folder / "read-only-cache", ignore_errors=True)
                 for label in RUNS[mode]:
@@ -94,6 +158,14 @@ def main() -> None:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
 
+    print("\nsession start of the largest tenant in process, ratio to the smallest scale:")
+    for (scale, mode), seconds in sessions.items():
+        print(
+            f"scale {scale:<5g} {mode:<10} {seconds:.2f} s = "
+            f"{ratio(seconds, sessions[(scales[0], mode)])}"
+        )
+    if not figures:
+        return
     print("\nratios to the smallest scale (same run kind):")
     first = scales[0]
     for (scale, label), run in figures.items():
