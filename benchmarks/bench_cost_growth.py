@@ -6,9 +6,9 @@
 For each scale (1 = 10M rows, 10 = 100M rows; generated here, outside every clock, and
 kept in ``--work`` when given) and mode it first times ``TenantSession.start`` of the
 largest tenant in this process (no Ray, median of 3 fresh sessions, warm cache): the
-session-start cost without Ray's scheduling noise. Then the demo config's engines (DuckDB 1.1.3 vs 2.0.1) replay a
-``--queries``-statement workload sampled from the same synthetic log recipe, without the
-perf phase or the bank, once per mode:
+session-start cost without Ray's scheduling noise. Then the demo config's engines
+(DuckDB 1.1.3 vs 2.0.1) replay a ``--queries``-statement workload sampled from the same
+synthetic log recipe, without the perf phase or the bank, once per mode:
 
 * ``cache`` twice: the first run builds the read-only cache entries (``cache-cold``), the
   second reuses them (``cache-warm``), as every later run of a nightly pipeline does;
