@@ -23,6 +23,7 @@ from simulator.engines.read_only_cache import (
 )
 from simulator.engines.runtime import ensure_runtime
 from simulator.engines.worker import EngineWorker
+from simulator.errors import EngineError
 
 SPEC = duckdb_spec(DUCKDB_NEW, threads=1)
 
@@ -219,3 +220,21 @@ def test_entry_that_cannot_be_built_fails_in_one_line_naming_the_engine(tmp_path
     assert not any(
         p.is_dir() and not p.name.startswith(".") for p in Path(tmp_path / "cache").iterdir()
     )
+
+
+def test_a_read_only_table_missing_from_the_entry_fails_the_start_in_one_line(
+    tmp_path, shared, world, runtime
+):
+    lease = ReadOnlyCache(shared).acquire(SPEC, runtime, "gen-a", "t01", world.tables)
+    ghost = replace(world.tables[2], name="ghost")
+    worker = EngineWorker(
+        lease.attach_settings(SPEC), runtime, tmp_path / "ws", [*world.tables, ghost]
+    )
+    try:
+        with pytest.raises(EngineError) as info:
+            worker.start()
+        assert f"read-only database {lease.path} has no table 'ghost'" in str(info.value)
+        assert "\n" not in str(info.value)
+    finally:
+        worker.close()
+        lease.release()

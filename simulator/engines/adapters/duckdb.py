@@ -163,11 +163,17 @@ class DuckDBAdapter(EngineAdapter):
         existing = set(self.list_tables())
         views_allowed = self.read_only_mode == "views" and "allowed_paths" in self.settings
         cached = self._attach_read_only_database()
+        if cached is not None:
+            missing = sorted(t.name for t in tables if not t.writable and t.name not in cached)
+            if missing:
+                raise ValueError(
+                    f"read-only database {self.read_only_database} has no table {missing[0]!r}"
+                )
         allowed: list[str] = []
         for table in tables:
             self.own_files.extend(table.files)
             name = quote_identifier(table.name)
-            if not table.writable and table.name in cached:
+            if not table.writable and cached is not None:
                 source = f"{READ_ONLY_ALIAS}.main.{name}"
                 self._run(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM {source}")
             elif not table.files:
@@ -179,21 +185,16 @@ class DuckDBAdapter(EngineAdapter):
                 allowed.extend(table.files)
             elif table.name not in existing:
                 self._run(f"CREATE TABLE {name} AS {self._source(table)}")
-        missing = [t.name for t in tables if self.read_only_database and not t.writable]
-        missing = [name for name in missing if name not in cached]
-        if missing:
-            raise ValueError(
-                f"read-only database {self.read_only_database} has no table {missing[0]!r}"
-            )
         if allowed:
             paths = ", ".join(_literal(path) for path in allowed)
             self._run(f"SET allowed_paths = [{paths}]")
         self._run("CHECKPOINT")
 
-    def _attach_read_only_database(self) -> set[str]:
-        """Attach ``read_only_database`` read-only (mode ``cache``); the tables it holds."""
+    def _attach_read_only_database(self) -> set[str] | None:
+        """Attach ``read_only_database`` read-only (mode ``cache``) and return the tables it
+        holds; None when read-only tables are not read from it."""
         if self.read_only_mode != "cache" or not self.read_only_database:
-            return set()
+            return None
         path = _literal(self.read_only_database)
         self._run(f"ATTACH {path} AS {READ_ONLY_ALIAS} (READ_ONLY)")
         rows = self._run(
