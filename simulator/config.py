@@ -7,7 +7,8 @@ Every error names the file, the dotted key and the problem, for example::
 A run config has these sections (all but ``engines`` optional)::
 
     [run]       name, results_dir, baseline, candidates, seed, ray_address
-    [dataset]   generation, store, cache, [dataset.generate] name/scale/seed/tenants
+    [dataset]   generation, store, cache, read_only_cache, read_only_cache_max_gb,
+                [dataset.generate] name/scale/seed/tenants
     [workload]  name, dir, log, [workload.synth] rows/seed, [workload.sample] budget/...
     [engines.NAME]  adapter, requirements, dialect, version, settings, partition_columns,
                     [engines.NAME.faults]
@@ -73,6 +74,11 @@ class DatasetSection:
     store: str = "datasets/store"
     cache: str = ""
     generate: GenerateSection = field(default_factory=GenerateSection)
+    # The read-only table cache (simulator/engines/read_only_cache.py): its folder ("" =
+    # .read-only-cache under the engine runtimes root, on each node) and its size bound
+    # (least recently used entries no session uses go beyond it; 0 = no bound).
+    read_only_cache: str = ""
+    read_only_cache_max_gb: float = 100.0
 
 
 @dataclass(frozen=True)
@@ -407,6 +413,8 @@ def _check_ranges(cfg: RunConfig, file: str) -> None:
         )
     if cfg.compare.unlimited_hash_rows < 0:
         fail("compare.unlimited_hash_rows", "must not be negative (0 turns the phase off)")
+    if cfg.dataset.read_only_cache_max_gb < 0:
+        fail("dataset.read_only_cache_max_gb", "must not be negative (0 means no bound)")
     if cfg.dataset.generate.scale <= 0:
         fail("dataset.generate.scale", "must be positive")
     if cfg.dataset.generate.tenants < 1:

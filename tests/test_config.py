@@ -73,6 +73,10 @@ def test_demo_config_is_valid() -> None:
             "engines.base.adapter: unknown adapter 'oracle'",
         ),
         (("[run]", "[load]\nconcurrency = 0\n[run]"), "load.concurrency: must be at least 1"),
+        (
+            ("[run]", "[dataset]\nread_only_cache_max_gb = -1\n[run]"),
+            "dataset.read_only_cache_max_gb: must not be negative (0 means no bound)",
+        ),
         (("[run]", "[load]\nmode = 'burst'\n[run]"), "load.mode: expected 'closed' or 'open'"),
         (
             ("[run]", "[perf]\nrepetitions = 'many'\n[run]"),

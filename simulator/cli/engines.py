@@ -10,6 +10,7 @@ from pathlib import Path
 
 from simulator.config import load_config
 from simulator.engines.faults import check_faults
+from simulator.engines.read_only_cache import ReadOnlyCache, default_cache_root
 from simulator.engines.runtime import (
     default_root,
     ensure_runtime,
@@ -65,6 +66,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     prune.add_argument("--all", action="store_true", help="remove every runtime")
     prune.add_argument("--dry-run", action="store_true", help="print what would be removed")
     prune.set_defaults(func=_prune)
+
+    clean_cache = commands.add_parser(
+        "clean-cache",
+        parents=[root],
+        help="remove every read-only table cache entry no running session holds",
+    )
+    clean_cache.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help="the cache folder ([dataset] read_only_cache; default .read-only-cache under "
+        "the runtime root)",
+    )
+    clean_cache.set_defaults(func=_clean_cache)
 
 
 def _when(epoch: float) -> str:
@@ -153,4 +168,17 @@ def _prune(args: argparse.Namespace) -> int:
     for info in doomed:
         print(f"{verb} {info.spec_hash}  {info.size_bytes / 1e6:.1f} MB")
     print(f"{verb} {len(doomed)} runtime(s)")
+    return EXIT_OK
+
+
+def _clean_cache(args: argparse.Namespace) -> int:
+    cache = ReadOnlyCache(args.cache or default_cache_root(args.root))
+    removed, kept = cache.clean()
+    for info in removed:
+        print(
+            f"removed {info.key}  {info.size_bytes / 1e6:.1f} MB  tenant {info.manifest['tenant']}"
+        )
+    for info in kept:
+        print(f"kept {info.key} (in use)")
+    print(f"removed {len(removed)} read-only cache entry(ies) from {cache.root}")
     return EXIT_OK

@@ -4,7 +4,8 @@ Writable tables are **copied** (not hard-linked) into the workspace: a hard link
 inode with the generation, and an engine that rewrites a Parquet file in place (or a
 process running as root, which ignores the read-only mode) would then change the
 generation. Copies cost disk for the writable tables only; read-only tables point at the
-generation's own files, which are read-only on disk.
+generation's own files, which are read-only on disk (an engine that caches them, DuckDB,
+reads them once per tenant and release: ``simulator.engines.read_only_cache``).
 """
 
 from __future__ import annotations

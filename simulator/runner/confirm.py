@@ -356,6 +356,8 @@ def _replay(
         timeout_s=cfg.load.timeout_s,
         keep_result_rows=cfg.compare.keep_result_rows,
         determinism_runs=cfg.compare.determinism_runs,
+        read_only_cache=cfg.dataset.read_only_cache,
+        read_only_cache_max_bytes=int(cfg.dataset.read_only_cache_max_gb * 1e9),
     )
     verdicts: dict[Key, str] = {}
     try:

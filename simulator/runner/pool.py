@@ -85,6 +85,8 @@ class SessionPool:
             "determinism_runs": ctx.cfg.compare.determinism_runs,
             "unlimited_hash_rows": ctx.cfg.compare.unlimited_hash_rows,
             "incarnation": incarnation,
+            "read_only_cache": ctx.cfg.dataset.read_only_cache,
+            "read_only_cache_max_bytes": int(ctx.cfg.dataset.read_only_cache_max_gb * 1e9),
         }
 
     def _actor_class(self) -> Any:
@@ -106,16 +108,21 @@ class SessionPool:
         self.sessions = {t: Session(actor, 0) for t, actor in created.items()}
         starts = {t: actor.start.remote() for t, actor in created.items()}
         versions: dict[str, str] = {}
+        cache_uses: dict[str, dict[str, str]] = {}
         for tenant, ref in starts.items():
             info = self.get(ref)
             self.sessions[tenant].node = info["node"]
             self.sessions[tenant].pid = info["pid"]
             versions.update(info["versions"])
+            cache_uses[tenant] = info.get("read_only_cache", {})
         store = self.ctx.store
         meta = store.read_meta()
         for name, version in versions.items():
             meta.engines[name].version = version
-        meta.sessions = {t: {"node": s.node, "pid": s.pid} for t, s in self.sessions.items()}
+        meta.sessions = {
+            t: {"node": s.node, "pid": s.pid, "read_only_cache": cache_uses[t]}
+            for t, s in self.sessions.items()
+        }
         store.write_meta(meta)
 
     def get(self, ref: Any) -> Any:

@@ -38,6 +38,12 @@ from simulator.compare.tables import TableStateBuilder
 from simulator.config import EngineSpec
 from simulator.datasets.workspace import make_workspace
 from simulator.engines.faults import wrap as wrap_faults
+from simulator.engines.read_only_cache import (
+    CacheLease,
+    ReadOnlyCache,
+    default_cache_root,
+    uses_cache,
+)
 from simulator.engines.runtime import Runtime, ensure_runtime
 from simulator.engines.table_files import read_batches
 from simulator.engines.worker import EngineWorker
@@ -112,6 +118,8 @@ class TenantSession:
         unlimited_hash_rows: int = 0,
         driver_node: str = "",
         generation_cache: str = "",
+        read_only_cache: str = "",
+        read_only_cache_max_bytes: int = 0,
     ) -> None:
         self.run_id = run_id
         self.tenant = tenant
@@ -136,19 +144,26 @@ class TenantSession:
         self.in_flight = InFlightView()
         self.node = node_id()
         self.lanes: dict[str, _Lane] = {}
+        cache_root = Path(read_only_cache) if read_only_cache else None
+        self.read_only_cache = ReadOnlyCache(
+            cache_root or default_cache_root(self.runtimes_root), read_only_cache_max_bytes
+        )
+        self.leases: list[CacheLease] = []
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> dict[str, Any]:
         """Build or reuse runtimes, make workspaces, start every engine worker.
 
-        Returns {"versions": {engine: version}, "node": node id, "pid": pid}. Raises
-        EngineError (one line naming the engine) when an engine cannot start, DatasetError
-        when the generation's files cannot be had on this node.
+        Returns {"versions": {engine: version}, "node": node id, "pid": pid,
+        "read_only_cache": {engine: "hit" | "built: why"}} (engines that use the cache).
+        Raises EngineError (one line naming the engine) when an engine cannot start,
+        DatasetError when the generation's files cannot be had on this node.
         """
         self.generation = node_generation(
             self.generation_store, self.generation_id, self.tenant, self.folders.cache
         )
         versions = {}
+        cache_uses = {}
         for name, spec in self.engines.items():
             runtime = self._runtime(spec)
             workspace = self.workspace_root / f"{name}-{self.incarnation}"
@@ -156,6 +171,17 @@ class TenantSession:
                 shutil.rmtree(workspace)
             workspace.mkdir(parents=True)
             tables = make_workspace(self.generation, self.tenant, workspace, self.writable)
+            if uses_cache(spec):
+                lease = self.read_only_cache.acquire(
+                    spec,
+                    runtime,
+                    self.generation.id,
+                    self.tenant,
+                    self.generation.table_specs(self.tenant),
+                )
+                self.leases.append(lease)
+                cache_uses[name] = f"built: {lease.reason}" if lease.built else "hit"
+                spec = lease.attach_settings(spec)
             worker = wrap_faults(
                 EngineWorker(spec, runtime, workspace / "engine", tables),
                 spec,
@@ -166,7 +192,12 @@ class TenantSession:
             versions[name] = worker.start()
             worker.execute(WARM_UP_SQL, self.timeout_s, None)
         self._warm_up_checksums()
-        return {"versions": versions, "node": self.node, "pid": os.getpid()}
+        return {
+            "versions": versions,
+            "node": self.node,
+            "pid": os.getpid(),
+            "read_only_cache": cache_uses,
+        }
 
     def _warm_up_checksums(self) -> None:
         """Load the checksum kernels for this tenant's column types (and common result
@@ -218,6 +249,7 @@ class TenantSession:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(pid, signal.SIGKILL)
         self.lanes.clear()
+        self._release_leases()
         shutil.rmtree(self.workspace_root, ignore_errors=True)
         _remove_if_empty(self.workspace_root.parent)
 
@@ -226,8 +258,14 @@ class TenantSession:
         for lane in self.lanes.values():
             lane.worker.close()
         self.lanes.clear()
+        self._release_leases()
         shutil.rmtree(self.workspace_root, ignore_errors=True)
         _remove_if_empty(self.workspace_root.parent)
+
+    def _release_leases(self) -> None:
+        for lease in self.leases:
+            lease.release()
+        self.leases.clear()
 
     # -- load phase -----------------------------------------------------------------------
     def run_chunk(

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 
+import pyarrow as pa
 import pytest
 
 from simulator.cli import main
-from simulator.engines.runtime import default_root
+from simulator.config import EngineSpec
+from simulator.engines.contract import TableSpec
+from simulator.engines.read_only_cache import ReadOnlyCache
+from simulator.engines.runtime import default_root, ensure_runtime
 
 CONFIG = """
 [run]
@@ -56,6 +60,21 @@ def test_check_refuses_faults_without_enabled(tmp_path, capsys):
     assert "engines.new.faults: fault settings given without enabled = true" in (
         capsys.readouterr().err
     )
+
+
+def test_clean_cache_removes_entries_no_session_holds(tmp_path, capsys):
+    spec = EngineSpec(name="new", adapter="duckdb", requirements=("duckdb==2.0.1",))
+    runtime = ensure_runtime(spec, default_root())
+    table = TableSpec(name="empty", files=(), schema=pa.schema([("x", pa.int64())]))
+    cache = ReadOnlyCache(tmp_path / "cache")
+    held = cache.acquire(spec, runtime, "gen-held", "t01", [table])
+    cache.acquire(spec, runtime, "gen-free", "t01", [table]).release()
+    assert main(["engines", "clean-cache", "--cache", str(tmp_path / "cache")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-1] == f"removed 1 read-only cache entry(ies) from {tmp_path / 'cache'}"
+    assert [info.manifest["generation"] for info in cache.entries()] == ["gen-held"]
+    assert held.path.exists()
+    held.release()
 
 
 def test_list_and_prune_a_private_root(tmp_path, capsys):

@@ -27,6 +27,7 @@ import pytest
 from simulator.config import EngineSpec
 from simulator.engines.contract import TableSpec
 from simulator.engines.postgres_server import LocalPostgres, find_bindir
+from simulator.engines.read_only_cache import ReadOnlyCache, uses_cache
 from simulator.engines.runtime import Runtime
 from simulator.engines.worker import EngineWorker, WorkerOutcome
 
@@ -103,6 +104,8 @@ class World:
     generation: Path
     workspace: Path
     tables: list[TableSpec]
+    # The read-only cache entry the worker attached (``read_only_tables = "cache"``).
+    read_only_database: Path | None = None
 
     def generation_digest(self) -> dict[str, str]:
         """sha256 of every file under the generation folder, by relative path."""
@@ -218,7 +221,9 @@ def adapter_worker(
     request: pytest.FixtureRequest, runtime_for: Callable[[EngineSpec], Runtime], tmp_path: Path
 ) -> Iterator[Callable[..., tuple[EngineWorker, World]]]:
     """A function starting a real worker of an adapter (with ``settings``; ``dsn`` defaults
-    to a fresh database of the local cluster for PostgreSQL) over a fresh world."""
+    to a fresh database of the local cluster for PostgreSQL) over a fresh world. With
+    ``read_only_tables = "cache"`` the read-only tables come from a cache entry built in
+    the test's folder, as a run's session does."""
     workers: list[EngineWorker] = []
 
     def start(
@@ -232,7 +237,13 @@ def adapter_worker(
             server = request.getfixturevalue("local_postgres")
             dsn = server.create_database(f"t{uuid.uuid4().hex[:12]}")
         spec = adapter_spec(adapter, dsn, settings, requirements)
-        worker = EngineWorker(spec, runtime_for(spec), world.workspace, world.tables)
+        runtime = runtime_for(spec)
+        if settings.get("read_only_tables") == "cache" and uses_cache(spec):
+            cache = ReadOnlyCache(tmp_path / "read-only-cache")
+            lease = cache.acquire(spec, runtime, "world", "t01", world.tables)
+            spec = lease.attach_settings(spec)
+            world.read_only_database = lease.path
+        worker = EngineWorker(spec, runtime, world.workspace, world.tables)
         workers.append(worker)
         worker.start()
         return worker, world

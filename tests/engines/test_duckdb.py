@@ -143,7 +143,7 @@ def test_unknown_read_only_tables_mode_fails_start_with_one_line(
     with pytest.raises(EngineError) as info:
         worker.start()
     worker.close()
-    assert "read_only_tables: expected one of copy, views, got 'mirror'" in str(info.value)
+    assert "read_only_tables: expected one of cache, copy, views, got 'mirror'" in str(info.value)
     assert "\n" not in str(info.value)
 
 

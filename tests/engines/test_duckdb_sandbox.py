@@ -8,7 +8,7 @@ from adapter_fixtures import run
 
 from simulator.engines.adapters.duckdb_sandbox import SandboxViolation, check_release
 
-SETUPS = [("0.10.3", ""), ("1.1.3", ""), ("2.0.1", ""), ("2.0.1", "views")]
+SETUPS = [("0.10.3", ""), ("1.1.3", ""), ("2.0.1", ""), ("2.0.1", "views"), ("2.0.1", "cache")]
 
 
 def allowed(archive_file: str) -> list[str]:

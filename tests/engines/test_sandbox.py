@@ -9,6 +9,7 @@ serves every attempt, so the suite stays fast.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import uuid
 from dataclasses import dataclass
@@ -46,6 +47,8 @@ SETUPS = [
     Setup("duckdb", ("duckdb==1.1.3",)),
     Setup("duckdb", ("duckdb==2.0.1",)),
     Setup("duckdb", ("duckdb==2.0.1",), "views"),
+    Setup("duckdb", ("duckdb==1.1.3",), "cache"),
+    Setup("duckdb", ("duckdb==2.0.1",), "cache"),
     Setup("sqlite"),
     Setup("sqlite", ("apsw==3.54.1.0",)),
     Setup("datafusion"),
@@ -149,6 +152,43 @@ def duckdb_escapes(world: World, outside: Path, tmp_mark: str) -> list[str]:
     ]
 
 
+def cache_escapes(database: Path) -> list[str]:
+    """DuckDB with ``read_only_tables = "cache"``: write, detach, re-attach or read the
+    attached read-only cache entry (``qsim_read_only``) as a file."""
+    overwrite = f"COPY customers TO '{database}' (FORMAT parquet, USE_TMP_FILE false)"
+    return [
+        "INSERT INTO qsim_read_only.customers SELECT * FROM customers",
+        "INSERT INTO customers SELECT * FROM customers",
+        "DELETE FROM qsim_read_only.main.archive",
+        "DELETE FROM archive",
+        "UPDATE qsim_read_only.customers SET name = 'x'",
+        "CREATE TABLE qsim_read_only.main.planted AS SELECT 1 AS x",
+        "CREATE VIEW qsim_read_only.planted_view AS SELECT 1 AS x",
+        "CREATE MACRO qsim_read_only.planted_macro(x) AS x",
+        "DROP TABLE qsim_read_only.customers",
+        "ALTER TABLE qsim_read_only.customers ADD COLUMN z INTEGER",
+        "CREATE INDEX planted_index ON qsim_read_only.customers (customer_id)",
+        "CREATE SCHEMA qsim_read_only.planted_schema",
+        "DETACH qsim_read_only",
+        "DETACH DATABASE IF EXISTS qsim_read_only",
+        "USE qsim_read_only",
+        "CHECKPOINT qsim_read_only",
+        "FORCE CHECKPOINT qsim_read_only",
+        f"ATTACH '{database}' AS writable_again",
+        f"ATTACH '{database}' AS again (READ_ONLY)",
+        f"ATTACH DATABASE '{database}' (READ_WRITE)",
+        "COPY FROM DATABASE main TO qsim_read_only",
+        "COPY FROM DATABASE qsim_read_only TO main",
+        overwrite,
+        f"EXPLAIN ANALYZE {overwrite}",
+        f"SELECT * FROM read_blob('{database}')",
+        f"SELECT * FROM read_text('{database}')",
+        f"SELECT * FROM read_csv('{database}')",
+        f"SELECT * FROM '{database}'",
+        f"SELECT * FROM glob('{database.parent}/*')",
+    ]
+
+
 def escapes(adapter: str, world: World, outside: Path, tmp_mark: str) -> list[str]:
     """The statements that try to reach outside the workspace on ``adapter``."""
     day_file = Path(world.tables[0].files[0])
@@ -211,6 +251,12 @@ def escapes(adapter: str, world: World, outside: Path, tmp_mark: str) -> list[st
             "SELECT current_setting('data_directory')",
         ],
     }
+    if adapter == "duckdb" and world.read_only_database is not None:
+        return (
+            common
+            + duckdb_escapes(world, outside, tmp_mark)
+            + cache_escapes(world.read_only_database)
+        )
     if adapter == "duckdb":
         return common + duckdb_escapes(world, outside, tmp_mark)
     return common + per_engine[adapter]
@@ -218,8 +264,9 @@ def escapes(adapter: str, world: World, outside: Path, tmp_mark: str) -> list[st
 
 def outside_state(world: World, home: Path, outside: Path, tmp_mark: str) -> dict[str, object]:
     """Everything an escape could change outside the workspace: every generation file's
-    size, mtime and hash, the worker's $HOME and the outside folder recursively, and the
-    /tmp entries an attempt could have made (named with ``tmp_mark``, or DuckDB's)."""
+    size, mtime and hash, the worker's $HOME and the outside folder recursively, the /tmp
+    entries an attempt could have made (named with ``tmp_mark``, or DuckDB's), and the
+    attached cache entry's folder (every file's name, hash, size, mtime and ctime)."""
     generation = {
         name: (world.generation / name).stat().st_size for name in world.generation_digest()
     }
@@ -229,7 +276,24 @@ def outside_state(world: World, home: Path, outside: Path, tmp_mark: str) -> dic
         "home": sorted(str(p.relative_to(home)) for p in home.rglob("*")),
         "outside": sorted(str(p.relative_to(outside)) for p in outside.rglob("*")),
         "tmp": sorted(p.name for p in TMP.iterdir() if tmp_mark in p.name or "duckdb" in p.name),
+        "cache": cache_state(world.read_only_database),
     }
+
+
+def cache_state(database: Path | None) -> list[tuple[str, str, int, int, int]]:
+    """Every file beside (and including) the attached cache entry's database file."""
+    if database is None:
+        return []
+    return [
+        (p.name, hashlib.sha256(p.read_bytes()).hexdigest(), *stat_marks(p))
+        for p in sorted(database.parent.iterdir())
+        if p.is_file() and p.name != ".last-used"
+    ]
+
+
+def stat_marks(path: Path) -> tuple[int, int, int]:
+    info = path.stat()
+    return info.st_size, info.st_mtime_ns, info.st_ctime_ns
 
 
 def leaked(outcome_message: str | None, rows: object) -> bool:

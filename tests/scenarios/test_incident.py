@@ -5,15 +5,26 @@ engine workers, real run folders (configs/incident.toml, configs/incident-quiet.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from simulator.jobs.run_report import run_and_report
 from simulator.results.layout import HTML_FILE, RUN_FILE, SUMMARY_FILE, RecordKind
 from simulator.results.reader import read_records
-from simulator.selftest.incident import IncidentRun, run_incident
+from simulator.results.store import read_meta
+from simulator.selftest.incident import IncidentRun, lossy_candidates, run_incident
+from simulator.selftest.world import (
+    build_world,
+    incident_query_ids,
+    scenario_data,
+    to_config,
+    with_candidates,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -102,3 +113,78 @@ def test_quiet_cluster_finds_nothing_because_the_fault_never_fires(tmp_path: Pat
     assert quiet.fired == Counter()
     assert quiet.exit_code == 0
     assert all(quiet.quiet(c) for c in quiet.candidates)
+
+
+def incident_data(work: Path, cache: Path) -> dict[str, Any]:
+    """configs/incident-quiet.toml with a copy-mode baseline and three candidates: the
+    same release reading the cache, and a lossy candidate (losing a partition of every
+    write, loaded or not, so verdicts do not depend on timing) in each mode."""
+    base = scenario_data("incident-quiet", work)
+    lossy = lossy_candidates(base, [1])
+    (template,) = lossy.values()
+    template["faults"]["lost_writes"]["only_under_load"] = False
+    baseline = base["engines"][base["run"]["baseline"]]
+
+    def reading(engine: dict[str, Any], mode: str) -> dict[str, Any]:
+        engine = copy.deepcopy(engine)
+        engine["settings"] = {**engine.get("settings", {}), "read_only_tables": mode}
+        return engine
+
+    candidates = {
+        "cached": reading(baseline, "cache"),
+        "lossy_cached": reading(template, "cache"),
+        "lossy_copied": reading(template, "copy"),
+    }
+    data = with_candidates(base, candidates)
+    data["engines"][data["run"]["baseline"]] = reading(baseline, "copy")
+    data["load"]["confirm_quietly"] = False
+    data["dataset"]["read_only_cache"] = str(cache / "read-only-cache")
+    return data
+
+
+def verdicts(run_dir: Path, candidate: str) -> dict[str, tuple[Any, ...]]:
+    """``candidate``'s verdict and named partitions per query."""
+    found = {}
+    for verdict in read_records(run_dir, RecordKind.VERDICTS):
+        if verdict["candidate"] != candidate:
+            continue
+        tables = (verdict.get("evidence") or {}).get("tables") or {}
+        named = {
+            table: (
+                sorted(p["partition"] for p in facts.get("missing_partitions", [])),
+                sorted(p["partition"] for p in facts.get("extra_partitions", [])),
+            )
+            for table, facts in tables.items()
+        }
+        found[verdict["query_id"]] = (verdict["verdict"], named)
+    return found
+
+
+def test_cached_and_copied_read_only_tables_give_identical_verdicts(
+    loaded: IncidentRun, tmp_path: Path
+) -> None:
+    """One run, one tenant, on the world of the loaded run: a copy-mode baseline, the same
+    release reading the cache (every result and post-state must match), and the lossy
+    candidate in each mode (identical verdicts and named partitions). The two cached
+    engines share one entry: the first builds it, the second attaches it."""
+    cfg = to_config(incident_data(loaded.run_dir.parent.parent, tmp_path), "incident-quiet")
+    workload = build_world(cfg)
+    ids = incident_query_ids(workload)
+    tenant = next(q.tenant for q in workload.queries if q.query_id == ids[0])
+    ids = [q.query_id for q in workload.queries if q.query_id in ids and q.tenant == tenant]
+    outcome = run_and_report(cfg, query_ids=ids, tenants=[tenant], run_id="incident-modes")
+    assert outcome.exit_code == 1
+    cached = verdicts(outcome.run_dir, "cached")
+    assert "match" in {verdict for verdict, _ in cached.values()}
+    assert {verdict for verdict, _ in cached.values()} <= {"match", "nondeterministic"}
+    lossy_cached = verdicts(outcome.run_dir, "lossy_cached")
+    assert lossy_cached == verdicts(outcome.run_dir, "lossy_copied")
+    kinds = [verdict for verdict, _ in lossy_cached.values()]
+    assert kinds.count("write_mismatch") >= 3  # the pipeline's CTAS, INSERT, DELETE
+    sessions = read_meta(outcome.run_dir).sessions or {}
+    assert sessions[tenant]["read_only_cache"] == {
+        "cached": "built: missing",
+        "lossy_cached": "hit",
+    }
+    entries = [p for p in (tmp_path / "read-only-cache").iterdir() if not p.name.startswith(".")]
+    assert len(entries) == 1

@@ -4,10 +4,16 @@ Tables: writable ones are materialized (CREATE TABLE AS) in the workspace databa
 ``engine.duckdb``, so writes survive a worker restart. Read-only ones follow the setting
 ``read_only_tables`` (a qsim setting, not passed to DuckDB):
 
-- ``"copy"`` (default): materialized like writable ones, on every release. Two releases
-  compared in one run then read the same native tables: a view over Parquet costs about
-  twice a native table per small query, and releases before 1.3 cannot sandbox views, so
-  mixing the two would report the I/O path as a performance regression.
+- ``"cache"`` (default): views over the tables of a database file that qsim built once for
+  this tenant, generation and runtime (``simulator.engines.read_only_cache``) and names in
+  the setting ``read_only_database``; it is attached ``READ_ONLY`` before the sandbox is
+  sealed, so no statement can write, detach or re-attach it. Its tables were loaded by the
+  ``"copy"`` code below, by the same release, so queries read the same native tables as a
+  copy. Without ``read_only_database`` (a worker started outside a run) this is ``"copy"``.
+- ``"copy"``: materialized like writable ones, on every release. Two releases compared in
+  one run then read the same native tables: a view over Parquet costs about twice a native
+  table per small query, and releases before 1.3 cannot sandbox views, so mixing the two
+  would report the I/O path as a performance regression.
 - ``"views"``: views over ``read_parquet`` of the generation's files where the release can
   allow exactly those files after external access is off (``allowed_paths``, DuckDB >= 1.3),
   else materialized. Cheaper to set up on large generations.
@@ -46,7 +52,9 @@ from simulator.engines.plan_tree import PlanTree
 from simulator.engines.sql_names import quote_identifier
 
 DATABASE_FILE = "engine.duckdb"
-READ_ONLY_MODES = ("copy", "views")
+READ_ONLY_MODES = ("cache", "copy", "views")
+# The schema name of the attached read-only database (``read_only_tables = "cache"``).
+READ_ONLY_ALIAS = "qsim_read_only"
 BATCH_ROWS = 122880
 # DuckDB's own folders, inside the workspace (set at connect, before anything can use them).
 WORKSPACE_DIRECTORIES = (
@@ -94,16 +102,19 @@ class DuckDBAdapter(EngineAdapter):
         self.settings: set[str] = set()
         self.guard: StatementGuard | None = None
         self.own_files: list[str] = []
-        self.read_only_mode = "copy"
+        self.read_only_mode = "cache"
+        self.read_only_database = ""
 
     def open(self, workspace: str, settings: dict[str, Any]) -> None:
         """Open ``workspace/engine.duckdb`` and apply ``settings`` as SET statements
-        (except ``read_only_tables``, which chooses how read-only tables are loaded).
+        (except ``read_only_tables`` and ``read_only_database``, which say how read-only
+        tables are loaded).
 
         Refuses (``SandboxViolation``) a release the sandbox cannot protect."""
         check_release(duckdb.__version__)
         settings = dict(settings)
-        self.read_only_mode = str(settings.pop("read_only_tables", "copy"))
+        self.read_only_mode = str(settings.pop("read_only_tables", "cache"))
+        self.read_only_database = str(settings.pop("read_only_database", ""))
         if self.read_only_mode not in READ_ONLY_MODES:
             raise ValueError(
                 f"setting read_only_tables: expected one of {', '.join(READ_ONLY_MODES)}, "
@@ -154,11 +165,21 @@ class DuckDBAdapter(EngineAdapter):
         """
         existing = set(self.list_tables())
         views_allowed = self.read_only_mode == "views" and "allowed_paths" in self.settings
+        cached = self._attach_read_only_database()
+        if cached is not None:
+            missing = sorted(t.name for t in tables if not t.writable and t.name not in cached)
+            if missing:
+                raise ValueError(
+                    f"read-only database {self.read_only_database} has no table {missing[0]!r}"
+                )
         allowed: list[str] = []
         for table in tables:
             self.own_files.extend(table.files)
             name = quote_identifier(table.name)
-            if not table.files:
+            if not table.writable and cached is not None:
+                source = f"{READ_ONLY_ALIAS}.main.{name}"
+                self._run(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM {source}")
+            elif not table.files:
                 self.con.register("__qsim_empty", table.schema.empty_table())
                 self._run(f"CREATE TABLE IF NOT EXISTS {name} AS SELECT * FROM __qsim_empty")
                 self.con.unregister("__qsim_empty")
@@ -171,6 +192,19 @@ class DuckDBAdapter(EngineAdapter):
             paths = ", ".join(_literal(path) for path in allowed)
             self._run(f"SET allowed_paths = [{paths}]")
         self._run("CHECKPOINT")
+
+    def _attach_read_only_database(self) -> set[str] | None:
+        """Attach ``read_only_database`` read-only (mode ``cache``) and return the tables it
+        holds; None when read-only tables are not read from it."""
+        if self.read_only_mode != "cache" or not self.read_only_database:
+            return None
+        path = _literal(self.read_only_database)
+        self._run(f"ATTACH {path} AS {READ_ONLY_ALIAS} (READ_ONLY)")
+        rows = self._run(
+            "SELECT table_name FROM duckdb_tables() "
+            f"WHERE database_name = {_literal(READ_ONLY_ALIAS)} AND schema_name = 'main'"
+        )
+        return {row[0] for row in rows}
 
     def seal(self) -> None:
         """Turn off external access and extensions, lock the configuration, and check every
@@ -286,10 +320,12 @@ class DuckDBAdapter(EngineAdapter):
         return plan_tree.from_nested(json.loads(physical), "name", "children")
 
     def list_tables(self) -> list[str]:
-        """Tables and views of the main schema."""
+        """Tables and views of the workspace database's main schema (not the attached
+        read-only database's)."""
         rows = self.con.execute(
             "SELECT table_name FROM information_schema.tables "
-            "WHERE table_schema = 'main' ORDER BY table_name"
+            "WHERE table_schema = 'main' AND table_catalog = current_database() "
+            "ORDER BY table_name"
         ).fetchall()
         return [row[0] for row in rows]
 
