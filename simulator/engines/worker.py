@@ -2,8 +2,11 @@
 
 The worker runs ``RUNTIME_PYTHON -m simulator.engines.worker_main`` in its own process
 group, with its stderr appended to ``WORKSPACE/worker.log``. Statements are sent over the
-frame protocol (:mod:`simulator.engines.protocol`); result batches are handed to ``sink``
-as they arrive. A statement past its timeout kills the worker's process group and is
+frame protocol (:mod:`simulator.engines.protocol`). Canonical checksums of results and
+written tables are computed inside the worker, next to the engine (``ResultRequest``,
+:meth:`EngineWorker.table_state`): only the rows the comparison keeps cross the protocol
+and reach ``sink``; without a ``ResultRequest`` every batch is handed to ``sink`` as it
+arrives. A statement past its timeout kills the worker's process group and is
 recorded as ``timeout``; a worker that dies (signal, exit) or writes garbage is recorded as
 ``crash``; either way the next call starts a fresh worker over the workspace as it is on
 disk (adapters keep writable tables in workspace files, so earlier writes survive).
@@ -27,6 +30,7 @@ from simulator.config import EngineSpec
 from simulator.engines.contract import TableSpec
 from simulator.engines.protocol import (
     KIND_BATCH,
+    KIND_HASHES,
     KIND_JSON,
     KIND_SCHEMA,
     ArrowDecodeError,
@@ -35,6 +39,7 @@ from simulator.engines.protocol import (
     FrameWriter,
     PeerClosed,
     ProtocolError,
+    ResultRequest,
     decode_batch,
     decode_json,
     decode_schema,
@@ -70,6 +75,10 @@ class WorkerOutcome:
     time (user + system, all threads) over the same spans as ``wall_ms``; ``peak_rss_mb`` its
     RSS high-water mark over the request, read from ``rss_source`` (``vmhwm``: reset before
     the statement; ``ru_maxrss``: the process's lifetime peak); None and "" when not measured.
+    ``checksums`` holds what the worker computed for a ``ResultRequest`` or a
+    ``table_state`` request (reply fields ``checksum``, ``checksum_error``,
+    ``row_hash_columns``, ``partition_columns``, ``partitions``, ``rows_read``);
+    ``row_hashes`` the little-endian uint64 row hashes it sent.
     """
 
     status: str
@@ -86,6 +95,18 @@ class WorkerOutcome:
     cpu_ms: float | None = None
     peak_rss_mb: float | None = None
     rss_source: str = ""
+    checksums: dict[str, Any] = field(default_factory=dict)
+    row_hashes: bytes = b""
+
+
+_CHECKSUM_FIELDS = (
+    "checksum",
+    "checksum_error",
+    "row_hash_columns",
+    "partition_columns",
+    "partitions",
+    "rows_read",
+)
 
 
 def _optional_float(value: Any) -> float | None:
@@ -133,6 +154,8 @@ class EngineWorker:
         # it, write verification reads whole tables and never asks.
         self.has_partition_digests = False
         self.restarts = 0
+        # Bytes read from workers' protocol streams over this object's life (all restarts).
+        self._bytes_before = 0
         self._proc: subprocess.Popen[bytes] | None = None
         self._reader: FrameReader | None = None
         self._writer: FrameWriter | None = None
@@ -141,6 +164,12 @@ class EngineWorker:
     def pid(self) -> int | None:
         """The worker process id, None when no worker is running."""
         return self._proc.pid if self._proc is not None else None
+
+    @property
+    def bytes_received(self) -> int:
+        """Protocol bytes this object has read from its workers so far (frames included)."""
+        current = self._reader.bytes_read if self._reader is not None else 0
+        return self._bytes_before + current
 
     @property
     def log_path(self) -> Path:
@@ -226,6 +255,8 @@ class EngineWorker:
     def _kill(self) -> int | None:
         """Kill the worker's process group; return the signal that ended it, if any."""
         proc, self._proc = self._proc, None
+        if self._reader is not None:
+            self._bytes_before += self._reader.bytes_read
         self._reader = self._writer = None
         if proc is None:
             return None
@@ -354,6 +385,7 @@ class EngineWorker:
         deadline = began + timeout_s
         schema: pa.Schema | None = None
         undecodable = ""
+        hashes = bytearray()
         try:
             self._send(request, began)
             while True:
@@ -370,6 +402,8 @@ class EngineWorker:
                         batch = decode_batch(payload, schema)
                         if sink is not None:
                             sink(batch)
+                    elif kind == KIND_HASHES and schema is not None:
+                        hashes += payload
                     else:
                         raise ProtocolError(f"unexpected frame kind {chr(kind)!r} in a result")
                 except ArrowDecodeError as err:
@@ -401,6 +435,8 @@ class EngineWorker:
             cpu_ms=_optional_float(reply.get("cpu_ms")),
             peak_rss_mb=_optional_float(reply.get("peak_rss_mb")),
             rss_source=str(reply.get("rss_source") or ""),
+            checksums={key: reply[key] for key in _CHECKSUM_FIELDS if key in reply},
+            row_hashes=bytes(hashes),
         )
         if undecodable and outcome.status in ("ok", HARNESS_ERROR):
             types = ", ".join(f"{name} {type_}" for name, type_ in outcome.schema)
@@ -412,10 +448,58 @@ class EngineWorker:
             outcome.arrow_schema = None
         return outcome
 
-    def execute(self, sql: str, timeout_s: float, sink: Sink | None = None) -> WorkerOutcome:
-        """Run one statement; stream result batches to ``sink``; never raises for engine
-        errors, timeouts or crashes (they are the outcome's ``status``)."""
-        return self._stream({"op": "execute", "sql": sql}, timeout_s, sink)
+    def execute(
+        self,
+        sql: str,
+        timeout_s: float,
+        sink: Sink | None = None,
+        result: ResultRequest | None = None,
+    ) -> WorkerOutcome:
+        """Run one statement; never raises for engine errors, timeouts or crashes (they are
+        the outcome's ``status``).
+
+        With ``result`` the worker checksums the result itself (``outcome.checksums``) and
+        only the rows ``result`` keeps reach ``sink`` (row hashes: ``outcome.row_hashes``);
+        without it every result batch is streamed to ``sink``, and none crosses when
+        ``sink`` is None.
+        """
+        request: dict[str, Any] = {"op": "execute", "sql": sql}
+        if result is not None:
+            request["result"] = result.to_wire()
+        else:
+            request["rows"] = sink is not None
+        return self._stream(request, timeout_s, sink)
+
+    def table_state(
+        self,
+        name: str,
+        columns: list[str],
+        ids: list[int] | None = None,
+        timeout_s: float = CONTROL_TIMEOUT_S,
+    ) -> WorkerOutcome:
+        """Per-partition canonical checksums of table ``name`` split by ``columns`` (only of
+        the partitions with engine ids ``ids``, when given), computed inside the worker:
+        ``outcome.checksums`` has ``partition_columns``, ``partitions`` (key -> [rows,
+        multiset]) and ``rows_read``, or ``checksum_error``. No row crosses."""
+        request: dict[str, Any] = {"op": "table_state", "name": name, "columns": columns}
+        if ids is not None:
+            request["ids"] = ids
+        return self._stream(request, timeout_s, None)
+
+    def warm_up_checksums(self, timeout_s: float = START_TIMEOUT_S) -> None:
+        """Have the worker load its hashing kernels for common types and its tables' types
+        (so no statement pays it). Raises EngineError when the runtime cannot hash."""
+        self._ensure()
+        try:
+            reply = self._control({"op": "warm_up_checksums"}, timeout_s)
+        except _Broken as broken:
+            raise EngineError(
+                f"engine {self.spec.name}: warm_up_checksums failed: {broken.outcome.error_message}"
+            ) from None
+        if reply.get("status") != "ok":
+            raise EngineError(
+                f"engine {self.spec.name}: {reply.get('error_message')}".splitlines()[0]
+            )
 
     def read_table(
         self, name: str, sink: Sink, timeout_s: float = CONTROL_TIMEOUT_S

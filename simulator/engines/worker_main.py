@@ -9,9 +9,13 @@ worker log) so that anything an engine or plugin prints cannot corrupt the strea
 duplicate's number is exported as ``QSIM_PROTOCOL_FD`` (only test fakes use it).
 
 Requests (JSON ``op``): ``start`` (adapter, engine, workspace, settings, tables,
-max_memory_mb) -> ``version``; ``execute`` (sql); ``read_table`` (name);
-``partition_digests`` (name, columns); ``read_partitions`` (name, columns, ids);
-``table_row_count`` (name); ``list_tables``; ``close``.
+max_memory_mb) -> ``version``; ``execute`` (sql; ``result``: a ``ResultRequest``, the
+result then checksummed here and its rows sent only when kept; without it ``rows`` says
+whether every batch is sent); ``table_state`` (name, columns, optional ids: per-partition
+checksums of a table or of some partitions, computed here, no row sent);
+``warm_up_checksums``; ``read_table`` (name); ``partition_digests`` (name, columns);
+``read_partitions`` (name, columns, ids); ``table_row_count`` (name); ``list_tables``;
+``close``. Canonical hashing (``worker_checksums``) is imported on first use.
 """
 
 from __future__ import annotations
@@ -19,8 +23,8 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
 
 import pyarrow as pa
 
@@ -38,12 +42,25 @@ from simulator.engines.protocol import (
     FrameReader,
     FrameWriter,
     PeerClosed,
+    ResultRequest,
     decode_json,
     schema_from_text,
     to_wire,
     wire_schema,
 )
 from simulator.engines.registry import load_factory
+
+
+class Consumer(Protocol):
+    """Takes a result's batches inside the worker (``worker_checksums``)."""
+
+    def add(self, batch: pa.RecordBatch) -> None: ...
+
+    def finish(self) -> tuple[dict[str, Any], list[tuple[int, Any]]]: ...
+
+
+class ChecksumsUnavailable(Exception):
+    """This runtime cannot import canonical hashing (a harness failure, not the engine's)."""
 
 
 def _error(err: BaseException, **extra: Any) -> dict[str, Any]:
@@ -149,6 +166,8 @@ class Worker:
         self.reader = reader
         self.writer = writer
         self.adapter: EngineAdapter | None = None
+        self.tables: list[TableSpec] = []
+        self._checksums: Any = None
         self.peak_rss = PeakRss()
 
     def start(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -163,7 +182,8 @@ class Worker:
             stage = "open"
             self.adapter.open(request["workspace"], request["settings"])
             stage = "load_tables"
-            self.adapter.load_tables(_tables(request["tables"]))
+            self.tables = _tables(request["tables"])
+            self.adapter.load_tables(self.tables)
             stage = "seal"
             self.adapter.seal()
             stage = "version"
@@ -177,11 +197,19 @@ class Worker:
             "partition_digests": has_partition_digests(self.adapter),
         }
 
-    def stream(self, produce: Any) -> dict[str, Any]:
+    def stream(
+        self,
+        produce: Any,
+        consumer: Callable[[pa.Schema], Consumer] | None = None,
+        send_rows: bool = True,
+    ) -> dict[str, Any]:
         """Run ``produce()`` -> StatementResult, stream its batches, reply with the totals.
 
-        ``wall_ms`` counts the engine's time only: the call and each batch it produces, not
-        the time spent writing frames to the parent; ``cpu_ms`` is this process's CPU time
+        Each batch (in its wire schema) is sent when ``send_rows`` and handed to the
+        consumer ``consumer(schema)`` makes (worker-side checksums), whose frames are sent
+        after the last batch and whose fields join the reply. ``wall_ms`` counts the
+        engine's time only: the call and each batch it produces, not the time spent
+        checksumming or writing frames to the parent; ``cpu_ms`` is this process's CPU time
         (user + system, all threads: ``time.process_time``) over the same spans.
         ``peak_rss_mb`` is the process's RSS high-water mark over the whole request, reset
         before it (``rss_source`` ``vmhwm``) or, where Linux refuses the reset, the lifetime
@@ -195,6 +223,7 @@ class Worker:
         rss_source = self.peak_rss.reset()
         began = time.perf_counter()
         cpu_began = time.process_time()
+        extra: dict[str, Any] = {}
         try:
             result: StatementResult = produce()
             engine_s += time.perf_counter() - began
@@ -208,6 +237,7 @@ class Worker:
                     return harness_error("encode", f"result schema {result.schema}: {err}")
                 schema_fields = [[field.name, str(field.type)] for field in schema]
                 self.writer.frame(KIND_SCHEMA, payload)
+                digest = consumer(schema) if consumer is not None else None
                 batches: Iterator[pa.RecordBatch] = iter(result.batches)
                 while True:
                     began = time.perf_counter()
@@ -218,14 +248,21 @@ class Worker:
                     if batch is None:
                         break
                     try:
-                        payload = to_wire(batch, schema).serialize()
+                        wire = to_wire(batch, schema)
+                        if send_rows:
+                            self.writer.frame(KIND_BATCH, wire.serialize())
                     except EncodeError as err:
                         return harness_error("encode", str(err), schema=schema_fields)
                     except pa.ArrowException as err:
                         message = f"a batch of {batch.schema}: {err}"
                         return harness_error("encode", message, schema=schema_fields)
                     rows += batch.num_rows
-                    self.writer.frame(KIND_BATCH, payload)
+                    if digest is not None:
+                        digest.add(wire)
+                if digest is not None:
+                    extra, frames = digest.finish()
+                    for kind, frame in frames:
+                        self.writer.frame(kind, frame)
         except Exception as err:
             engine_s += time.perf_counter() - began
             cpu_s += time.process_time() - cpu_began
@@ -239,7 +276,43 @@ class Worker:
             "rows_affected": result.rows_affected,
             "schema": schema_fields,
             "notes": result.notes,
+            **extra,
         }
+
+    def checksums(self) -> Any:
+        """The worker-side checksum module, imported on first use; raises
+        ``ChecksumsUnavailable`` naming what this runtime lacks."""
+        if self._checksums is None:
+            try:
+                from simulator.engines import worker_checksums
+            except ImportError as err:
+                raise ChecksumsUnavailable(
+                    f"canonical hashing does not import in this engine runtime: {err}"
+                ) from None
+            self._checksums = worker_checksums
+        return self._checksums
+
+    def _execute(self, adapter: EngineAdapter, request: dict[str, Any]) -> dict[str, Any]:
+        wanted = request.get("result")
+        if wanted is None:
+            send = bool(request.get("rows", True))
+            return self.stream(lambda: adapter.execute(request["sql"]), send_rows=send)
+        result = ResultRequest.from_wire(wanted)
+        digest = None
+        if result.checksum or result.row_hash_cap is not None:
+            module = self.checksums()
+            digest = lambda schema: module.ResultDigest(result, schema)  # noqa: E731
+        return self.stream(lambda: adapter.execute(request["sql"]), digest, send_rows=False)
+
+    def _table_state(self, adapter: Any, request: dict[str, Any]) -> dict[str, Any]:
+        module = self.checksums()
+        columns = [str(column) for column in request["columns"]]
+        ids = request.get("ids")
+        if ids is None:
+            produce = lambda: adapter.read_table(request["name"])  # noqa: E731
+        else:
+            produce = lambda: adapter.read_partitions(request["name"], columns, ids)  # noqa: E731
+        return self.stream(produce, lambda _schema: module.TableDigest(columns), send_rows=False)
 
     def handle(self, request: dict[str, Any]) -> dict[str, Any] | None:
         """Answer one request; None means stop serving."""
@@ -253,8 +326,16 @@ class Worker:
         if self.adapter is None:
             return {"status": "error", "error_class": "WorkerError", "error_message": "not started"}
         adapter = self.adapter
-        if op == "execute":
-            return self.stream(lambda: adapter.execute(request["sql"]))
+        try:
+            if op == "execute":
+                return self._execute(adapter, request)
+            if op == "table_state":
+                return self._table_state(adapter, request)
+            if op == "warm_up_checksums":
+                self.checksums().warm_up(self.tables)
+                return {"status": "ok"}
+        except ChecksumsUnavailable as err:
+            return harness_error("checksum", str(err))
         if op == "read_table":
             return self.stream(lambda: adapter.read_table(request["name"]))
         if op == "partition_digests":
