@@ -25,6 +25,7 @@ import os
 import shutil
 import signal
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -147,8 +148,12 @@ class TenantSession:
         """Have every engine worker load its checksum kernels for this tenant's column
         types (and common result types) before the load phase, so no statement pays that
         one-off cost (checksums are computed inside the workers)."""
-        for lane in self.lanes.values():
-            lane.worker.warm_up_checksums()
+        # One thread a worker: each loads its kernels in its own process, side by side.
+        with ThreadPoolExecutor(max_workers=max(1, len(self.lanes))) as pool:
+            for done in [
+                pool.submit(lane.worker.warm_up_checksums) for lane in self.lanes.values()
+            ]:
+                done.result()
 
     def _runtime(self, spec: EngineSpec) -> Runtime:
         """The driver's runtime when this node sees it (same host or shared file system),

@@ -15,11 +15,11 @@ from simulator.compare.diff_sample import is_sub_multiset
 from simulator.compare.judge import judge_query
 from simulator.compare.results import compare_results
 from simulator.config import CompareSection, EngineSpec
+from simulator.engines.protocol import ResultRequest
 from simulator.engines.runtime import default_root, ensure_runtime
 from simulator.engines.worker import EngineWorker
-from simulator.results.execution import Execution
-from simulator.engines.protocol import ResultRequest
 from simulator.engines.worker_checksums import ResultDigest
+from simulator.results.execution import Execution
 from simulator.runner.execute import Statement, execute_statement
 
 SPEC = EngineSpec(
