@@ -300,3 +300,10 @@ def test_each_engine_runtime_hashes_its_results_and_tables_as_qsim_does(
             assert in_worker[1].tolist() == in_qsim[1].tolist(), sql
             assert in_worker[2] == in_qsim[2], sql
         assert in_worker[0]["row_count"] == 7 * 5 * 7**4 > 65_536  # several batches
+        # What crossed for that result: a checksum, against every row on the old path.
+        sent = worker.bytes_received
+        worker.execute(queries[-1], 60.0, None, ResultRequest(checksum=True))
+        checksum_only = worker.bytes_received - sent
+        worker.execute(queries[-1], 60.0, lambda batch: None)
+        every_row = worker.bytes_received - sent - checksum_only
+        assert checksum_only < 2_000 and every_row > 84_035 * 8 * 3
