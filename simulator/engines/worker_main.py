@@ -20,6 +20,7 @@ checksums of a table or of some partitions, computed here, no row sent);
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -136,13 +137,24 @@ def _resources(cpu_s: float, peak_rss: PeakRss, rss_source: str) -> dict[str, An
     }
 
 
-def _limit_memory(max_memory_mb: int | None) -> None:
+def _address_space() -> int:
+    """This process's address space in bytes (``/proc/self/statm``); 0 where unknown."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _limit_memory(max_memory_mb: int | None, qsim_bytes: int = 0) -> None:
     # RLIMIT_AS bounds the whole address space: an allocation past it fails inside the
     # engine (an engine error) or kills the worker (a recorded crash), never the host.
+    # ``qsim_bytes`` (what canonical hashing's libraries took) is added: the cap is the
+    # engine's, as it was when hashing ran outside the worker.
     if max_memory_mb:
         import resource
 
-        limit = int(max_memory_mb) * 1024 * 1024
+        limit = int(max_memory_mb) * 1024 * 1024 + qsim_bytes
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
@@ -174,7 +186,15 @@ class Worker:
         """Create, open, load and seal the adapter; reply with the engine's version."""
         stage = "limit_memory"
         try:
-            _limit_memory(request.get("max_memory_mb"))
+            hashing_bytes = 0
+            if request.get("max_memory_mb"):
+                # Canonical hashing's libraries (LLVM, OpenBLAS) reserve address space as
+                # they load: load them before the cap, which is meant for the engine.
+                before = _address_space()
+                with contextlib.suppress(ChecksumsUnavailable):
+                    self.checksums().warm_up([])
+                hashing_bytes = max(0, _address_space() - before)
+            _limit_memory(request.get("max_memory_mb"), hashing_bytes)
             stage = "import"
             factory = load_factory(request["adapter"], request.get("engine", ""))
             stage = "factory"
@@ -285,7 +305,7 @@ class Worker:
         if self._checksums is None:
             try:
                 from simulator.engines import worker_checksums
-            except ImportError as err:
+            except Exception as err:  # ImportError, or a library failing to load (OSError)
                 raise ChecksumsUnavailable(
                     f"canonical hashing does not import in this engine runtime: {err}"
                 ) from None
@@ -375,6 +395,8 @@ class Worker:
 
 def main() -> None:
     """Entry point: move stdout aside, then serve the protocol on stdin/private stdout."""
+    # numpy (under canonical hashing) needs no BLAS threads here: none competes with the engine.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     protocol_fd = os.dup(1)
     os.dup2(2, 1)
     os.environ["QSIM_PROTOCOL_FD"] = str(protocol_fd)
