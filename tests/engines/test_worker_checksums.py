@@ -307,3 +307,15 @@ def test_each_engine_runtime_hashes_its_results_and_tables_as_qsim_does(
         worker.execute(queries[-1], 60.0, lambda batch: None)
         every_row = worker.bytes_received - sent - checksum_only
         assert checksum_only < 2_000 and every_row > 84_035 * 8 * 3
+
+
+@pytest.mark.slow
+def test_a_worker_under_an_address_space_cap_still_checksums(tmp_path, runtime_for):
+    # LLVM and OpenBLAS reserve address space as they load: under a 512 MB cap they failed
+    # to load until the worker loaded them before the cap and added them to it.
+    spec = duckdb_spec(DUCKDB_NEW, max_memory_mb=512, threads=1, memory_limit="100MB")
+    with EngineWorker(spec, runtime_for(spec), tmp_path / "ws", []) as worker:
+        sql = "SELECT x, x::VARCHAR AS s FROM range(100000) t(x)"
+        outcome = worker.execute(sql, 60.0, None, ResultRequest(checksum=True))
+        assert outcome.status == "ok", outcome.error_message
+        assert outcome.checksums["checksum"]["row_count"] == 100_000
