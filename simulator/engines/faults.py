@@ -180,10 +180,6 @@ class FaultInjector:
         """Post-state checksums computed in the worker, unfaulted like ``read_table``."""
         return self.worker.table_state(name, columns, ids, timeout_s)
 
-    def warm_up_checksums(self) -> None:
-        """Warm the wrapped worker's hashing kernels."""
-        self.worker.warm_up_checksums()
-
     def table_row_count(self, name: str) -> int:
         """Row count, unfaulted."""
         return self.worker.table_row_count(name)

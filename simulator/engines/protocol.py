@@ -183,6 +183,16 @@ class FrameReader:
         return kind, self._read_exact(size, deadline)
 
 
+# A result (or a table read-back) is checksummed inside the worker only once it passes
+# either bound; a smaller one crosses as rows and the parent checksums it. Checksumming in
+# the worker saves sending the rows, but its first use costs that worker process importing
+# numba and loading the cached kernels (about 1.5 s, measured in benchmarks/RESULTS.md):
+# only a large result pays that back (10,000 rows or 1 MiB of Arrow data take a few ms to
+# send over a pipe), and most workers, which see only small results, never load numba.
+WORKER_HASH_ROWS = 10_000
+WORKER_HASH_BYTES = 1 << 20
+
+
 @dataclass(frozen=True)
 class ResultRequest:
     """What the worker does with a result besides counting its rows (``execute``'s

@@ -3,13 +3,14 @@
 The worker runs ``RUNTIME_PYTHON -m simulator.engines.worker_main`` in its own process
 group, with its stderr appended to ``WORKSPACE/worker.log``. Statements are sent over the
 frame protocol (:mod:`simulator.engines.protocol`). Canonical checksums of results and
-written tables are computed inside the worker, next to the engine (``ResultRequest``,
-:meth:`EngineWorker.table_state`): only the rows the comparison keeps cross the protocol
-and reach ``sink``; without a ``ResultRequest`` every batch is handed to ``sink`` as it
-arrives. A statement past its timeout kills the worker's process group and is
-recorded as ``timeout``; a worker that dies (signal, exit) or writes garbage is recorded as
-``crash``; either way the next call starts a fresh worker over the workspace as it is on
-disk (adapters keep writable tables in workspace files, so earlier writes survive).
+written tables (``ResultRequest``, :meth:`EngineWorker.table_state`) are computed inside
+the worker, next to the engine, when the rows are many (only the kept rows cross), and here
+from the rows when they are few (``WORKER_HASH_ROWS``); only kept rows reach ``sink``.
+Without a ``ResultRequest`` every batch is handed to ``sink`` as it arrives. A statement
+past its timeout kills the worker's process group and is recorded as ``timeout``; a worker
+that dies (signal, exit) or writes garbage is recorded as ``crash``; either way the next
+call starts a fresh worker over the workspace as it is on disk (adapters keep writable
+tables in workspace files, so earlier writes survive).
 """
 
 from __future__ import annotations
@@ -27,12 +28,15 @@ from typing import Any
 import pyarrow as pa
 
 from simulator.config import EngineSpec
+from simulator.engines import worker_checksums
 from simulator.engines.contract import TableSpec
 from simulator.engines.protocol import (
     KIND_BATCH,
     KIND_HASHES,
     KIND_JSON,
     KIND_SCHEMA,
+    WORKER_HASH_BYTES,
+    WORKER_HASH_ROWS,
     ArrowDecodeError,
     DeadlineExceeded,
     FrameReader,
@@ -106,6 +110,7 @@ _CHECKSUM_FIELDS = (
     "partition_columns",
     "partitions",
     "rows_read",
+    "parent_hashes",
 )
 
 
@@ -144,8 +149,14 @@ class EngineWorker:
         runtime: Runtime,
         workspace: Path,
         tables: list[TableSpec],
+        worker_hash_rows: int = WORKER_HASH_ROWS,
+        worker_hash_bytes: int = WORKER_HASH_BYTES,
     ) -> None:
         self.spec = spec
+        # Results and read-backs past either bound are checksummed in the worker; smaller
+        # ones cross as rows and are checksummed here (tests lower them).
+        self.worker_hash_rows = worker_hash_rows
+        self.worker_hash_bytes = worker_hash_bytes
         self.runtime = runtime
         self.workspace = Path(workspace)
         self.tables = list(tables)
@@ -216,6 +227,8 @@ class EngineWorker:
             "settings": settings,
             "tables": [_table_to_wire(table) for table in self.tables],
             "max_memory_mb": max_memory_mb,
+            "worker_hash_rows": self.worker_hash_rows,
+            "worker_hash_bytes": self.worker_hash_bytes,
         }
         try:
             reply = self._control(request, START_TIMEOUT_S)
@@ -458,17 +471,29 @@ class EngineWorker:
         """Run one statement; never raises for engine errors, timeouts or crashes (they are
         the outcome's ``status``).
 
-        With ``result`` the worker checksums the result itself (``outcome.checksums``) and
-        only the rows ``result`` keeps reach ``sink`` (row hashes: ``outcome.row_hashes``);
+        With ``result`` the result is checksummed (``outcome.checksums``) and only the rows
+        ``result`` keeps reach ``sink`` (row hashes: ``outcome.row_hashes``): in the worker
+        when the result is large, else here from its rows (see ``WORKER_HASH_ROWS``);
         without it every result batch is streamed to ``sink``, and none crosses when
         ``sink`` is None.
         """
         request: dict[str, Any] = {"op": "execute", "sql": sql}
-        if result is not None:
-            request["result"] = result.to_wire()
-        else:
+        if result is None:
             request["rows"] = sink is not None
-        return self._stream(request, timeout_s, sink)
+            return self._stream(request, timeout_s, sink)
+        request["result"] = result.to_wire()
+        received: list[pa.RecordBatch] = []
+        outcome = self._stream(request, timeout_s, received.append)
+        if outcome.checksums.pop("parent_hashes", False) and outcome.arrow_schema is not None:
+            digest = worker_checksums.ResultDigest(result, outcome.arrow_schema)
+            for batch in received:
+                digest.add(batch)
+            fields, received, outcome.row_hashes = digest.collect()
+            outcome.checksums.update(fields)
+        if sink is not None:
+            for batch in received:
+                sink(batch)
+        return outcome
 
     def table_state(
         self,
@@ -478,28 +503,25 @@ class EngineWorker:
         timeout_s: float = CONTROL_TIMEOUT_S,
     ) -> WorkerOutcome:
         """Per-partition canonical checksums of table ``name`` split by ``columns`` (only of
-        the partitions with engine ids ``ids``, when given), computed inside the worker:
-        ``outcome.checksums`` has ``partition_columns``, ``partitions`` (key -> [rows,
-        multiset]) and ``rows_read``, or ``checksum_error``. No row crosses."""
+        the partitions with engine ids ``ids``, when given): ``outcome.checksums`` has
+        ``partition_columns``, ``partitions`` (key -> [rows, multiset]) and ``rows_read``,
+        or ``checksum_error``. Computed in the worker when the rows are many (no row
+        crosses), else here from the rows (see ``WORKER_HASH_ROWS``)."""
         request: dict[str, Any] = {"op": "table_state", "name": name, "columns": columns}
         if ids is not None:
             request["ids"] = ids
-        return self._stream(request, timeout_s, None)
+        received: list[pa.RecordBatch] = []
+        outcome = self._stream(request, timeout_s, received.append)
+        if outcome.checksums.pop("parent_hashes", False):
+            digest = worker_checksums.TableDigest(columns)
+            for batch in received:
+                digest.add(batch)
+            outcome.checksums.update(digest.finish()[0])
+        return outcome
 
-    def warm_up_checksums(self, timeout_s: float = START_TIMEOUT_S) -> None:
-        """Have the worker load its hashing kernels for common types and its tables' types
-        (so no statement pays it). Raises EngineError when the runtime cannot hash."""
-        self._ensure()
-        try:
-            reply = self._control({"op": "warm_up_checksums"}, timeout_s)
-        except _Broken as broken:
-            raise EngineError(
-                f"engine {self.spec.name}: warm_up_checksums failed: {broken.outcome.error_message}"
-            ) from None
-        if reply.get("status") != "ok":
-            raise EngineError(
-                f"engine {self.spec.name}: {reply.get('error_message')}".splitlines()[0]
-            )
+    def hashing_loaded(self) -> bool:
+        """Whether the worker process has imported canonical hashing (numba) so far."""
+        return bool(self._value({"op": "hashing_loaded"}))
 
     def read_table(
         self, name: str, sink: Sink, timeout_s: float = CONTROL_TIMEOUT_S

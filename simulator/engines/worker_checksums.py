@@ -1,7 +1,9 @@
-"""Canonical checksums computed inside the worker process, next to the engine.
+"""Canonical checksums of one result or one table read-back, wherever they are computed.
 
-Imported by :mod:`simulator.engines.worker_main` on the first request that needs it (so a
-worker that only times statements never loads the hashing kernels). It runs the same
+The worker (:mod:`simulator.engines.worker_main`) imports this module on the first result
+that passes its hashing threshold (``WORKER_HASH_ROWS`` / ``WORKER_HASH_BYTES``), so a
+worker that only sees small results never loads numba; a smaller result crosses as rows and
+the parent (:class:`simulator.engines.worker.EngineWorker`) runs the same digest. It runs the same
 ``simulator.canonical`` code as the parent would, over the batches exactly as they would
 cross the protocol (their ``wire_type``), so a checksum is the same wherever it is computed.
 A consumer takes one result's batches and returns the reply fields and the frames that
@@ -95,20 +97,27 @@ class ResultDigest:
             else:
                 self.kept = None
 
-    def finish(self) -> tuple[dict[str, object], list[Frame]]:
-        """The reply fields (``checksum``, ``checksum_error``, ``row_hash_columns``) and the
-        frames to send before the reply (kept rows, row hashes)."""
+    def collect(self) -> tuple[dict[str, object], list[pa.RecordBatch], bytes]:
+        """The reply fields (``checksum``, ``checksum_error``, ``row_hash_columns``), the
+        kept batches and the row hashes (little-endian uint64)."""
         if self.error:
-            return {"checksum_error": self.error}, []
+            return {"checksum_error": self.error}, [], b""
         fields: dict[str, object] = {}
-        frames: list[Frame] = []
         if self.accumulator is not None:
             fields["checksum"] = self.accumulator.finish().to_dict()
-        if self.kept:
-            frames += [(KIND_BATCH, batch.serialize()) for batch in self.kept]
+        hashes = b""
         if self.hash_columns is not None:
             fields["row_hash_columns"] = self.hash_columns
-            frames += [(KIND_HASHES, hashes) for hashes in self.hashes]
+            hashes = b"".join(self.hashes)
+        return fields, list(self.kept or []), hashes
+
+    def finish(self) -> tuple[dict[str, object], list[Frame]]:
+        """The reply fields and the frames to send before the reply (kept rows, row
+        hashes): :meth:`collect` as the worker sends it."""
+        fields, kept, hashes = self.collect()
+        frames: list[Frame] = [(KIND_BATCH, batch.serialize()) for batch in kept]
+        if "row_hash_columns" in fields:
+            frames += [(KIND_HASHES, hashes)]
         return fields, frames
 
 

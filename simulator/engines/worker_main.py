@@ -9,13 +9,18 @@ worker log) so that anything an engine or plugin prints cannot corrupt the strea
 duplicate's number is exported as ``QSIM_PROTOCOL_FD`` (only test fakes use it).
 
 Requests (JSON ``op``): ``start`` (adapter, engine, workspace, settings, tables,
-max_memory_mb) -> ``version``; ``execute`` (sql; ``result``: a ``ResultRequest``, the
-result then checksummed here and its rows sent only when kept; without it ``rows`` says
-whether every batch is sent); ``table_state`` (name, columns, optional ids: per-partition
-checksums of a table or of some partitions, computed here, no row sent);
-``warm_up_checksums``; ``read_table`` (name); ``partition_digests`` (name, columns);
-``read_partitions`` (name, columns, ids); ``table_row_count`` (name); ``list_tables``;
-``close``. Canonical hashing (``worker_checksums``) is imported on first use.
+max_memory_mb, worker_hash_rows, worker_hash_bytes) -> ``version``; ``execute`` (sql;
+``result``: a ``ResultRequest``; without it ``rows`` says whether every batch is sent);
+``table_state`` (name, columns, optional ids: per-partition checksums of a table or of some
+partitions); ``hashing_loaded``; ``read_table`` (name); ``partition_digests`` (name,
+columns); ``read_partitions`` (name, columns, ids); ``table_row_count`` (name);
+``list_tables``; ``close``.
+
+A ``result`` or ``table_state`` past the hashing threshold (``WORKER_HASH_ROWS`` rows or
+``WORKER_HASH_BYTES`` of Arrow data, overridable at ``start``) is checksummed here, only the
+kept rows crossing; canonical hashing (``worker_checksums``, numba) is imported on that
+first large result. A smaller one crosses as rows with reply field ``parent_hashes`` and
+the parent checksums it.
 """
 
 from __future__ import annotations
@@ -39,6 +44,8 @@ from simulator.engines.protocol import (
     KIND_BATCH,
     KIND_JSON,
     KIND_SCHEMA,
+    WORKER_HASH_BYTES,
+    WORKER_HASH_ROWS,
     EncodeError,
     FrameReader,
     FrameWriter,
@@ -62,6 +69,42 @@ class Consumer(Protocol):
 
 class ChecksumsUnavailable(Exception):
     """This runtime cannot import canonical hashing (a harness failure, not the engine's)."""
+
+
+class HashWhenLarge:
+    """One result's consumer: buffers its batches while the result is small; once it passes
+    ``rows`` rows or ``nbytes`` bytes, hands them and every later batch to the canonical
+    consumer ``make()`` builds (importing hashing then). A result that ends small is sent as
+    rows (reply ``parent_hashes``): the parent checksums it with the same code."""
+
+    def __init__(self, make: Callable[[], Consumer], rows: int, nbytes: int) -> None:
+        self.make = make
+        self.max_rows = rows
+        self.max_bytes = nbytes
+        self.rows = 0
+        self.nbytes = 0
+        self.buffered: list[pa.RecordBatch] = []
+        self.digest: Consumer | None = None
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        """Take one batch (in its wire schema)."""
+        if self.digest is not None:
+            self.digest.add(batch)
+            return
+        self.buffered.append(batch)
+        self.rows += batch.num_rows
+        self.nbytes += batch.nbytes
+        if self.rows > self.max_rows or self.nbytes > self.max_bytes:
+            self.digest = self.make()
+            for buffered in self.buffered:
+                self.digest.add(buffered)
+            self.buffered = []
+
+    def finish(self) -> tuple[dict[str, Any], list[tuple[int, Any]]]:
+        """The digest's reply fields and frames, or ``parent_hashes`` and every row."""
+        if self.digest is not None:
+            return self.digest.finish()
+        return {"parent_hashes": True}, [(KIND_BATCH, b.serialize()) for b in self.buffered]
 
 
 def _error(err: BaseException, **extra: Any) -> dict[str, Any]:
@@ -178,18 +221,22 @@ class Worker:
         self.reader = reader
         self.writer = writer
         self.adapter: EngineAdapter | None = None
-        self.tables: list[TableSpec] = []
         self._checksums: Any = None
+        self.hash_rows = WORKER_HASH_ROWS
+        self.hash_bytes = WORKER_HASH_BYTES
         self.peak_rss = PeakRss()
 
     def start(self, request: dict[str, Any]) -> dict[str, Any]:
         """Create, open, load and seal the adapter; reply with the engine's version."""
         stage = "limit_memory"
+        self.hash_rows = int(request.get("worker_hash_rows", WORKER_HASH_ROWS))
+        self.hash_bytes = int(request.get("worker_hash_bytes", WORKER_HASH_BYTES))
         try:
             hashing_bytes = 0
             if request.get("max_memory_mb"):
                 # Canonical hashing's libraries (LLVM, OpenBLAS) reserve address space as
-                # they load: load them before the cap, which is meant for the engine.
+                # they load: load them before the cap, which is meant for the engine (a
+                # large result would fail to load them under it). Only capped workers pay it.
                 before = _address_space()
                 with contextlib.suppress(ChecksumsUnavailable):
                     self.checksums().warm_up([])
@@ -202,8 +249,7 @@ class Worker:
             stage = "open"
             self.adapter.open(request["workspace"], request["settings"])
             stage = "load_tables"
-            self.tables = _tables(request["tables"])
-            self.adapter.load_tables(self.tables)
+            self.adapter.load_tables(_tables(request["tables"]))
             stage = "seal"
             self.adapter.seal()
             stage = "version"
@@ -283,6 +329,8 @@ class Worker:
                     extra, frames = digest.finish()
                     for kind, frame in frames:
                         self.writer.frame(kind, frame)
+        except ChecksumsUnavailable as err:
+            return harness_error("checksum", str(err))
         except Exception as err:
             engine_s += time.perf_counter() - began
             cpu_s += time.process_time() - cpu_began
@@ -312,6 +360,10 @@ class Worker:
             self._checksums = worker_checksums
         return self._checksums
 
+    def _when_large(self, make: Callable[[Any], Consumer]) -> HashWhenLarge:
+        """A consumer hashing here (``make(worker_checksums)``) only once the result is large."""
+        return HashWhenLarge(lambda: make(self.checksums()), self.hash_rows, self.hash_bytes)
+
     def _execute(self, adapter: EngineAdapter, request: dict[str, Any]) -> dict[str, Any]:
         wanted = request.get("result")
         if wanted is None:
@@ -320,19 +372,22 @@ class Worker:
         result = ResultRequest.from_wire(wanted)
         digest = None
         if result.checksum or result.row_hash_cap is not None:
-            module = self.checksums()
-            digest = lambda schema: module.ResultDigest(result, schema)  # noqa: E731
+            digest = lambda schema: self._when_large(  # noqa: E731
+                lambda module: module.ResultDigest(result, schema)
+            )
         return self.stream(lambda: adapter.execute(request["sql"]), digest, send_rows=False)
 
     def _table_state(self, adapter: Any, request: dict[str, Any]) -> dict[str, Any]:
-        module = self.checksums()
         columns = [str(column) for column in request["columns"]]
         ids = request.get("ids")
         if ids is None:
             produce = lambda: adapter.read_table(request["name"])  # noqa: E731
         else:
             produce = lambda: adapter.read_partitions(request["name"], columns, ids)  # noqa: E731
-        return self.stream(produce, lambda _schema: module.TableDigest(columns), send_rows=False)
+        digest = lambda _schema: self._when_large(  # noqa: E731
+            lambda module: module.TableDigest(columns)
+        )
+        return self.stream(produce, digest, send_rows=False)
 
     def handle(self, request: dict[str, Any]) -> dict[str, Any] | None:
         """Answer one request; None means stop serving."""
@@ -346,16 +401,13 @@ class Worker:
         if self.adapter is None:
             return {"status": "error", "error_class": "WorkerError", "error_message": "not started"}
         adapter = self.adapter
-        try:
-            if op == "execute":
-                return self._execute(adapter, request)
-            if op == "table_state":
-                return self._table_state(adapter, request)
-            if op == "warm_up_checksums":
-                self.checksums().warm_up(self.tables)
-                return {"status": "ok"}
-        except ChecksumsUnavailable as err:
-            return harness_error("checksum", str(err))
+        if op == "execute":
+            return self._execute(adapter, request)
+        if op == "table_state":
+            return self._table_state(adapter, request)
+        if op == "hashing_loaded":
+            # Whether this process has imported canonical hashing (numba) so far.
+            return {"status": "ok", "value": "simulator.canonical" in sys.modules}
         if op == "read_table":
             return self.stream(lambda: adapter.read_table(request["name"]))
         if op == "partition_digests":

@@ -25,13 +25,13 @@ import os
 import shutil
 import signal
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from simulator.config import EngineSpec
 from simulator.datasets.store import GenerationStore
 from simulator.datasets.workspace import make_workspace
+from simulator.engines import worker_checksums
 from simulator.engines.faults import wrap as wrap_faults
 from simulator.engines.runtime import Runtime, ensure_runtime
 from simulator.engines.worker import EngineWorker
@@ -145,15 +145,11 @@ class TenantSession:
         return {"versions": versions, "node": self.node, "pid": os.getpid()}
 
     def _warm_up_checksums(self) -> None:
-        """Have every engine worker load its checksum kernels for this tenant's column
-        types (and common result types) before the load phase, so no statement pays that
-        one-off cost (checksums are computed inside the workers)."""
-        # One thread a worker: each loads its kernels in its own process, side by side.
-        with ThreadPoolExecutor(max_workers=max(1, len(self.lanes))) as pool:
-            for done in [
-                pool.submit(lane.worker.warm_up_checksums) for lane in self.lanes.values()
-            ]:
-                done.result()
+        """Load the checksum kernels for this tenant's column types (and common result
+        types) in this process before the load phase, so no statement is timed with that
+        one-off cost. Small results are checksummed here; a worker loads its own kernels
+        only on its first large result (outside the engine's timed spans)."""
+        worker_checksums.warm_up(self.generation.table_specs(self.tenant))
 
     def _runtime(self, spec: EngineSpec) -> Runtime:
         """The driver's runtime when this node sees it (same host or shared file system),

@@ -17,7 +17,7 @@ from engine_fixtures import DUCKDB_NEW, DUCKDB_OLD, duckdb_spec
 from simulator.canonical import ChecksumAccumulator, PartitionAccumulator, row_hashes
 from simulator.config import EngineSpec
 from simulator.engines.contract import TableSpec
-from simulator.engines.protocol import ResultRequest
+from simulator.engines.protocol import WORKER_HASH_ROWS, ResultRequest
 from simulator.engines.worker import EngineWorker
 
 ARROW_FILES = "tests.engines.arrow_file_adapter:ArrowFileAdapter"
@@ -195,7 +195,8 @@ def _expected(table: pa.Table, partitions: list[str]) -> tuple[dict, np.ndarray,
 
 
 def _in_worker(worker: EngineWorker, sql: str, table: str, partitions: list[str]):
-    """The same three, computed inside ``worker`` (and nothing but kept rows crossing)."""
+    """The same three, through a ``ResultRequest`` and ``table_state`` (in the worker or, for
+    small work, in qsim from the rows), nothing but kept rows reaching the sink."""
     crossed: list[pa.RecordBatch] = []
     checked = worker.execute(sql, 60.0, crossed.append, ResultRequest(checksum=True))
     assert checked.status == "ok", checked.error_message
@@ -208,19 +209,25 @@ def _in_worker(worker: EngineWorker, sql: str, table: str, partitions: list[str]
     return checked.checksums["checksum"], hashes, state.checksums["partitions"]
 
 
-def _arrow_worker(tmp_path: Path, requirements: tuple[str, ...], runtime_for) -> EngineWorker:
+def _arrow_worker(
+    tmp_path: Path, requirements: tuple[str, ...], runtime_for, hash_rows: int
+) -> EngineWorker:
     spec = EngineSpec(name="arrow", adapter=ARROW_FILES, requirements=requirements)
-    return EngineWorker(spec, runtime_for(spec), tmp_path / "ws", [])
+    return EngineWorker(spec, runtime_for(spec), tmp_path / "ws", [], hash_rows, hash_rows)
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("hashed_in", ["parent", "worker"])
 def test_the_type_matrix_hashes_alike_in_qsim_and_in_a_worker_on_another_pyarrow(
-    tmp_path, runtime_for
+    tmp_path, runtime_for, hashed_in
 ):
     matrix = _table({**SCALARS, **NESTED, **ARROW_ONLY})
     empty = pa.Table.from_batches([], schema=matrix.schema)  # a result with no batch
     # The parent runs qsim's pyarrow (26 here); the worker's runtime pins an older release.
-    with _arrow_worker(tmp_path, (OLD_PYARROW,), runtime_for) as worker:
+    # A zero threshold has the worker hash every non-empty result; the default leaves these
+    # small ones to the parent.
+    hash_rows = 0 if hashed_in == "worker" else WORKER_HASH_ROWS
+    with _arrow_worker(tmp_path, (OLD_PYARROW,), runtime_for, hash_rows) as worker:
         assert worker.version == "pyarrow 20.0.0" != f"pyarrow {pa.__version__}"
         for name, table, partitions in (
             ("matrix", matrix, ["d32", "s"]),
@@ -241,6 +248,7 @@ def test_the_type_matrix_hashes_alike_in_qsim_and_in_a_worker_on_another_pyarrow
         folded = worker.table_state("matrix", ["no_such_column"])
         assert folded.checksums["partition_columns"] == []
         assert folded.checksums["partitions"] == _expected(matrix, [])[2]
+        assert worker.hashing_loaded() == (hashed_in == "worker")
 
 
 def _engine_table(root: Path, name: str, table: pa.Table, writable: bool) -> TableSpec:
@@ -299,6 +307,8 @@ def test_each_engine_runtime_hashes_its_results_and_tables_as_qsim_does(
             assert in_worker[0] == in_qsim[0], sql
             assert in_worker[1].tolist() == in_qsim[1].tolist(), sql
             assert in_worker[2] == in_qsim[2], sql
+            # The small results were hashed by qsim; the 84,035-row one by the worker.
+            assert worker.hashing_loaded() == (sql == queries[-1]), sql
         assert in_worker[0]["row_count"] == 7 * 5 * 7**4 > 65_536  # several batches
         # What crossed for that result: a checksum, against every row on the old path.
         sent = worker.bytes_received
@@ -319,3 +329,33 @@ def test_a_worker_under_an_address_space_cap_still_checksums(tmp_path, runtime_f
         outcome = worker.execute(sql, 60.0, None, ResultRequest(checksum=True))
         assert outcome.status == "ok", outcome.error_message
         assert outcome.checksums["checksum"]["row_count"] == 100_000
+
+
+def test_small_results_are_hashed_by_qsim_and_never_load_hashing_in_the_worker(
+    tmp_path, runtime_for
+):
+    table = pa.table({"day": pa.array([1, 1, 2], pa.int64()), "v": ["a", "b", "c"]})
+    spec = EngineSpec(name="sqlite", adapter="sqlite")
+    tables = [_engine_table(tmp_path, "t", table, writable=True)]
+    # A 10-row threshold: the 3-row results stay below it, the 20-row one passes it.
+    with EngineWorker(spec, runtime_for(spec), tmp_path / "ws", tables, 10, 1 << 20) as worker:
+        sent: list[pa.RecordBatch] = []
+        whole = worker.execute("SELECT * FROM t", 60.0, sent.append, ResultRequest(checksum=True))
+        assert whole.checksums["checksum"] == _expected(table, [])[0]
+        assert sent == []  # checksummed by qsim from the rows, which are not kept
+        ordered = ResultRequest(checksum=True, keep_rows=100, ordered=True)
+        worker.execute("SELECT v FROM t ORDER BY v", 60.0, sent.append, ordered)
+        assert pa.Table.from_batches(sent).column("v").to_pylist() == ["a", "b", "c"]
+        state = worker.table_state("t", ["day"])
+        assert state.checksums["partitions"] == _expected(table, ["day"])[2]
+        assert state.checksums["rows_read"] == 3
+        assert not worker.hashing_loaded()
+        large = worker.execute(
+            "WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM r WHERE x < 20) "
+            "SELECT x FROM r",
+            60.0,
+            None,
+            ResultRequest(checksum=True),
+        )
+        assert large.checksums["checksum"]["row_count"] == 20
+        assert worker.hashing_loaded()
