@@ -93,7 +93,7 @@ class HashWhenLarge:
             return
         self.buffered.append(batch)
         self.rows += batch.num_rows
-        self.nbytes += batch.nbytes
+        self.nbytes += batch.get_total_buffer_size()  # nbytes fails on string_view (pyarrow 20)
         if self.rows > self.max_rows or self.nbytes > self.max_bytes:
             self.digest = self.make()
             for buffered in self.buffered:
