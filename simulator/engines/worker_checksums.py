@@ -3,9 +3,9 @@
 The worker (:mod:`simulator.engines.worker_main`) imports this module on the first result
 that passes its hashing threshold (``WORKER_HASH_ROWS`` / ``WORKER_HASH_BYTES``), so a
 worker that only sees small results never loads numba; a smaller result crosses as rows and
-the parent (:class:`simulator.engines.worker.EngineWorker`) runs the same digest. It runs the same
-``simulator.canonical`` code as the parent would, over the batches exactly as they would
-cross the protocol (their ``wire_type``), so a checksum is the same wherever it is computed.
+the parent (:class:`simulator.engines.worker.EngineWorker`) runs the same digest over them.
+Either way the batches are those that cross the protocol (their ``wire_type``), so a
+checksum is the same wherever it is computed.
 A consumer takes one result's batches and returns the reply fields and the frames that
 must still cross (kept rows, row hashes); nothing else of the result leaves the worker.
 """
