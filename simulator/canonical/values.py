@@ -121,10 +121,8 @@ def _hash_into(arr: pa.Array, out: np.ndarray) -> None:
     t = arr.type
     n = len(arr)
     if pa.types.is_integer(t):
-        # Not t.to_pandas_dtype(): older pyarrow releases import pandas there, which an
-        # engine runtime (where workers checksum) does not have.
-        kind = "i" if pa.types.is_signed_integer(t) else "u"
-        values = _data(arr, 1, np.dtype(f"<{kind}{t.bit_width // 8}"))
+        np_type = t.to_pandas_dtype()
+        values = _data(arr, 1, np_type)
         if t == pa.uint64():
             _k_uint64(values, out)
         else:

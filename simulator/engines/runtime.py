@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import importlib.metadata as metadata
 import json
 import os
 import platform
@@ -32,9 +31,6 @@ from simulator.engines.registry import check_adapter, runtime_requirements
 from simulator.errors import EngineError
 
 MARKER = "qsim-runtime.json"
-# What canonical hashing needs inside every runtime (the worker checksums results next to
-# the engine), pinned to the versions qsim itself runs with: the same kernels on both sides.
-CANONICAL_PACKAGES = ("numba", "xxhash")
 LAST_USED = ".last-used"
 SOURCE_ROOT = Path(__file__).resolve().parents[2]
 _LOCAL_PREFIXES = ("./", "../", "/", "~", "file:")
@@ -83,12 +79,6 @@ def _tree_digest(folder: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def canonical_requirements() -> tuple[str, ...]:
-    """``CANONICAL_PACKAGES`` pinned to the versions installed beside qsim (numba brings
-    its numpy and llvmlite)."""
-    return tuple(f"{name}=={metadata.version(name)}" for name in CANONICAL_PACKAGES)
-
-
 def resolve_requirements(spec: EngineSpec) -> tuple[tuple[str, ...], dict[str, str]]:
     """Requirements to install (local paths made absolute) and a digest per local path.
 
@@ -96,8 +86,7 @@ def resolve_requirements(spec: EngineSpec) -> tuple[tuple[str, ...], dict[str, s
     """
     resolved: list[str] = []
     digests: dict[str, str] = {}
-    declared = runtime_requirements(spec.adapter, tuple(spec.requirements))
-    for requirement in (*declared, *canonical_requirements()):
+    for requirement in runtime_requirements(spec.adapter, tuple(spec.requirements)):
         if _is_local(requirement):
             folder = Path(requirement.removeprefix("file:")).expanduser().resolve()
             if not folder.is_dir():
@@ -188,15 +177,10 @@ def _build(folder: Path, spec: EngineSpec, content: dict[str, Any]) -> None:
 
 
 def _probe(runtime: Runtime, engine: str) -> str:
-    """Empty when the runtime's Python runs and imports pyarrow and the adapter, and has
-    canonical hashing's packages; else why."""
+    """Empty when the runtime's Python runs and imports pyarrow and the adapter; else why."""
     code = (
-        "import sys, pyarrow, importlib.util\n"
+        "import sys, pyarrow\n"
         "from simulator.engines.registry import load_factory\n"
-        f"for name in {CANONICAL_PACKAGES!r}:\n"
-        "    if importlib.util.find_spec(name) is None:\n"
-        "        sys.stderr.write(f'it lacks {name}, which canonical hashing needs')\n"
-        "        sys.exit(4)\n"
         "try:\n"
         "    load_factory(sys.argv[1], sys.argv[2])\n"
         "except Exception as err:\n"
@@ -217,8 +201,6 @@ def _probe(runtime: Runtime, engine: str) -> str:
         return ""
     if probe.returncode == 3:
         return f"{probe.stderr.strip()} (runtime {runtime.spec_hash})"
-    if probe.returncode == 4:
-        return probe.stderr.strip()
     lines = probe.stderr.strip().splitlines()
     return lines[-1] if lines else f"probe exited with code {probe.returncode}"
 

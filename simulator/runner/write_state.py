@@ -6,10 +6,9 @@ own per-partition digests (row count and two sums of engine row hashes, computed
 aggregate inside the engine, contract ``partition_digests``). After the next DML on that
 table it takes the digests again: a partition whose digest is unchanged keeps its verified
 canonical state; a changed, new or vanished one is re-read (``read_partitions``) and
-checksummed by qsim inside the worker (``EngineWorker.table_state``): no row crosses. The
-result must agree with the engine's digest row counts partition by partition, or the whole
-table is read back as before. The canonical checksums compared across engines are always
-qsim's; the engine's hashes are only compared with themselves.
+checksummed by qsim. The result must agree with the engine's digest row counts partition by
+partition, or the whole table is read back as before. The canonical checksums compared
+across engines are always qsim's; the engine's hashes are only compared with themselves.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from simulator.canonical import ChecksumInputError, partition_keys
-from simulator.compare.tables import state_from_checksums, table_state
+from simulator.compare.tables import TableStateBuilder, table_state
 from simulator.engines.contract import DIGEST_COLUMNS
 from simulator.engines.worker import EngineWorker, WorkerOutcome
 from simulator.errors import EngineError
@@ -75,18 +74,21 @@ class _DigestSink:
             self.error = err
 
 
-def state_from_reply(
-    table: str, outcome: WorkerOutcome, rows_before: int | None
-) -> TableState | None:
-    """The post-state the worker checksummed (``EngineWorker.table_state``); None when qsim
-    cannot checksum the table's rows (the state is then "not captured")."""
-    reply = outcome.checksums
-    if "checksum_error" in reply or "partitions" not in reply:
-        return None
-    checksums = {
-        key: (int(rows), str(multiset)) for key, (rows, multiset) in reply["partitions"].items()
-    }
-    return state_from_checksums(table, reply["partition_columns"], checksums, rows_before)
+class _CountingStateSink:
+    """Feeds read-back rows to a TableStateBuilder and counts them."""
+
+    def __init__(self, builder: TableStateBuilder) -> None:
+        self.builder = builder
+        self.rows = 0
+        self.error: ChecksumInputError | None = None
+
+    def __call__(self, batch: pa.RecordBatch) -> None:
+        self.rows += batch.num_rows
+        if self.error is None:
+            try:
+                self.builder.update(batch)
+            except ChecksumInputError as err:
+                self.error = err
 
 
 def _checked(outcome: WorkerOutcome) -> WorkerOutcome:
@@ -142,15 +144,14 @@ def verified_after_change(
         for key in set(before) | set(after)
         if key not in before or key not in after or before[key].content() != after[key].content()
     }
+    builder = TableStateBuilder(table, columns, rows_before=rows_before)
+    sink = _CountingStateSink(builder)
     ids = sorted({after[key].partition_id for key in changed if key in after})
-    fresh = state_from_checksums(table, columns, {}, rows_before)
-    rows_read = 0
     if ids:
-        outcome = _checked(worker.table_state(table, columns, ids, timeout_s=timeout_s))
-        read = state_from_reply(table, outcome, rows_before) if outcome.status == "ok" else None
-        if read is None:
+        outcome = _checked(worker.read_partitions(table, columns, ids, sink, timeout_s=timeout_s))
+        if outcome.status != "ok" or sink.error is not None:
             return None
-        fresh, rows_read = read, int(outcome.checksums.get("rows_read", 0))
+    fresh = builder.finish()
     if fresh.partition_columns != columns:
         return None
     partitions = {k: p for k, p in previous.state.partitions.items() if k not in changed}
@@ -159,7 +160,7 @@ def verified_after_change(
     state = table_state(table, columns, partitions, rows_before)
     if not _counts_agree(state, after):
         return None
-    return VerifiedTable(state, after, rows_read=rows_read)
+    return VerifiedTable(state, after, rows_read=sink.rows)
 
 
 def _counts_agree(state: TableState, digests: dict[str, Digest]) -> bool:

@@ -3,7 +3,6 @@ damaged runtimes, concurrent builders, offline wheel folders, list and prune."""
 
 from __future__ import annotations
 
-import importlib.metadata as metadata
 import json
 import os
 import shutil
@@ -43,9 +42,7 @@ def test_runtime_is_built_once_and_reused(tmp_path):
     assert second == first
     assert json.loads((second.path / MARKER).read_text())["built_at"] == built_at
     assert first.path == tmp_path / first.spec_hash
-    # The worker's pyarrow, and canonical hashing pinned to qsim's own releases.
-    numba, xxhash = (f"{name}=={metadata.version(name)}" for name in ("numba", "xxhash"))
-    assert first.requirements == ("pyarrow>=14", numba, xxhash)
+    assert first.requirements == ("pyarrow>=14",)
     out = subprocess.run(
         [str(first.python), "-c", "import sys, pyarrow; print(sys.prefix)"],
         capture_output=True,
@@ -162,8 +159,8 @@ def test_offline_site_installs_from_a_wheel_folder_only(tmp_path):
         check=True,
         capture_output=True,
     )
-    # The worker's pyarrow and canonical hashing's packages, at qsim's own releases.
-    packages = ("pyarrow", "numba", "llvmlite", "numpy", "xxhash")
+    import pyarrow
+
     subprocess.run(
         [
             sys.executable,
@@ -174,7 +171,7 @@ def test_offline_site_installs_from_a_wheel_folder_only(tmp_path):
             "--no-deps",
             "--dest",
             str(wheels),
-            *(f"{name}=={metadata.version(name)}" for name in packages),
+            f"pyarrow=={pyarrow.__version__}",
         ],
         check=True,
         capture_output=True,
