@@ -3,6 +3,7 @@ quiet), A/A calibration and sensitivity, reduced to a detection matrix."""
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +23,11 @@ from simulator.selftest.matrix import Detection
 # 20-40) 2x was found 16/16 with the lowest CI bound at 1.33, so 1.5x is the floor.
 LATENCY_FACTOR = 1.5
 ERROR_RATE = 0.01
+# A known change counts as found when at least this share of the changed patterns is
+# flagged and no other pattern is (the issue's measure: 9 of 10 slowed patterns with 0
+# false alarms). A 100 % rule would fail a whole row on one pattern whose CI happened to
+# straddle the threshold, which on ~3 ms statements happens about once in 20 at x1.5.
+DETECTION_SHARE = 0.9
 # SELECTs slowed only while other executions run: the isolated perf phase cannot see it,
 # the comparison under load must (whole workload regressed).
 LOAD_FACTOR = 3.0
@@ -164,6 +170,15 @@ def quiet_row(run: IncidentRun) -> Detection:
     )
 
 
+def found_enough(expected: set[tuple[str, str]], flagged: set[tuple[str, str]]) -> bool:
+    """Whether a known change was found: flagged on at least ``DETECTION_SHARE`` of the
+    ``expected`` patterns (at least one) and on no other."""
+    found = len(expected & flagged)
+    return (
+        found > 0 and not flagged - expected and found >= math.ceil(DETECTION_SHARE * len(expected))
+    )
+
+
 def calibration_rows(run: CalibrationRun) -> list[Detection]:
     """A/A correctness and performance false alarms, latency and error sensitivity."""
     replicas = len(run.replicas)
@@ -191,11 +206,11 @@ def calibration_rows(run: CalibrationRun) -> list[Detection]:
         ),
         Detection(
             fault=f"latency x{LATENCY_FACTOR} on SELECTs reading customers",
-            expected="regressed on those patterns, no others",
+            expected=f"regressed on >= {DETECTION_SHARE:.0%} of those patterns, no others",
             seen=f"{len(expected & regressed)}/{len(expected)} regressed, "
             f"{len(regressed - expected)} others regressed",
             runs=1,
-            ok=bool(expected) and regressed == expected,
+            ok=found_enough(expected, regressed),
         ),
         Detection(
             fault=f"injected errors at {ERROR_RATE:.0%} on SELECTs",
@@ -224,10 +239,10 @@ def memory_rows(run: CalibrationRun) -> list[Detection]:
         ),
         Detection(
             fault=f"memory x{MEMORY_FACTOR} on SELECTs reading customers",
-            expected="memory_regressed on those patterns, no others",
+            expected=f"memory_regressed on >= {DETECTION_SHARE:.0%} of those patterns, no others",
             seen=f"{len(expected & flagged)}/{len(expected)} memory_regressed, "
             f"{len(flagged - expected)} others memory_regressed",
             runs=1,
-            ok=bool(expected) and flagged == expected,
+            ok=found_enough(expected, flagged),
         ),
     ]

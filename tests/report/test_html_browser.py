@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from chromium_launch import CHROMIUM, CHROMIUM_ARGS
 from run_folders import realistic_spec, write_run
 
 from simulator.report import generate_reports
@@ -19,17 +20,6 @@ from simulator.results.layout import HISTORY_FILE, RUN_FILE
 
 playwright = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PAYLOADS = [
     "</script><img src=x onerror=alert(1)>",
     '"><img src=x onerror=alert(2)><"',

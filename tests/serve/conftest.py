@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from chromium_launch import CHROMIUM, CHROMIUM_ARGS
 from runner_fixtures import world, write_config
 from serve_fixtures import Service, start_service
 
@@ -26,20 +27,6 @@ def service(serve_config: Path) -> Iterator[Service]:
     running = start_service(serve_config)
     yield running
     assert running.stop() == 0
-
-
-CHROMIUM = "/usr/bin/chromium"
-# The launch flags of tests/report/test_html_browser.py: headless, no network side traffic.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture(scope="module")
