@@ -96,6 +96,16 @@ class EngineAdapter(abc.ABC):
     # read_partitions(name, partition_columns, partition_ids) -> StatementResult: every
     #   row of ``name`` whose partition id (as ``partition_digests`` gives it) is in
     #   ``partition_ids``; rows of other partitions may come too (an id collision).
+    #
+    # Optional, with the two above (``has_row_digests``):
+    #
+    # partition_row_digests(name, partition_columns) -> StatementResult: like
+    #   ``partition_digests``, but the two hash columns are functions of the SET of the
+    #   engine's row identities in the partition (e.g. DuckDB's ``rowid``), not of the rows'
+    #   values: an identity that a plain INSERT never reuses and a DELETE never reassigns to
+    #   a surviving row. Cheaper than hashing values (one narrow column), and enough to find
+    #   every partition a statement that only appends or deletes whole rows changed; a
+    #   storage that renumbers rows (compaction) only makes qsim read more partitions.
 
     # Optional capability, announced by the worker at start (``has_explain``):
     #
@@ -112,6 +122,14 @@ class EngineAdapter(abc.ABC):
 def has_explain(adapter: EngineAdapter) -> bool:
     """True when ``adapter`` offers the optional ``explain`` capability."""
     return callable(getattr(adapter, "explain", None))
+
+
+def has_row_digests(adapter: EngineAdapter) -> bool:
+    """True when ``adapter`` also offers ``partition_row_digests`` (see
+    :class:`EngineAdapter`)."""
+    return has_partition_digests(adapter) and callable(
+        getattr(adapter, "partition_row_digests", None)
+    )
 
 
 def has_partition_digests(adapter: EngineAdapter) -> bool:

@@ -186,6 +186,17 @@ class FaultInjector:
         """The engine's partition digests, unfaulted (they find what a write changed)."""
         return self.worker.partition_digests(name, columns, sink, timeout_s)
 
+    @property
+    def has_row_digests(self) -> bool:
+        """Whether the wrapped worker's adapter digests partitions by row identity."""
+        return self.worker.has_row_digests
+
+    def partition_row_digests(
+        self, name: str, columns: list[str], sink: Sink, timeout_s: float = 600.0
+    ) -> WorkerOutcome:
+        """The engine's row-identity digests, unfaulted like ``partition_digests``."""
+        return self.worker.partition_row_digests(name, columns, sink, timeout_s)
+
     def read_partitions(
         self, name: str, columns: list[str], ids: list[int], sink: Sink, timeout_s: float = 600.0
     ) -> WorkerOutcome:

@@ -132,6 +132,7 @@ class EngineWorker:
         # Whether the adapter can digest partitions (told by the worker at start): without
         # it, write verification reads whole tables and never asks.
         self.has_partition_digests = False
+        self.has_row_digests = False
         self.has_explain = False
         self.restarts = 0
         self._proc: subprocess.Popen[bytes] | None = None
@@ -203,6 +204,7 @@ class EngineWorker:
                 f"{reply.get('error_message', '')}".splitlines()[0]
             )
         self.has_partition_digests = bool(reply.get("partition_digests"))
+        self.has_row_digests = bool(reply.get("row_digests"))
         self.has_explain = bool(reply.get("explain"))
         return str(reply["version"])
 
@@ -437,6 +439,14 @@ class EngineWorker:
         """Stream the engine's per-partition digests of ``name`` (contract
         ``partition_digests``) to ``sink``; status ``error`` when the adapter has none."""
         request = {"op": "partition_digests", "name": name, "columns": columns}
+        return self._stream(request, timeout_s, sink)
+
+    def partition_row_digests(
+        self, name: str, columns: list[str], sink: Sink, timeout_s: float = CONTROL_TIMEOUT_S
+    ) -> WorkerOutcome:
+        """Stream the engine's per-partition row-identity digests of ``name`` (contract
+        ``partition_row_digests``) to ``sink``; status ``error`` when the adapter has none."""
+        request = {"op": "partition_row_digests", "name": name, "columns": columns}
         return self._stream(request, timeout_s, sink)
 
     def read_partitions(

@@ -32,6 +32,7 @@ from simulator.engines.contract import (
     TableSpec,
     has_explain,
     has_partition_digests,
+    has_row_digests,
 )
 from simulator.engines.protocol import (
     KIND_BATCH,
@@ -207,6 +208,7 @@ class Worker:
             "version": version,
             "pid": os.getpid(),
             "partition_digests": has_partition_digests(self.adapter),
+            "row_digests": has_row_digests(self.adapter),
             "explain": has_explain(self.adapter),
         }
 
@@ -301,6 +303,10 @@ class Worker:
         if op == "partition_digests":
             return self.stream(
                 lambda: adapter.partition_digests(request["name"], request["columns"])
+            )
+        if op == "partition_row_digests":
+            return self.stream(
+                lambda: adapter.partition_row_digests(request["name"], request["columns"])
             )
         if op == "read_partitions":
             return self.stream(

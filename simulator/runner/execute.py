@@ -45,6 +45,8 @@ class Statement:
     the columns its post-state is checksummed by. ``ordered``, ``order_keys`` and ``limit``
     are the query's top-level ORDER BY and LIMIT: they decide whether its rows are kept.
     ``unlimited_sql`` (baseline only) is the SELECT without its top-level LIMIT.
+    ``only_adds_or_removes_rows``: a plain INSERT or a DELETE (write verification may then
+    find the changed partitions by row identity).
     """
 
     index: int
@@ -58,6 +60,7 @@ class Statement:
     ordered: bool = False
     limit: int | None = None
     unlimited_sql: str | None = None
+    only_adds_or_removes_rows: bool = False
 
     @property
     def is_write(self) -> bool:
@@ -322,7 +325,13 @@ def _post_state(
             continue
         if previous is not None and statement.kind in DML_KINDS:
             # DML keeps the table and its columns: the last verified state still applies.
-            changed = verified_after_change(worker, previous, rows_before.get(table), read_timeout)
+            changed = verified_after_change(
+                worker,
+                previous,
+                rows_before.get(table),
+                read_timeout,
+                only_adds_or_removes_rows=statement.only_adds_or_removes_rows,
+            )
             if changed is not None and verified is not None:
                 verified[table] = changed
                 states[table] = changed.state

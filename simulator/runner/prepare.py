@@ -22,6 +22,7 @@ from simulator.config import EngineSpec, RunConfig
 from simulator.datasets.store import Generation
 from simulator.errors import RunError, WorkloadError
 from simulator.runner.execute import Statement
+from simulator.workload.classify import only_adds_or_removes_rows
 from simulator.workload.store import QUERY_SCHEMA, Workload, WorkloadQuery
 from simulator.workload.transpile import transpile
 
@@ -121,6 +122,7 @@ def build_statements(
 ) -> dict[str, list[Statement]]:
     """Each engine's view of ``tenant``'s statements: transpiled SQL or a skip reason."""
     lanes: dict[str, list[Statement]] = {}
+    appends_or_deletes = [_only_adds_or_removes_rows(query) for query in queries]
     for name in (cfg.run.baseline, *cfg.run.candidates):
         spec = cfg.engines[name]
         statements = []
@@ -150,6 +152,7 @@ def build_statements(
                     unlimited_sql=unlimited_sql(query, spec, tenant)
                     if name == cfg.run.baseline and sql is not None
                     else None,
+                    only_adds_or_removes_rows=appends_or_deletes[index],
                 )
             )
         lanes[name] = statements
@@ -188,6 +191,17 @@ def statements_parquet(statements: dict[str, dict[str, list[Statement]]]) -> byt
     sink = pa.BufferOutputStream()
     pq.write_table(pa.Table.from_pylist(rows, schema=STATEMENT_SCHEMA), sink)
     return sink.getvalue().to_pybytes()
+
+
+def _only_adds_or_removes_rows(query: WorkloadQuery) -> bool:
+    """Whether ``query`` is a plain INSERT or a DELETE (see ``only_adds_or_removes_rows``)."""
+    if query.kind not in ("insert", "delete"):
+        return False
+    try:
+        tree = sqlglot.parse_one(query.sql, read=query.dialect)
+    except (SqlglotError, ValueError):
+        return False
+    return tree is not None and only_adds_or_removes_rows(tree)
 
 
 def unlimited_sql(query: WorkloadQuery, spec: EngineSpec, tenant: str) -> str | None:

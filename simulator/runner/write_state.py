@@ -2,13 +2,19 @@
 changed, and only those partitions are read back and checksummed canonically.
 
 After a table's post-state is verified on an engine, the runner keeps it with the engine's
-own per-partition digests (row count and two sums of engine row hashes, computed by one
-aggregate inside the engine, contract ``partition_digests``). After the next DML on that
-table it takes the digests again: a partition whose digest is unchanged keeps its verified
-canonical state; a changed, new or vanished one is re-read (``read_partitions``) and
-checksummed by qsim. The result must agree with the engine's digest row counts partition by
-partition, or the whole table is read back as before. The canonical checksums compared
-across engines are always qsim's; the engine's hashes are only compared with themselves.
+own per-partition digests, computed by one aggregate inside the engine: content digests
+(row count and two sums of engine row hashes, contract ``partition_digests``) and, where
+the engine has them, row-identity digests (row count and functions of the set of its row
+ids, ``partition_row_digests``: one narrow column, several times cheaper). After the next
+DML on that table it takes the digests again: a partition whose digest is unchanged keeps
+its verified canonical state; a changed, new or vanished one is re-read
+(``read_partitions``) and checksummed by qsim. A statement that only appends or deletes
+whole rows (a plain INSERT or a DELETE) is judged by row identities; one that may rewrite
+rows in place (UPDATE, MERGE, an upsert) by content, and a partition whose content digest
+is not known for the verified state (changed since by row identity) is re-read then. The
+result must agree with the engine's digest row counts partition by partition, or the whole
+table is read back as before. The canonical checksums compared across engines are always
+qsim's; the engine's digests are only compared with themselves.
 """
 
 from __future__ import annotations
@@ -46,10 +52,14 @@ class Digest:
 @dataclass
 class VerifiedTable:
     """A table's last verified post-state on one engine, the engine's digests of exactly
-    that content, and how many rows qsim read back to verify it."""
+    that content, and how many rows qsim read back to verify it.
+
+    ``digests`` are content digests and may lack partitions changed since they were taken
+    (by row identity only); ``row_digests`` are None when the engine has none."""
 
     state: TableState
     digests: dict[str, Digest]
+    row_digests: dict[str, Digest] | None
     rows_read: int
 
 
@@ -101,14 +111,21 @@ def _checked(outcome: WorkerOutcome) -> WorkerOutcome:
 
 
 def read_digests(
-    worker: EngineWorker, table: str, columns: list[str], timeout_s: float
+    worker: EngineWorker,
+    table: str,
+    columns: list[str],
+    timeout_s: float,
+    *,
+    by_row_identity: bool = False,
 ) -> dict[str, Digest] | None:
-    """The engine's digests of ``table`` per partition; None when the engine has none.
-    Raises EngineError when the worker crashed or timed out."""
-    if not worker.has_partition_digests:
+    """The engine's digests of ``table`` per partition (content digests, or row-identity
+    digests with ``by_row_identity``); None when the engine has none. Raises EngineError
+    when the worker crashed or timed out."""
+    if not (worker.has_row_digests if by_row_identity else worker.has_partition_digests):
         return None
     sink = _DigestSink(columns)
-    outcome = _checked(worker.partition_digests(table, columns, sink, timeout_s=timeout_s))
+    digest = worker.partition_row_digests if by_row_identity else worker.partition_digests
+    outcome = _checked(digest(table, columns, sink, timeout_s=timeout_s))
     if outcome.status != "ok" or sink.error is not None:
         return None
     return sink.digests
@@ -119,10 +136,14 @@ def verified_after_full_read(
 ) -> VerifiedTable | None:
     """``state`` (read back in full) with the engine's digests of it, when they agree with
     it row count by row count; None otherwise (the next write then reads in full again)."""
-    digests = read_digests(worker, state.table, state.partition_columns, timeout_s)
+    table, columns = state.table, state.partition_columns
+    digests = read_digests(worker, table, columns, timeout_s)
     if digests is None or not _counts_agree(state, digests):
         return None
-    return VerifiedTable(state, digests, rows_read=state.row_count)
+    row_digests = read_digests(worker, table, columns, timeout_s, by_row_identity=True)
+    if row_digests is not None and not _counts_agree(state, row_digests):
+        row_digests = None
+    return VerifiedTable(state, digests, row_digests, rows_read=state.row_count)
 
 
 def verified_after_change(
@@ -130,20 +151,32 @@ def verified_after_change(
     previous: VerifiedTable,
     rows_before: int | None,
     timeout_s: float,
+    *,
+    only_adds_or_removes_rows: bool = False,
 ) -> VerifiedTable | None:
     """The table's post-state from ``previous`` and a read of only the partitions whose
     engine digest changed since; None when the engine cannot say or the pieces disagree
-    with the engine's row counts (the caller then reads the whole table)."""
+    with the engine's row counts (the caller then reads the whole table).
+
+    ``only_adds_or_removes_rows``: the statement was a plain INSERT or a DELETE, so row
+    identities are enough to find what it changed (when the engine has them)."""
     table, columns = previous.state.table, previous.state.partition_columns
-    after = read_digests(worker, table, columns, timeout_s)
-    if after is None:
-        return None
-    before = previous.digests
-    changed = {
-        key
-        for key in set(before) | set(after)
-        if key not in before or key not in after or before[key].content() != after[key].content()
-    }
+    known = set(previous.state.partitions)
+    if only_adds_or_removes_rows and previous.row_digests is not None:
+        row_digests = read_digests(worker, table, columns, timeout_s, by_row_identity=True)
+        if row_digests is None:
+            return None
+        changed = _changed(known, previous.row_digests, row_digests)
+        # Content digests stay true for partitions whose rows are the same rows.
+        digests = {key: d for key, d in previous.digests.items() if key not in changed}
+        after = row_digests
+    else:
+        after = read_digests(worker, table, columns, timeout_s)
+        if after is None:
+            return None
+        changed = _changed(known, previous.digests, after)
+        digests = after
+        row_digests = read_digests(worker, table, columns, timeout_s, by_row_identity=True)
     builder = TableStateBuilder(table, columns, rows_before=rows_before)
     sink = _CountingStateSink(builder)
     ids = sorted({after[key].partition_id for key in changed if key in after})
@@ -160,7 +193,19 @@ def verified_after_change(
     state = table_state(table, columns, partitions, rows_before)
     if not _counts_agree(state, after):
         return None
-    return VerifiedTable(state, after, rows_read=sink.rows)
+    if row_digests is not None and not _counts_agree(state, row_digests):
+        row_digests = None
+    return VerifiedTable(state, digests, row_digests, rows_read=sink.rows)
+
+
+def _changed(known: set[str], before: dict[str, Digest], after: dict[str, Digest]) -> set[str]:
+    """Partitions to re-read: new, vanished, with a moved digest, or (among the verified
+    state's ``known`` partitions) with no digest before to compare with."""
+    return {
+        key
+        for key in known | set(before) | set(after)
+        if key not in before or key not in after or before[key].content() != after[key].content()
+    }
 
 
 def _counts_agree(state: TableState, digests: dict[str, Digest]) -> bool:

@@ -162,6 +162,18 @@ def kind_of(tree: exp.Expression) -> str:
     return "other"
 
 
+def only_adds_or_removes_rows(tree: exp.Expression) -> bool:
+    """Whether a write can only append rows or delete whole rows, never rewrite one in
+    place: a DELETE, or an INSERT with no ON CONFLICT, OR REPLACE/IGNORE or OVERWRITE
+    clause, with no UPDATE or MERGE nested anywhere (a data-modifying CTE)."""
+    if isinstance(tree, exp.Insert):
+        if tree.args.get("conflict") or tree.args.get("alternative") or tree.args.get("overwrite"):
+            return False
+    elif not isinstance(tree, exp.Delete):
+        return False
+    return tree.find(exp.Update, exp.Merge) is None
+
+
 def _target_tables(tree: exp.Expression, kind: str) -> list[exp.Table]:
     if kind == "select" or kind == "other":
         return []

@@ -21,7 +21,8 @@ from simulator.runner.run import execute_run
 
 pytestmark = pytest.mark.slow
 
-SLOW = {"enabled": True, "latency": {"fixed_ms": 40.0}}
+# Slow enough that t02 still has load-phase work when the killer sees its first records.
+SLOW = {"enabled": True, "latency": {"fixed_ms": 100.0}}
 
 
 def _children(pid: int) -> list[int]:

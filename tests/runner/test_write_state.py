@@ -17,6 +17,7 @@ from simulator.engines.worker import EngineWorker
 from simulator.results.execution import TableState
 from simulator.runner.execute import Statement, execute_statement
 from simulator.runner.write_state import VerifiedTable
+from simulator.workload.classify import only_adds_or_removes_rows, parse_statement
 
 DAYS = 40
 ROWS_PER_DAY = 250
@@ -57,6 +58,7 @@ def _write(
         sql=sql,
         tables_written=("events",),
         partition_columns={"events": ("day",)},
+        only_adds_or_removes_rows=only_adds_or_removes_rows(parse_statement(sql, "duckdb")),
     )
     record, _ = execute_statement(
         worker, statement, run_id="r", engine="e", tenant="t", verified=verified
@@ -92,9 +94,26 @@ def test_one_changed_partition_is_read_and_the_state_is_the_full_reads(
             "INSERT INTO events SELECT * FROM events WHERE day = DATE '2024-01-11' LIMIT 1",
             ROWS_PER_DAY + 1,
         ),
-        ("update", "UPDATE events SET name = 'z' WHERE day = DATE '2024-01-20' AND id = 19", 250),
+        # Found by content: its own partition, and the two the INSERTs changed since the
+        # last content digest (their content digests are not known).
+        (
+            "update",
+            "UPDATE events SET name = 'z' WHERE day = DATE '2024-01-20' AND id = 19",
+            250 + ROWS_PER_DAY + 30 + ROWS_PER_DAY + 1,
+        ),
+        ("update", "UPDATE events SET name = 'y' WHERE day = DATE '2024-01-21' AND id = 20", 250),
         ("insert", "INSERT INTO events VALUES (1, 'b', 1.0, DATE '2025-06-01')", 1),
-        ("update", "UPDATE events SET id = id", 0),  # rewrites every row, changes nothing
+        # Rewrites every row, changes nothing: only the partition inserted since is read.
+        ("update", "UPDATE events SET id = id", 1),
+        ("update", "UPDATE events SET id = id", 0),
+        # A DELETE of 50 rows, then an INSERT of 50 like them: the partition's count is
+        # back where it was, its row ids are not.
+        ("delete", "DELETE FROM events WHERE day = DATE '2024-01-22' AND id = 21", 200),
+        (
+            "insert",
+            "INSERT INTO events SELECT 21, 'u0', 0.5, DATE '2024-01-22' FROM range(50)",
+            250,
+        ),
     ]
     for kind, sql, rows_read in writes:
         before = _full_read(worker, None).row_count

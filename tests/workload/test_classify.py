@@ -1,6 +1,6 @@
 import pytest
 
-from simulator.workload.classify import classify, parse_statement
+from simulator.workload.classify import classify, only_adds_or_removes_rows, parse_statement
 
 
 def _classify(sql: str, dialect: str = "trino"):
@@ -267,3 +267,32 @@ def test_row_count_fixed_when_nondeterminism_only_picks_which_rows_a_limit_keeps
 )
 def test_an_aggregate_without_group_by_returns_one_row_whatever_it_reads(sql, count_fixed):
     assert _classify(sql).row_count_fixed is count_fixed
+
+
+@pytest.mark.parametrize(
+    "sql, dialect, expected",
+    [
+        ("INSERT INTO t SELECT * FROM s WHERE day = '2024-01-01'", "duckdb", True),
+        ("INSERT INTO t VALUES (1, 2)", "postgres", True),
+        ("INSERT INTO t BY NAME SELECT 1 AS a", "duckdb", True),
+        ("WITH x AS (SELECT 1 AS a) INSERT INTO t SELECT a FROM x", "duckdb", True),
+        ("DELETE FROM t WHERE day < '2024-01-01'", "duckdb", True),
+        ("DELETE FROM t USING s WHERE t.id = s.id", "postgres", True),
+        # These may rewrite a row in place: the write is judged by content.
+        ("INSERT INTO t VALUES (1) ON CONFLICT (a) DO UPDATE SET b = 2", "duckdb", False),
+        ("INSERT INTO t VALUES (1) ON CONFLICT DO NOTHING", "postgres", False),
+        ("INSERT OR REPLACE INTO t VALUES (1)", "duckdb", False),
+        ("INSERT OR IGNORE INTO t VALUES (1)", "sqlite", False),
+        ("INSERT OVERWRITE TABLE t SELECT * FROM s", "spark", False),
+        ("UPDATE t SET a = 1", "duckdb", False),
+        ("MERGE INTO t USING s ON t.a = s.a WHEN MATCHED THEN UPDATE SET b = 1", "duckdb", False),
+        ("CREATE TABLE t AS SELECT 1 AS a", "duckdb", False),
+        (
+            "WITH u AS (UPDATE s SET a = 1 RETURNING a) INSERT INTO t SELECT a FROM u",
+            "postgres",
+            False,
+        ),
+    ],
+)
+def test_only_adds_or_removes_rows(sql, dialect, expected):
+    assert only_adds_or_removes_rows(parse_statement(sql, dialect)) is expected

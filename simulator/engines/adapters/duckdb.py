@@ -295,6 +295,29 @@ class DuckDBAdapter(EngineAdapter):
         query = f"SELECT {', '.join(select)} FROM ({rows_hashed} FROM {table} AS __qsim_row){group}"
         return self._rows(self.con.execute(query))
 
+    def partition_row_digests(self, name: str, partition_columns: list[str]) -> StatementResult:
+        """One aggregate over ``name``'s partition columns and ``rowid``: per partition,
+        ``hash`` of its values, ``count(*)``, ``sum(rowid)`` and ``bit_xor(hash(rowid))``.
+
+        DuckDB appends inserted rows with new rowids and a DELETE only marks rows, so the
+        set of a partition's rowids changes exactly when rows are added to or removed from
+        it (a compaction that renumbers rows moves the sums too: a wasted read, never a
+        missed change). Rowids are unique, so XOR cannot cancel two of them. An UPDATE
+        keeps rowids: statements that may rewrite rows in place use ``partition_digests``.
+        """
+        table = quote_identifier(name)
+        parts = [quote_identifier(column) for column in partition_columns]
+        pid, rows, hash_a, hash_b = (quote_identifier(column) for column in DIGEST_COLUMNS)
+        select = [
+            *parts,
+            f"{_partition_id(parts)} AS {pid}",
+            f"count(*) AS {rows}",
+            f"coalesce(sum(rowid), 0)::VARCHAR AS {hash_a}",
+            f"coalesce(bit_xor(hash(rowid)), 0)::VARCHAR AS {hash_b}",
+        ]
+        group = f" GROUP BY {', '.join(parts)}" if parts else ""
+        return self._rows(self.con.execute(f"SELECT {', '.join(select)} FROM {table}{group}"))
+
     def read_partitions(
         self, name: str, partition_columns: list[str], partition_ids: list[int]
     ) -> StatementResult:
