@@ -16,7 +16,9 @@ inode. A different or missing stamp, or an unreadable index, means a full hash c
 on first use. A stamp is recorded only once the file system clock has moved past the
 file's ctime, so a change made in the same clock tick as the check cannot hide behind
 it. Sessions of one node update the index in turn (read, merge, rename over it, under the
-lock file ``.stamps.lock``), so none loses another's stamps.
+lock file ``.stamps.lock``), so none loses another's stamps. One index per generation
+rather than a stamp file beside each table file: table folders keep exactly the store's
+layout, and a session start reads one small file.
 
 The cache folder is ``$QSIM_CACHE`` on the node when set, else ``[dataset] cache`` of the
 run config, else ``~/.cache/qsim/generations``. Deleting it between runs is always safe.
@@ -47,8 +49,10 @@ FETCH_SUFFIX = ".fetch-"
 STAMPS_FILE = ".stamps.json"
 STAMPS_LOCK = ".stamps.lock"
 STAMPS_FORMAT = 1
-# How long to wait for the file system clock to pass a just-checked file's ctime.
+# How often and how long to wait for the file system clock to pass a just-checked file's
+# ctime (one clock tick is a few ms; a ctime further ahead is a clock set back).
 TICK_WAIT_S = 0.002
+CLOCK_WAIT_LIMIT_S = 0.5
 
 
 def cache_root(configured: str | Path | None = None) -> Path:
@@ -143,8 +147,8 @@ def _record_stamps(generation: Generation, tenant: str, checked: dict[str, list[
     """Merge the stamps of files this call checked into the generation's index, under its
     lock. A stamp whose ctime is not older than the file system's clock could hide a change
     made later in the same tick: its file is hashed again once the clock has moved on, and
-    left out when it changed. The index only saves work, so a cache folder where it cannot
-    be written still works (every use then hashes)."""
+    left out when it changed (or the clock does not pass it soon). The index only saves
+    work, so a cache folder where it cannot be written still works (every use hashes)."""
     folder = generation.path
     files = {
         f["path"]: f
@@ -157,14 +161,13 @@ def _record_stamps(generation: Generation, tenant: str, checked: dict[str, list[
         racy = [path for path, stamp in checked.items() if stamp[3] >= now]
         if racy:
             newest = max(checked[path][3] for path in racy)
-            while _clock(lock) <= newest:
-                time.sleep(TICK_WAIT_S)
+            passed = _wait_past(lock, newest)
             for path in racy:
-                state, stamp = _cached_state(folder / path, files[path], None)
-                if state == "ok" and stamp is not None and stamp[3] <= newest:
-                    checked[path] = stamp
-                else:
-                    del checked[path]  # changed meanwhile: the next use checks it again
+                del checked[path]  # unless it is the same file, hashed after the clock passed
+                if passed:
+                    state, stamp = _cached_state(folder / path, files[path], None)
+                    if state == "ok" and stamp is not None and stamp[3] <= newest:
+                        checked[path] = stamp
         index = _read_stamps(folder)
         index.update({path: _stamp_entry(files[path], stamp) for path, stamp in checked.items()})
         for leftover in folder.glob(f"{STAMPS_FILE}.tmp-*"):
@@ -172,6 +175,16 @@ def _record_stamps(generation: Generation, tenant: str, checked: dict[str, list[
         partial = folder / f"{STAMPS_FILE}.tmp-{os.getpid()}"
         partial.write_text(json.dumps({"format": STAMPS_FORMAT, "files": index}))
         os.replace(partial, folder / STAMPS_FILE)
+
+
+def _wait_past(lock: IO[bytes], ctime_ns: int) -> bool:
+    """Wait until the file system clock is past ``ctime_ns``; False when it is not soon."""
+    give_up = time.monotonic() + CLOCK_WAIT_LIMIT_S
+    while _clock(lock) <= ctime_ns:
+        if time.monotonic() > give_up:
+            return False
+        time.sleep(TICK_WAIT_S)
+    return True
 
 
 def _clock(lock: IO[bytes]) -> int:

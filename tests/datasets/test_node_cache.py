@@ -60,6 +60,13 @@ def test_second_session_start_hashes_nothing(
     index = json.loads(index_path.read_text())["files"]
     assert sorted(index) == sorted(f["path"] for f in files)
     assert all(entry["stamp"][3] < index_path.stat().st_mtime_ns for entry in index.values())
+    # Another tenant's session merges its stamps into the index: nothing of t01's is lost.
+    fill_cache(generation, "t02")
+    merged = json.loads(index_path.read_text())["files"]
+    assert {path: merged[path] for path in index} == index
+    assert len(merged) == len(index) + sum(
+        len(generation.entry("t02", t)["files"]) for t in generation.tables("t02")
+    )
 
 
 def _check_intact(generation: Generation, files: list[Any]) -> None:
