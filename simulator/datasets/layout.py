@@ -78,6 +78,14 @@ def stream_hash(handle: BinaryIO) -> tuple[str, int]:
     return hasher.hexdigest(), size
 
 
+def file_stamp(path: Path) -> list[int]:
+    """The file's stamp: [inode, size, mtime_ns, ctime_ns]. Any change to the file through
+    the file system moves its ctime (which no user process can set back), and a file
+    replaced by a rename has another inode, so an equal stamp means unchanged content."""
+    info = os.stat(path)
+    return [info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns]
+
+
 def partition_key(columns: list[str], values: list[str]) -> str:
     """The canonical partition key ``col=value/col2=value2`` (``""`` when unpartitioned)."""
     return "/".join(f"{c}={v}" for c, v in zip(columns, values, strict=True))

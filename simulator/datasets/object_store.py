@@ -272,8 +272,8 @@ class ObjectGenerationStore:
             shutil.rmtree(folder, ignore_errors=True)
 
     def _adopt(self, staged: Generation, committed: Generation) -> Generation:
-        """Keep the staged files as this node's cache of the committed generation (checked
-        against the manifest's hashes on every use, like any cached file)."""
+        """Keep the staged files as this node's cache of the committed generation (hashed
+        against the manifest on first use, then trusted by stamp, like any cached file)."""
         if not committed.path.exists():
             with contextlib.suppress(OSError):
                 os.rename(staged.path, committed.path)

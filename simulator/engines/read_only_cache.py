@@ -41,6 +41,7 @@ from typing import IO, Any
 import xxhash
 
 from simulator.config import EngineSpec
+from simulator.datasets.layout import file_stamp
 from simulator.engines.contract import TableSpec
 from simulator.engines.registry import BUILTIN_ADAPTERS
 from simulator.engines.runtime import MARKER, Runtime, default_root
@@ -82,11 +83,6 @@ def file_hash(path: Path) -> str:
         while chunk := handle.read(HASH_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def _stamp(path: Path) -> list[int]:
-    info = os.stat(path)
-    return [info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns]
 
 
 def _adapter_source_digest(adapter: str) -> str:
@@ -215,7 +211,7 @@ class ReadOnlyCache:
             path = folder / manifest["file"]
             if manifest.get("key") != key or manifest.get("format") != CACHE_FORMAT:
                 return "manifest of another entry"
-            if _stamp(path) == manifest["stamp"]:
+            if file_stamp(path) == manifest["stamp"]:
                 return ""
         except FileNotFoundError:
             return "missing"
@@ -223,7 +219,7 @@ class ReadOnlyCache:
             return f"unreadable manifest ({err})"
         if file_hash(path) != manifest["xxh3_128"]:
             return "database file changed since it was built (content hash differs)"
-        manifest["stamp"] = _stamp(path)
+        manifest["stamp"] = file_stamp(path)
         _write_json(folder / ENTRY_MANIFEST, manifest)
         return ""
 
@@ -270,7 +266,7 @@ class ReadOnlyCache:
                 "file": database.name,
                 "size": database.stat().st_size,
                 "xxh3_128": file_hash(database),
-                "stamp": _stamp(database),
+                "stamp": file_stamp(database),
                 "built_at": time.time(),
                 "build_s": round(time.perf_counter() - began, 3),
             }
