@@ -16,7 +16,7 @@ from simulator.engines.runtime import default_root, ensure_runtime
 from simulator.engines.worker import EngineWorker
 from simulator.results.execution import TableState
 from simulator.runner.execute import Statement, execute_statement
-from simulator.runner.write_state import VerifiedTable
+from simulator.runner.write_state import VerifiedTable, read_digests
 from simulator.workload.classify import only_adds_or_removes_rows, parse_statement
 
 DAYS = 40
@@ -215,3 +215,26 @@ def test_an_engine_without_digests_is_read_back_in_full(tmp_path: Path) -> None:
         verified: dict[str, VerifiedTable] = {}
         state = _write(w, verified, "insert", "INSERT INTO events VALUES (2, '2024-01-02')")
         assert verified == {} and state.row_count == 2 and len(state.partitions) == 2
+
+
+def test_partitions_are_read_by_value_exactly_with_nulls_quotes_and_two_columns(
+    tmp_path: Path,
+) -> None:
+    spec = _spec(DUCKDB_NEW)
+    with EngineWorker(spec, ensure_runtime(spec, default_root()), tmp_path / "ws", []) as w:
+        w.execute(
+            "CREATE TABLE t AS SELECT x, CASE WHEN x % 5 = 0 THEN NULL "
+            "ELSE DATE '2024-01-01' + CAST(x % 3 AS INTEGER) END AS day, "
+            "CASE WHEN x % 2 = 0 THEN 'it''s' ELSE 'b' END AS k FROM range(60) t(x)",
+            60.0,
+        )
+        for columns in (["day"], ["k", "day"]):
+            digests = read_digests(w, "t", columns, 60.0, by_row_identity=True)
+            assert digests is not None and sum(d.rows for d in digests.values()) == 60
+            for key, digest in digests.items():
+                builder = TableStateBuilder("t", columns, rows_before=None)
+                outcome = w.read_partitions("t", columns, [digest.partition_id], builder.update)
+                assert outcome.status == "ok"
+                state = builder.finish()
+                assert list(state.partitions) == [key]
+                assert state.row_count == digest.rows, key

@@ -104,6 +104,8 @@ class DuckDBAdapter(EngineAdapter):
         self.own_files: list[str] = []
         self.read_only_mode = "cache"
         self.read_only_database = ""
+        # (table, partition columns) -> {partition id: its values}, from the last digests.
+        self.partition_values: dict[tuple[str, tuple[str, ...]], dict[int, tuple[Any, ...]]] = {}
 
     def open(self, workspace: str, settings: dict[str, Any]) -> None:
         """Open ``workspace/engine.duckdb`` and apply ``settings`` as SET statements
@@ -293,7 +295,7 @@ class DuckDBAdapter(EngineAdapter):
         group = f" GROUP BY {', '.join(parts)}" if parts else ""
         rows_hashed = f"SELECT {''.join(p + ', ' for p in parts)}hash(__qsim_row) AS __qsim_h"
         query = f"SELECT {', '.join(select)} FROM ({rows_hashed} FROM {table} AS __qsim_row){group}"
-        return self._rows(self.con.execute(query))
+        return self._digests(name, partition_columns, query)
 
     def partition_row_digests(self, name: str, partition_columns: list[str]) -> StatementResult:
         """One aggregate over ``name``'s partition columns and ``rowid``: per partition,
@@ -316,15 +318,39 @@ class DuckDBAdapter(EngineAdapter):
             f"coalesce(bit_xor(hash(rowid)), 0)::VARCHAR AS {hash_b}",
         ]
         group = f" GROUP BY {', '.join(parts)}" if parts else ""
-        return self._rows(self.con.execute(f"SELECT {', '.join(select)} FROM {table}{group}"))
+        return self._digests(
+            name, partition_columns, f"SELECT {', '.join(select)} FROM {table}{group}"
+        )
+
+    def _digests(self, name: str, partition_columns: list[str], query: str) -> StatementResult:
+        """Run a digest ``query`` (one row per partition) and remember each partition's
+        values under its id, so that ``read_partitions`` can select by value."""
+        table = self._reader(self.con.execute(query)).read_all()
+        ids = table.column(DIGEST_COLUMNS[0]).to_pylist()
+        columns = [table.column(i).to_pylist() for i in range(len(partition_columns))]
+        known = self.partition_values.setdefault((name, tuple(partition_columns)), {})
+        values = list(zip(*columns, strict=True)) if columns else [()] * len(ids)
+        known.update(zip(ids, values, strict=True))
+        return StatementResult(schema=table.schema, batches=iter(table.to_batches()))
 
     def read_partitions(
         self, name: str, partition_columns: list[str], partition_ids: list[int]
     ) -> StatementResult:
-        """The rows of ``name`` whose ``hash`` of partition values is among ``partition_ids``."""
+        """The rows of ``name`` whose ``hash`` of partition values is among ``partition_ids``.
+
+        Selected by the partitions' values when a digest gave them (comparisons the scan
+        can prune by, instead of hashing every row of the table), else by the hash."""
         parts = [quote_identifier(column) for column in partition_columns]
+        table = quote_identifier(name)
+        known = self.partition_values.get((name, tuple(partition_columns)), {})
+        if parts and partition_ids and all(i in known for i in partition_ids):
+            where, params = _values_filter(parts, [known[i] for i in partition_ids])
+            try:
+                return self._rows(self.con.execute(f"SELECT * FROM {table} WHERE {where}", params))
+            except duckdb.Error:
+                pass  # a value that does not bind back: the hash filter below is exact
         ids = ", ".join(str(int(i)) for i in partition_ids) or "NULL"
-        query = f"SELECT * FROM {quote_identifier(name)} WHERE {_partition_id(parts)} IN ({ids})"
+        query = f"SELECT * FROM {table} WHERE {_partition_id(parts)} IN ({ids})"
         return self._rows(self.con.execute(query))
 
     def explain(self, sql: str) -> PlanTree:
@@ -357,6 +383,23 @@ class DuckDBAdapter(EngineAdapter):
         if self.con is not None:
             self.con.close()
             self.con = None
+
+
+def _values_filter(
+    quoted_columns: list[str], partitions: list[tuple[Any, ...]]
+) -> tuple[str, list]:
+    """A WHERE clause (and its parameters) selecting the rows of the given partitions."""
+    terms, params = [], []
+    for values in partitions:
+        conditions = []
+        for column, value in zip(quoted_columns, values, strict=True):
+            if value is None:
+                conditions.append(f"{column} IS NULL")
+            else:
+                conditions.append(f"{column} = ?")
+                params.append(value)
+        terms.append(f"({' AND '.join(conditions)})")
+    return " OR ".join(terms), params
 
 
 def _partition_id(quoted_columns: list[str]) -> str:
