@@ -95,17 +95,24 @@ def lossy_candidates(data: dict[str, Any], seeds: list[int]) -> dict[str, dict[s
 
 
 def run_incident(
-    work: Path, seeds: list[int], *, quiet: bool = False, confirm: bool = True
+    work: Path,
+    seeds: list[int],
+    *,
+    quiet: bool = False,
+    confirm: bool = True,
+    scale: float | None = None,
 ) -> IncidentRun:
     """Run the incident scenario (``configs/incident.toml``, or ``incident-quiet.toml``
     with ``quiet``) in ``work`` with one lossy candidate per seed; analyse the run folder.
+    ``scale`` generates its world at that scale with the large-write pipeline (see
+    :func:`~simulator.selftest.world.scenario_data`).
 
     With ``confirm`` the run's driver replays the findings quietly and marks those that do
     not come back ``under_load_only`` (``load.confirm_quietly``). Raises QsimError on bad
     input or setup.
     """
     name = "incident-quiet" if quiet else "incident"
-    base = scenario_data(name, work)
+    base = scenario_data(name, work, scale)
     data = with_candidates(base, lossy_candidates(base, seeds))
     data.setdefault("load", {})["confirm_quietly"] = confirm
     cfg = to_config(data, name)

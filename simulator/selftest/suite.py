@@ -51,13 +51,20 @@ class SelftestResult:
 
 
 def run_selftest(
-    work: Path, *, runs: int = 3, quick: bool = False, echo: Callable[[str], None] = print
+    work: Path,
+    *,
+    runs: int = 3,
+    quick: bool = False,
+    scale: float | None = None,
+    echo: Callable[[str], None] = print,
 ) -> SelftestResult:
     """Run every scenario in ``work`` and return the detection matrix.
 
     ``runs`` is the number of fault seeds of the incident (one lossy candidate each, loaded
-    and quiet) and of identical A/A candidates in the calibration run. Refuses ``runs < 1``
-    (ValueError). Raises QsimError when a scenario cannot be set up.
+    and quiet) and of identical A/A candidates in the calibration run. ``scale`` generates
+    every scenario's world at that scale with the large-write pipeline (default: each
+    scenario's own scale, without it). Refuses ``runs < 1`` (ValueError). Raises QsimError
+    when a scenario cannot be set up.
     """
     if runs < 1:
         raise ValueError("runs must be at least 1")
@@ -65,11 +72,11 @@ def run_selftest(
     result = SelftestResult()
     seeds = list(range(1, runs + 1))
     echo(f"selftest: incident under load ({runs} fault seeds, concurrency 4) ...")
-    loaded = run_incident(work, seeds)
+    loaded = run_incident(work, seeds, scale=scale)
     result.runs["incident"] = loaded.run_dir
     result.rows.extend(incident_rows(loaded))
     echo("selftest: incident on a quiet cluster (concurrency 1) ...")
-    quiet = run_incident(work, seeds, quiet=True, confirm=False)
+    quiet = run_incident(work, seeds, quiet=True, confirm=False, scale=scale)
     result.runs["incident-quiet"] = quiet.run_dir
     result.rows.append(quiet_row(quiet))
     echo(f"selftest: A/A calibration ({runs} identical candidates) and sensitivity ...")
@@ -81,6 +88,7 @@ def run_selftest(
         memory_factor=MEMORY_FACTOR,
         perf=QUICK_PERF if quick else None,
         load_factor=LOAD_FACTOR,
+        scale=scale,
     )
     result.runs["aa"] = calibration.run_dir
     result.rows.extend(calibration_rows(calibration))

@@ -101,8 +101,10 @@ def _engine(base: dict[str, Any], mutation: str | None) -> dict[str, Any]:
     return engine
 
 
-def _config(work: Path, world: str, mutations: list[str], *, perf: bool, name: str) -> Any:
-    data = scenario_data(world, work)
+def _config(
+    work: Path, world: str, mutations: list[str], *, perf: bool, name: str, scale: float | None
+) -> Any:
+    data = scenario_data(world, work, scale)
     # The scenario's first candidate engine (the newest release) is both the baseline and,
     # mutated, every candidate: any difference is the mutant's.
     base = data["engines"][data["run"]["candidates"][0]]
@@ -124,10 +126,12 @@ def run_mutants(
     mutations: list[str] | None = None,
     *,
     world: str = "demo",
+    scale: float | None = None,
     echo: Callable[[str], None] = print,
 ) -> MutationReport:
     """Run the mutant classes ``mutations`` (default: all) over the world and workload of
-    ``configs/<world>.toml`` in ``work`` and score them.
+    ``configs/<world>.toml`` in ``work`` (generated at ``scale`` with the large-write
+    pipeline when given) and score them.
 
     Refuses (ValueError) an unknown class name. Raises QsimError when the world or a run
     cannot be set up.
@@ -146,7 +150,7 @@ def run_mutants(
     ):
         if not group:
             continue
-        cfg = _config(work, world, group, perf=perf, name=label)
+        cfg = _config(work, world, group, perf=perf, name=label, scale=scale)
         build_world(cfg)
         echo(f"selftest --mutants: {len(group)} mutant classes ({label}) ...")
         outcome = run_and_report(cfg)
