@@ -14,6 +14,7 @@ from simulator.results.verdicts import REGRESSION_VERDICTS
 from simulator.selftest.calibration import CalibrationRun, run_calibration
 from simulator.selftest.incident import IncidentRun, run_incident
 from simulator.selftest.matrix import Detection
+from simulator.selftest.world import LARGE_WRITE_TABLE
 
 # The slowdown the self-test must find on every slowed pattern, also with both cores busy.
 # Measured on a 2-core machine with the self-test's ~3 ms queries, judged on CPU time
@@ -74,7 +75,7 @@ def run_selftest(
     echo(f"selftest: incident under load ({runs} fault seeds, concurrency 4) ...")
     loaded = run_incident(work, seeds, scale=scale)
     result.runs["incident"] = loaded.run_dir
-    result.rows.extend(incident_rows(loaded))
+    result.rows.extend(incident_rows(loaded, LARGE_WRITE_TABLE if scale is not None else None))
     echo("selftest: incident on a quiet cluster (concurrency 1) ...")
     quiet = run_incident(work, seeds, quiet=True, confirm=False, scale=scale)
     result.runs["incident-quiet"] = quiet.run_dir
@@ -98,6 +99,7 @@ def run_selftest(
         "runs_wall_s": loaded.wall_s + quiet.wall_s + calibration.wall_s,
         "confirm_wall_s": loaded.confirmation.wall_s if loaded.confirmation else 0.0,
         "first_write_mismatch_s": loaded.first_write_mismatch_s,
+        "written_rows": loaded.table_rows,
         "false_alarms": alarms,
         "perf_patterns": patterns,
     }
@@ -133,8 +135,9 @@ def load_rows(run: CalibrationRun) -> list[Detection]:
     ]
 
 
-def incident_rows(run: IncidentRun) -> list[Detection]:
-    """Lost writes under load, and their quiet confirmation."""
+def incident_rows(run: IncidentRun, large_table: str | None = None) -> list[Detection]:
+    """Lost writes under load (with ``large_table``: also those into it, which must have
+    happened), and their quiet confirmation."""
     named = sum(w.named for w in run.lost_writes)
     detected = sum(run.detected(c) for c in run.candidates)
     rows = [
@@ -147,6 +150,19 @@ def incident_rows(run: IncidentRun) -> list[Detection]:
             ok=detected == len(run.candidates),
         )
     ]
+    if large_table is not None:
+        lost = run.lost_on(large_table)
+        named_there = sum(w.named for w in lost)
+        rows.append(
+            Detection(
+                fault=f"lost writes into {large_table} "
+                f"({run.table_rows.get(large_table, 0):,} rows)",
+                expected="write_mismatch naming partition + rows",
+                seen=f"{named_there}/{len(lost)} lost writes named",
+                runs=len(run.candidates),
+                ok=bool(lost) and named_there == len(lost),
+            )
+        )
     findings = sum(
         n for counts in run.findings.values() for v, n in counts.items() if v in REGRESSION_VERDICTS
     )

@@ -95,8 +95,8 @@ def build_world(cfg: RunConfig) -> Workload:
 def incident_query_ids(workload: Workload) -> list[str]:
     """The statements the incident scenario replays: per tenant, its first
     ``daily_activity`` pipeline whose CTAS spans several days (so its DELETE removes whole
-    old partitions), its first ``events_rewrite`` pipeline when the workload has one (the
-    large-write pipeline), plus a few standalone SELECTs as concurrent read traffic.
+    old partitions) and its first ``events_rewrite`` pipeline (the large-write pipeline,
+    whose CTAS spans every day), plus a few standalone SELECTs as concurrent read traffic.
 
     Raises RunError when no tenant has such a pipeline (the workload cannot show the bug).
     """
@@ -118,13 +118,14 @@ def incident_query_ids(workload: Workload) -> list[str]:
         if tenant in chosen or window is None or window.group(1) >= window.group(2):
             continue
         chosen[tenant] = [q.query_id for q in statements]
+    for tenant, statements in rewrites.items():
+        chosen.setdefault(tenant, []).extend(statements)
     if not chosen:
         raise RunError(
             f"workload {workload.name}: no {INCIDENT_PIPELINE} pipeline whose CTAS spans "
-            "several days; the incident scenario needs one"
+            f"several days and no {LARGE_WRITE_PIPELINE} pipeline; the incident scenario "
+            "needs one"
         )
-    for tenant in chosen:
-        chosen[tenant].extend(rewrites.get(tenant, []))
     selects: dict[str, int] = {}
     for query in workload.queries:
         wanted = query.tenant in chosen and query.kind == "select" and not query.pipeline

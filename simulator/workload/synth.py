@@ -116,7 +116,8 @@ def synthesize_log(
     The world (tenants, tables, days) comes from ``generation`` when given, else from
     ``tenants`` (a count or ids) and ``days`` (default: 31 days from 2024-03-01). With
     ``large_writes`` every tenant with events starts with one ``events_rewrite`` pipeline
-    (written tables as large as its events); without it the log is unchanged. Raises
+    (written tables as large as its events) and half its later pipelines are one, so a
+    sample keeps it like the other pipelines; without it the log is unchanged. Raises
     WorkloadError for a non-positive row count, no tenants or no days.
     """
     if rows < 1:
@@ -145,7 +146,7 @@ def synthesize_log(
                 tenant = world.tenants[_bisect(cumulative, rng.random())]
                 queue = queues[tenant]
                 if not queue:
-                    pipelines += _plan(rng, world, tenant, queue, pipelines)
+                    pipelines += _plan(rng, world, tenant, queue, pipelines, large_writes)
                 activity, sql, pipeline = queue.popleft()
                 mu, sigma = _DURATION_MS[activity]
                 record = {
@@ -245,8 +246,10 @@ def _plan(
     tenant: str,
     queue: deque[tuple[str, str, str]],
     pipelines: int,
+    large_writes: bool = False,
 ) -> int:
-    """Queue the tenant's next activity; returns 1 if it is a pipeline, else 0."""
+    """Queue the tenant's next activity; returns 1 if it is a pipeline, else 0. With
+    ``large_writes`` half the pipelines are ``events_rewrite``."""
     tables = world.tables[tenant]
     pick = rng.random() * sum(share for _, share in _MIX)
     activity = "adhoc"
@@ -257,6 +260,8 @@ def _plan(
         pick -= share
     if activity == "pipeline":
         options = [p for p in PIPELINES if p[1] <= tables]
+        if large_writes and EVENTS_REWRITE[1] <= tables:
+            options += [EVENTS_REWRITE] * len(options)
         if options:
             return _queue_pipeline(rng, world, tenant, queue, pipelines, rng.choice(options))
         activity = "adhoc"
