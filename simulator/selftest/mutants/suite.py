@@ -67,6 +67,9 @@ class ClassScore:
     wrong: Counter[str] = field(default_factory=Counter)
     missed: Counter[str] = field(default_factory=Counter)
     collateral: Counter[str] = field(default_factory=Counter)
+    # Write classes: changed and rightly flagged statements per table they write.
+    changed_in: Counter[str] = field(default_factory=Counter)
+    right_in: Counter[str] = field(default_factory=Counter)
 
     @property
     def score(self) -> float:
@@ -235,12 +238,17 @@ def _score_queries(
     score = ClassScore(mutation, family, changed=len(changed))
     expected = EXPECTED[family]
     explained = _consequences(changed, queries)
+    for query_id in changed:
+        if family == "write" and query_id in queries:
+            score.changed_in.update(queries[query_id]["tables_written"] or ())
     for query_id, verdict in verdicts.items():
         name = verdict["verdict"]
         label = f"{name}: {verdict.get('reason') or '-'}"
         if query_id in changed:
             if name == expected:
                 score.right += 1
+                if family == "write" and query_id in queries:
+                    score.right_in.update(queries[query_id]["tables_written"] or ())
             elif name in REGRESSION_VERDICTS:
                 score.wrong[label] += 1
             else:
@@ -301,6 +309,8 @@ def render(report: MutationReport) -> str:
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     for c in report.classes:
+        for table, n in sorted(c.changed_in.items()):
+            lines.append(f"  {c.mutation} on {table}: {c.right_in[table]}/{n} changed writes right")
         for title, counts in (
             ("wrong", c.wrong),
             ("missed", c.missed),
