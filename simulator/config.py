@@ -85,6 +85,9 @@ class DatasetSection:
 class SynthSection:
     rows: int = 20000
     seed: int = 7
+    # Adds the events_rewrite pipeline (a CTAS, INSERT, UPDATE and DELETE over the whole
+    # events table) once per tenant: written tables as large as the world's events.
+    large_writes: bool = False
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,12 @@ def test_demo_config_is_valid() -> None:
     cfg = load_config(Path(__file__).parents[1] / "configs" / "demo.toml")
     assert cfg.run.baseline in cfg.engines
     assert all(spec.requirements for spec in cfg.engines.values())
+    assert cfg.workload.synth.large_writes is False  # opt-in: the demo workload has none
+
+
+def test_large_writes_is_read_from_workload_synth(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, MINIMAL + "\n[workload.synth]\nlarge_writes = true\n"))
+    assert cfg.workload.synth.large_writes is True
 
 
 @pytest.mark.parametrize(
@@ -84,6 +90,10 @@ def test_demo_config_is_valid() -> None:
         ),
         (("[run]", "[perf]\nmetric = 'ram'\n[run]"), "perf.metric: must be one of cpu, wall"),
         (("[run]", "[workload]\nname = '../etc'\n[run]"), "workload.name: '../etc' is not a valid"),
+        (
+            ("[run]", "[workload.synth]\nlarge_writes = 'yes'\n[run]"),
+            "workload.synth.large_writes: expected true or false, got 'yes'",
+        ),
         (("[run]", "[extras]\nx = 1\n[run]"), "extras: unknown section"),
         (
             ('settings = { threads = 2, memory_limit = "2GB" }', 'wheel_dir = "/no/such/wheels"'),

@@ -13,6 +13,7 @@ from simulator.errors import ConfigError
 from simulator.selftest.matrix import passed, render
 from simulator.selftest.mutants import suite as mutants
 from simulator.selftest.suite import run_selftest
+from simulator.selftest.world import check_scale
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -45,12 +46,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "missed and the collateral findings",
     )
     parser.add_argument(
+        "--scale",
+        type=_scale,
+        metavar="S",
+        help="generate every scenario's world at scale S (1 = 10M rows) and add the "
+        "large-write pipeline (stage_events, as large as each tenant's events); default: "
+        "each scenario's own tiny scale, without it",
+    )
+    parser.add_argument(
         "--work",
         metavar="DIR",
         help="work folder for the world and run folders "
         "(default: results/selftest-<UTC timestamp>/)",
     )
     parser.set_defaults(func=handle)
+
+
+def _scale(text: str) -> float:
+    """``--scale``'s value as a float; argparse turns the ValueError into one line, exit 2."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    try:
+        return check_scale(value)
+    except ConfigError as err:
+        raise argparse.ArgumentTypeError(str(err).removeprefix("--scale: ")) from None
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -70,9 +91,13 @@ def handle(args: argparse.Namespace) -> int:
     except OSError as err:
         raise ConfigError(f"--work: cannot use {work} as a work folder ({err.strerror})") from None
     if args.mutants:
-        return _mutants(work, args.mutants)
+        return _mutants(work, args.mutants, args.scale)
     result = run_selftest(
-        work, runs=args.runs, quick=args.quick, echo=lambda line: print(line, file=sys.stderr)
+        work,
+        runs=args.runs,
+        quick=args.quick,
+        scale=args.scale,
+        echo=lambda line: print(line, file=sys.stderr),
     )
     print(render(result.rows))
     for name, run_dir in result.runs.items():
@@ -83,7 +108,7 @@ def handle(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
-def _mutants(work: Path, classes: str) -> int:
+def _mutants(work: Path, classes: str, scale: float | None) -> int:
     chosen = None if classes == "all" else [c.strip() for c in classes.split(",") if c.strip()]
     unknown = [c for c in chosen or [] if c not in mutants.MUTATIONS]
     if unknown:
@@ -91,7 +116,9 @@ def _mutants(work: Path, classes: str) -> int:
             f"--mutants: unknown classes {', '.join(unknown)} "
             f"(known: {', '.join(mutants.MUTATIONS)})"
         )
-    report = mutants.run_mutants(work, chosen, echo=lambda line: print(line, file=sys.stderr))
+    report = mutants.run_mutants(
+        work, chosen, scale=scale, echo=lambda line: print(line, file=sys.stderr)
+    )
     print(mutants.render(report))
     for name, run_dir in report.runs.items():
         print(f"{name}: {run_dir}")

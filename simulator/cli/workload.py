@@ -36,6 +36,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     synth.add_argument("--rows", type=int, default=200_000)
     synth.add_argument("--seed", type=int, default=7)
     synth.add_argument("--out", required=True, help="JSONL log file to write")
+    synth.add_argument(
+        "--large-writes",
+        action="store_true",
+        help="add one events_rewrite pipeline per tenant (writes tables as large as events)",
+    )
     synth.set_defaults(func=_synth)
 
     ingest = commands.add_parser("ingest", help="normalize a query log")
@@ -79,7 +84,15 @@ def _synth(args: argparse.Namespace) -> int:
 
         generation = open_store(args.store).resolve(args.generation)
     days = None if generation else default_days(args.first_day, args.days)
-    result = synthesize_log(generation, args.rows, args.seed, args.out, args.tenants, days)
+    result = synthesize_log(
+        generation,
+        args.rows,
+        args.seed,
+        args.out,
+        args.tenants,
+        days,
+        large_writes=args.large_writes,
+    )
     print(
         f"wrote {result.rows} queries for {len(result.tenants)} tenants over "
         f"{len(result.days)} days ({result.pipelines} pipelines) to {result.path}"

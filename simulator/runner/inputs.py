@@ -54,7 +54,13 @@ def resolve_workload(cfg: RunConfig, generation: Generation) -> Workload:
             raise WorkloadError(f"{cfg.path}: workload.log: {source} does not exist")
     else:
         source = Path(section.dir) / "logs" / f"{section.name}.synth.jsonl"
-        synthesize_log(generation, section.synth.rows, section.synth.seed, source)
+        synthesize_log(
+            generation,
+            section.synth.rows,
+            section.synth.seed,
+            source,
+            large_writes=section.synth.large_writes,
+        )
     ingest_log(source, section.dir, log_name, mapping=section.ingest)
     sample = section.sample
     params = SampleParams(

@@ -243,11 +243,13 @@ def run_calibration(
     run_name: str = "aa",
     load_factor: float | None = None,
     seed: int | None = None,
+    scale: float | None = None,
 ) -> CalibrationRun:
     """Run ``configs/aa.toml`` in ``work`` with the candidates above (``perf`` overrides
-    keys of its ``[perf]`` table, ``seed`` its ``run.seed``) and analyse the run folder.
+    keys of its ``[perf]`` table, ``seed`` its ``run.seed``, ``scale`` the world's scale,
+    see :func:`~simulator.selftest.world.scenario_data`) and analyse the run folder.
     Raises QsimError on bad input or setup."""
-    base = scenario_data("aa", work)
+    base = scenario_data("aa", work, scale)
     data = with_candidates(
         base,
         calibration_candidates(

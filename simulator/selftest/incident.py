@@ -45,6 +45,7 @@ class LostWrite:
     tenant: str
     query_id: str
     kind: str
+    table: str
     partition: str
     rows: int
     verdict: str
@@ -64,6 +65,8 @@ class IncidentRun:
     lost_writes: list[LostWrite] = field(default_factory=list)
     findings: dict[str, Counter[str]] = field(default_factory=dict)
     fired: Counter[str] = field(default_factory=Counter)
+    # Per written table, the most rows the baseline's post-state of one statement held.
+    table_rows: dict[str, int] = field(default_factory=dict)
     first_write_mismatch_s: float | None = None
     first_write_mismatch_after_first_execution_s: float | None = None
     confirmation: QuietConfirmation | None = None
@@ -72,6 +75,10 @@ class IncidentRun:
         """The fault fired for ``candidate`` and every lost write was named with its rows."""
         mine = [w for w in self.lost_writes if w.candidate == candidate]
         return bool(mine) and all(w.named for w in mine)
+
+    def lost_on(self, table: str) -> list[LostWrite]:
+        """The lost writes into ``table``."""
+        return [w for w in self.lost_writes if w.table == table]
 
     def quiet(self, candidate: str) -> bool:
         """No fault fired for ``candidate`` and it has no correctness finding."""
@@ -95,17 +102,24 @@ def lossy_candidates(data: dict[str, Any], seeds: list[int]) -> dict[str, dict[s
 
 
 def run_incident(
-    work: Path, seeds: list[int], *, quiet: bool = False, confirm: bool = True
+    work: Path,
+    seeds: list[int],
+    *,
+    quiet: bool = False,
+    confirm: bool = True,
+    scale: float | None = None,
 ) -> IncidentRun:
     """Run the incident scenario (``configs/incident.toml``, or ``incident-quiet.toml``
     with ``quiet``) in ``work`` with one lossy candidate per seed; analyse the run folder.
+    ``scale`` generates its world at that scale with the large-write pipeline (see
+    :func:`~simulator.selftest.world.scenario_data`).
 
     With ``confirm`` the run's driver replays the findings quietly and marks those that do
     not come back ``under_load_only`` (``load.confirm_quietly``). Raises QsimError on bad
     input or setup.
     """
     name = "incident-quiet" if quiet else "incident"
-    base = scenario_data(name, work)
+    base = scenario_data(name, work, scale)
     data = with_candidates(base, lossy_candidates(base, seeds))
     data.setdefault("load", {})["confirm_quietly"] = confirm
     cfg = to_config(data, name)
@@ -136,12 +150,19 @@ def analyse(result: IncidentRun) -> None:
     }
     for verdict in verdicts.values():
         result.findings.setdefault(verdict["candidate"], Counter())[verdict["verdict"]] += 1
+    baseline = read_meta(result.run_dir).baseline
     for record in executions:
         fault = record.get("fault") or ""
+        written = record.get("writes") or {}
+        if record["engine"] == baseline and record["phase"] == "load":
+            for table, state in written.items():
+                rows = (state or {}).get("row_count") or 0
+                result.table_rows[table] = max(result.table_rows.get(table, 0), rows)
         if record["phase"] != "load" or not fault.startswith("lost_writes:"):
             continue
         result.fired[record["engine"]] += 1
         kind, partition, rows = parse_lost_write(fault)
+        table = next(iter(written), "")
         verdict = verdicts.get((record["engine"], record["query_id"]), {})
         result.lost_writes.append(
             LostWrite(
@@ -149,11 +170,12 @@ def analyse(result: IncidentRun) -> None:
                 tenant=record["tenant"],
                 query_id=record["query_id"],
                 kind=kind,
+                table=table,
                 partition=partition,
                 rows=rows,
                 verdict=verdict.get("verdict", "missing"),
                 named=verdict.get("verdict") == "write_mismatch"
-                and names_partition(verdict, kind, partition, rows),
+                and names_partition(verdict, kind, partition, rows, table),
             )
         )
     _first_detection(result, executions, verdicts)
@@ -166,10 +188,15 @@ def parse_lost_write(fault: str) -> tuple[str, str, int]:
     return kind, partition, int(rows_text.split()[0])
 
 
-def names_partition(verdict: dict[str, Any], kind: str, partition: str, rows: int) -> bool:
-    """Does the verdict's evidence name ``partition`` with ``rows`` rows lost (a CTAS or
-    INSERT: missing or short by ``rows``) or left behind (a DELETE: extra or over by ``rows``)?"""
-    for table in verdict.get("evidence", {}).get("tables", {}).values():
+def names_partition(
+    verdict: dict[str, Any], kind: str, partition: str, rows: int, table_name: str = ""
+) -> bool:
+    """Does the verdict's evidence name ``partition`` (of ``table_name``, when given) with
+    ``rows`` rows lost (a CTAS or INSERT: missing or short by ``rows``) or left behind (a
+    DELETE: extra or over by ``rows``)?"""
+    for name, table in verdict.get("evidence", {}).get("tables", {}).items():
+        if table_name and name != table_name:
+            continue
         entries = [
             *table.get("missing_partitions", []),
             *table.get("extra_partitions", []),

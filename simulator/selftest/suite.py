@@ -14,6 +14,7 @@ from simulator.results.verdicts import REGRESSION_VERDICTS
 from simulator.selftest.calibration import CalibrationRun, run_calibration
 from simulator.selftest.incident import IncidentRun, run_incident
 from simulator.selftest.matrix import Detection
+from simulator.selftest.world import LARGE_WRITE_TABLE
 
 # The slowdown the self-test must find on every slowed pattern, also with both cores busy.
 # Measured on a 2-core machine with the self-test's ~3 ms queries, judged on CPU time
@@ -51,13 +52,20 @@ class SelftestResult:
 
 
 def run_selftest(
-    work: Path, *, runs: int = 3, quick: bool = False, echo: Callable[[str], None] = print
+    work: Path,
+    *,
+    runs: int = 3,
+    quick: bool = False,
+    scale: float | None = None,
+    echo: Callable[[str], None] = print,
 ) -> SelftestResult:
     """Run every scenario in ``work`` and return the detection matrix.
 
     ``runs`` is the number of fault seeds of the incident (one lossy candidate each, loaded
-    and quiet) and of identical A/A candidates in the calibration run. Refuses ``runs < 1``
-    (ValueError). Raises QsimError when a scenario cannot be set up.
+    and quiet) and of identical A/A candidates in the calibration run. ``scale`` generates
+    every scenario's world at that scale with the large-write pipeline (default: each
+    scenario's own scale, without it). Refuses ``runs < 1`` (ValueError). Raises QsimError
+    when a scenario cannot be set up.
     """
     if runs < 1:
         raise ValueError("runs must be at least 1")
@@ -65,11 +73,11 @@ def run_selftest(
     result = SelftestResult()
     seeds = list(range(1, runs + 1))
     echo(f"selftest: incident under load ({runs} fault seeds, concurrency 4) ...")
-    loaded = run_incident(work, seeds)
+    loaded = run_incident(work, seeds, scale=scale)
     result.runs["incident"] = loaded.run_dir
-    result.rows.extend(incident_rows(loaded))
+    result.rows.extend(incident_rows(loaded, LARGE_WRITE_TABLE if scale is not None else None))
     echo("selftest: incident on a quiet cluster (concurrency 1) ...")
-    quiet = run_incident(work, seeds, quiet=True, confirm=False)
+    quiet = run_incident(work, seeds, quiet=True, confirm=False, scale=scale)
     result.runs["incident-quiet"] = quiet.run_dir
     result.rows.append(quiet_row(quiet))
     echo(f"selftest: A/A calibration ({runs} identical candidates) and sensitivity ...")
@@ -81,6 +89,7 @@ def run_selftest(
         memory_factor=MEMORY_FACTOR,
         perf=QUICK_PERF if quick else None,
         load_factor=LOAD_FACTOR,
+        scale=scale,
     )
     result.runs["aa"] = calibration.run_dir
     result.rows.extend(calibration_rows(calibration))
@@ -90,6 +99,7 @@ def run_selftest(
         "runs_wall_s": loaded.wall_s + quiet.wall_s + calibration.wall_s,
         "confirm_wall_s": loaded.confirmation.wall_s if loaded.confirmation else 0.0,
         "first_write_mismatch_s": loaded.first_write_mismatch_s,
+        "written_rows": loaded.table_rows,
         "false_alarms": alarms,
         "perf_patterns": patterns,
     }
@@ -125,8 +135,9 @@ def load_rows(run: CalibrationRun) -> list[Detection]:
     ]
 
 
-def incident_rows(run: IncidentRun) -> list[Detection]:
-    """Lost writes under load, and their quiet confirmation."""
+def incident_rows(run: IncidentRun, large_table: str | None = None) -> list[Detection]:
+    """Lost writes under load (with ``large_table``: also those into it, which must have
+    happened), and their quiet confirmation."""
     named = sum(w.named for w in run.lost_writes)
     detected = sum(run.detected(c) for c in run.candidates)
     rows = [
@@ -139,6 +150,19 @@ def incident_rows(run: IncidentRun) -> list[Detection]:
             ok=detected == len(run.candidates),
         )
     ]
+    if large_table is not None:
+        lost = run.lost_on(large_table)
+        named_there = sum(w.named for w in lost)
+        rows.append(
+            Detection(
+                fault=f"lost writes into {large_table} "
+                f"({run.table_rows.get(large_table, 0):,} rows)",
+                expected="write_mismatch naming partition + rows",
+                seen=f"{named_there}/{len(lost)} lost writes named",
+                runs=len(run.candidates),
+                ok=bool(lost) and named_there == len(lost),
+            )
+        )
     findings = sum(
         n for counts in run.findings.values() for v, n in counts.items() if v in REGRESSION_VERDICTS
     )

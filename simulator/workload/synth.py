@@ -32,7 +32,13 @@ import numpy as np
 from simulator.datasets import synthetic as world_data
 from simulator.errors import WorkloadError
 from simulator.progress import progress
-from simulator.workload.synth_templates import ADHOC, DASHBOARDS, PIPELINES, dashboard_params
+from simulator.workload.synth_templates import (
+    ADHOC,
+    DASHBOARDS,
+    EVENTS_REWRITE,
+    PIPELINES,
+    dashboard_params,
+)
 from simulator.workload.timestamps import iso_utc
 
 DEFAULT_FIRST_DAY = world_data.EVENT_START.date().isoformat()
@@ -103,11 +109,15 @@ def synthesize_log(
     out: str | Path,
     tenants: int | list[str] | None = None,
     days: list[str] | None = None,
+    large_writes: bool = False,
 ) -> SynthResult:
     """Write a synthetic Trino-dialect JSONL query log of exactly ``rows`` rows to ``out``.
 
     The world (tenants, tables, days) comes from ``generation`` when given, else from
-    ``tenants`` (a count or ids) and ``days`` (default: 31 days from 2024-03-01). Raises
+    ``tenants`` (a count or ids) and ``days`` (default: 31 days from 2024-03-01). With
+    ``large_writes`` every tenant with events starts with one ``events_rewrite`` pipeline
+    (written tables as large as its events) and half its later pipelines are one, so a
+    sample keeps it like the other pipelines; without it the log is unchanged. Raises
     WorkloadError for a non-positive row count, no tenants or no days.
     """
     if rows < 1:
@@ -121,6 +131,10 @@ def synthesize_log(
     cumulative = list(np.cumsum(weights) / sum(weights))
     queues: dict[str, deque[tuple[str, str, str]]] = {t: deque() for t in world.tenants}
     pipelines = 0
+    if large_writes:
+        for tenant in world.tenants:
+            if EVENTS_REWRITE[1] <= world.tables[tenant]:
+                pipelines += _queue_pipeline(rng, world, tenant, queues[tenant], pipelines)
     written = 0
     tmp = out.with_name(f".{out.name}.tmp")
     with tmp.open("w", encoding="utf-8") as handle, progress(rows, "synth") as bar:
@@ -132,7 +146,7 @@ def synthesize_log(
                 tenant = world.tenants[_bisect(cumulative, rng.random())]
                 queue = queues[tenant]
                 if not queue:
-                    pipelines += _plan(rng, world, tenant, queue, pipelines)
+                    pipelines += _plan(rng, world, tenant, queue, pipelines, large_writes)
                 activity, sql, pipeline = queue.popleft()
                 mu, sigma = _DURATION_MS[activity]
                 record = {
@@ -209,14 +223,33 @@ def _bisect(cumulative: list[float], value: float) -> int:
     return lo
 
 
+def _queue_pipeline(
+    rng: random.Random,
+    world: _World,
+    tenant: str,
+    queue: deque[tuple[str, str, str]],
+    pipelines: int,
+    template: tuple[str, set[str], list[str], Any] = EVENTS_REWRITE,
+) -> int:
+    """Queue one instance of the pipeline ``template`` for ``tenant``; returns 1."""
+    name, _, statements, draw = template
+    params = draw(rng, world.days_of(tenant))
+    pipeline = f"{name}-{pipelines + 1:06d}"
+    for statement in statements:
+        queue.append(("pipeline", statement.format(**params), pipeline))
+    return 1
+
+
 def _plan(
     rng: random.Random,
     world: _World,
     tenant: str,
     queue: deque[tuple[str, str, str]],
     pipelines: int,
+    large_writes: bool = False,
 ) -> int:
-    """Queue the tenant's next activity; returns 1 if it is a pipeline, else 0."""
+    """Queue the tenant's next activity; returns 1 if it is a pipeline, else 0. With
+    ``large_writes`` half the pipelines are ``events_rewrite``."""
     tables = world.tables[tenant]
     pick = rng.random() * sum(share for _, share in _MIX)
     activity = "adhoc"
@@ -227,13 +260,10 @@ def _plan(
         pick -= share
     if activity == "pipeline":
         options = [p for p in PIPELINES if p[1] <= tables]
+        if large_writes and EVENTS_REWRITE[1] <= tables:
+            options += [EVENTS_REWRITE] * len(options)
         if options:
-            name, _, statements, draw = rng.choice(options)
-            params = draw(rng, world.days_of(tenant))
-            pipeline = f"{name}-{pipelines + 1:06d}"
-            for statement in statements:
-                queue.append(("pipeline", statement.format(**params), pipeline))
-            return 1
+            return _queue_pipeline(rng, world, tenant, queue, pipelines, rng.choice(options))
         activity = "adhoc"
     if activity == "dashboard":
         options_d = [d for d in DASHBOARDS if d[1] <= tables]

@@ -353,6 +353,32 @@ PIPELINES: list[tuple[str, set[str], list[str], _Draw]] = [
 ]
 
 
+# Opt-in (``[workload.synth] large_writes``): a pipeline whose written table is as large as
+# the tenant's events (millions of rows at scale 1), partitioned by ``day`` like them. The
+# CTAS leaves out the day the INSERT adds, so each write changes partitions no other
+# statement of the pipeline wrote, and a lost one is short by exactly its own rows.
+EVENTS_REWRITE: tuple[str, set[str], list[str], _Draw] = (
+    "events_rewrite",
+    {"events"},
+    [
+        "DROP TABLE IF EXISTS stage_events",
+        "CREATE TABLE stage_events AS SELECT * FROM events WHERE day <> '{d}'",
+        "INSERT INTO stage_events SELECT * FROM events WHERE day = '{d}'",
+        "UPDATE stage_events SET amount = amount + 1 WHERE day = '{d1}'",
+        "DELETE FROM stage_events WHERE day = '{d0}'",
+        "SELECT day, count(*) AS events, count(DISTINCT user_id) AS users "
+        "FROM stage_events GROUP BY day ORDER BY day",
+    ],
+    lambda rng, days: _rewrite_days(rng, days),
+)
+
+
+def _rewrite_days(rng: random.Random, days: list[str]) -> Params:
+    d = rng.choice(days)
+    others = [day for day in days if day != d] or days
+    return {"d": d, "d0": rng.choice(others), "d1": rng.choice(others)}
+
+
 def _pipeline_days(rng: random.Random, days: list[str]) -> Params:
     d0, d1 = _window(rng, days[:-1] or days, 5)
     d2 = days[min(len(days) - 1, days.index(d1) + 1)]

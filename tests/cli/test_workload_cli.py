@@ -46,6 +46,18 @@ def test_synth_ingest_sample_show(tmp_path, capsys):
     assert "patterns kept" in out and "t01" in out and "kinds (sampled/log)" in out
 
 
+def test_synth_large_writes_flag(tmp_path, capsys):
+    plain, large = tmp_path / "plain.jsonl", tmp_path / "large.jsonl"
+    for out, extra in ((plain, ()), (large, ("--large-writes",))):
+        code, _, _ = _run(capsys, "synth", "--tenants", "2", "--rows", "300", "--out", str(out),
+                          *extra)  # fmt: skip
+        assert code == 0
+    assert "stage_events" not in plain.read_text()
+    tenants = {json.loads(line)["tenant"] for line in large.read_text().splitlines()
+               if "INTO stage_events" in line}  # fmt: skip
+    assert tenants == {"t01", "t02"}
+
+
 def test_synth_from_a_generation(tmp_path, capsys):
     store = tmp_path / "store"
     assert main(["dataset", "generate", "--name", "g", "--scale", "0.0005", "--tenants", "2",

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from simulator.cli import build_parser
 from simulator.selftest.matrix import Detection, passed, render
 
@@ -30,6 +32,26 @@ def test_zero_runs_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr == "qsim: error: --runs: must be at least 1, got 0\n"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_bad_scale_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    done = _qsim("selftest", "--mutants", "--scale=1000", "--work", str(tmp_path), cwd=tmp_path)
+    assert done.returncode == 2
+    problem = "must be a number above 0 and at most 100 (1 = 10M rows), got 1000"
+    assert done.stderr == f"qsim: error: argument --scale: {problem}\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [("0", "must be a number above 0 and at most 100 (1 = 10M rows), got 0"),
+     ("many", "not a number: 'many'")],
+)  # fmt: skip
+def test_scale_values_the_parser_refuses(capsys, value: str, problem: str) -> None:
+    with pytest.raises(SystemExit) as info:
+        build_parser().parse_args(["selftest", f"--scale={value}"])
+    assert info.value.code == 2
+    assert capsys.readouterr().err.endswith(f"argument --scale: {problem}\n")
 
 
 def test_a_work_folder_that_is_a_file_is_one_line_and_exit_2(tmp_path: Path) -> None:

@@ -7,7 +7,13 @@ import math
 import pyarrow as pa
 
 from simulator.selftest.mutants.adapter import _same
-from simulator.selftest.mutants.suite import _changed, _consequences, _score_queries
+from simulator.selftest.mutants.suite import (
+    MutationReport,
+    _changed,
+    _consequences,
+    _score_queries,
+    render,
+)
 
 
 def _query(query_id, seq, kind="select", read=(), written=(), order_by=False, random=False):
@@ -79,6 +85,11 @@ def test_scores_right_missed_and_collateral():
     assert score.missed == {"match: -": 1}
     assert score.collateral == {"result_mismatch: row_count": 1}  # "other" read clean data
     assert not score.ok
+    # Per written table (how the suite shows the large-write table's own score).
+    assert (score.changed_in, score.right_in) == ({"stage": 2}, {"stage": 1})
+    assert "  lost_partition on stage: 1/2 changed writes right" in render(
+        MutationReport(classes=[score])
+    )
 
 
 def test_nan_equals_nan_when_deciding_whether_a_mutant_changed_anything():

@@ -188,3 +188,30 @@ def test_cached_analysis_of_the_synthetic_mix_equals_fresh_analysis(log):
     for sql in texts:
         assert cached.analyze(sql, "trino") == Analyzer().analyze(sql, "trino"), sql
     assert cached.parsed < len(set(texts)) / 2
+
+
+def test_large_writes_adds_events_rewrite_per_tenant_and_only_when_asked(tmp_path):
+    """Opt-in: off, the log has no stage_events and is byte-identical to the default call;
+    on, every tenant has whole events_rewrite pipelines (CTAS of every day but the one its
+    INSERT adds, so a lost partition of one write is short by that write's rows alone)."""
+    plain, default, large = (tmp_path / n for n in ("plain.jsonl", "default.jsonl", "l.jsonl"))
+    synthesize_log(None, 1500, 3, plain, tenants=3, days=DAYS, large_writes=False)
+    synthesize_log(None, 1500, 3, default, tenants=3, days=DAYS)
+    synthesize_log(None, 1500, 3, large, tenants=3, days=DAYS, large_writes=True)
+    assert plain.read_bytes() == default.read_bytes()
+    assert "stage_events" not in plain.read_text()
+    rewrites = defaultdict(list)
+    for r in _read(large):
+        if r["pipeline"].startswith("events_rewrite-"):
+            rewrites[r["pipeline"]].append(r)
+    # The log ends where its row count does, maybe inside a pipeline: judge whole ones.
+    complete = [rows for rows in rewrites.values() if len(rows) == 6]
+    assert {rows[0]["tenant"] for rows in complete} == {"t01", "t02", "t03"}
+    for rows in complete:
+        sqls = [r["sql"] for r in rows]
+        assert sqls[0] == "DROP TABLE IF EXISTS stage_events"
+        day = re.search(r"day <> '([0-9-]+)'", sqls[1]).group(1)
+        assert sqls[1] == f"CREATE TABLE stage_events AS SELECT * FROM events WHERE day <> '{day}'"
+        assert sqls[2] == f"INSERT INTO stage_events SELECT * FROM events WHERE day = '{day}'"
+        assert sqls[3].startswith("UPDATE stage_events") and sqls[4].startswith("DELETE")
+        assert f"'{day}'" not in sqls[4]  # the DELETE removes another day than the INSERT's

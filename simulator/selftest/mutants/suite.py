@@ -67,6 +67,9 @@ class ClassScore:
     wrong: Counter[str] = field(default_factory=Counter)
     missed: Counter[str] = field(default_factory=Counter)
     collateral: Counter[str] = field(default_factory=Counter)
+    # Write classes: changed and rightly flagged statements per table they write.
+    changed_in: Counter[str] = field(default_factory=Counter)
+    right_in: Counter[str] = field(default_factory=Counter)
 
     @property
     def score(self) -> float:
@@ -101,8 +104,10 @@ def _engine(base: dict[str, Any], mutation: str | None) -> dict[str, Any]:
     return engine
 
 
-def _config(work: Path, world: str, mutations: list[str], *, perf: bool, name: str) -> Any:
-    data = scenario_data(world, work)
+def _config(
+    work: Path, world: str, mutations: list[str], *, perf: bool, name: str, scale: float | None
+) -> Any:
+    data = scenario_data(world, work, scale)
     # The scenario's first candidate engine (the newest release) is both the baseline and,
     # mutated, every candidate: any difference is the mutant's.
     base = data["engines"][data["run"]["candidates"][0]]
@@ -124,10 +129,12 @@ def run_mutants(
     mutations: list[str] | None = None,
     *,
     world: str = "demo",
+    scale: float | None = None,
     echo: Callable[[str], None] = print,
 ) -> MutationReport:
     """Run the mutant classes ``mutations`` (default: all) over the world and workload of
-    ``configs/<world>.toml`` in ``work`` and score them.
+    ``configs/<world>.toml`` in ``work`` (generated at ``scale`` with the large-write
+    pipeline when given) and score them.
 
     Refuses (ValueError) an unknown class name. Raises QsimError when the world or a run
     cannot be set up.
@@ -146,7 +153,7 @@ def run_mutants(
     ):
         if not group:
             continue
-        cfg = _config(work, world, group, perf=perf, name=label)
+        cfg = _config(work, world, group, perf=perf, name=label, scale=scale)
         build_world(cfg)
         echo(f"selftest --mutants: {len(group)} mutant classes ({label}) ...")
         outcome = run_and_report(cfg)
@@ -231,12 +238,17 @@ def _score_queries(
     score = ClassScore(mutation, family, changed=len(changed))
     expected = EXPECTED[family]
     explained = _consequences(changed, queries)
+    for query_id in changed:
+        if family == "write" and query_id in queries:
+            score.changed_in.update(queries[query_id]["tables_written"] or ())
     for query_id, verdict in verdicts.items():
         name = verdict["verdict"]
         label = f"{name}: {verdict.get('reason') or '-'}"
         if query_id in changed:
             if name == expected:
                 score.right += 1
+                if family == "write" and query_id in queries:
+                    score.right_in.update(queries[query_id]["tables_written"] or ())
             elif name in REGRESSION_VERDICTS:
                 score.wrong[label] += 1
             else:
@@ -297,6 +309,8 @@ def render(report: MutationReport) -> str:
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     for c in report.classes:
+        for table, n in sorted(c.changed_in.items()):
+            lines.append(f"  {c.mutation} on {table}: {c.right_in[table]}/{n} changed writes right")
         for title, counts in (
             ("wrong", c.wrong),
             ("missed", c.missed),
