@@ -29,6 +29,9 @@ from simulator.selftest.world import (
 pytestmark = pytest.mark.slow
 
 SEEDS = [1, 2, 3, 4, 5]
+# The tests reading the loaded run share one xdist worker (`--dist loadgroup`), so its
+# module fixture runs the incident once, not once per worker.
+LOADED_RUN = pytest.mark.xdist_group("incident_loaded")
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +41,7 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> IncidentRun:
     return run_incident(tmp_path_factory.mktemp("incident"), SEEDS)
 
 
+@LOADED_RUN
 def test_every_seeded_run_reports_each_lost_partition_with_its_rows(loaded: IncidentRun) -> None:
     assert loaded.exit_code == 1
     assert len(loaded.candidates) == len(SEEDS)
@@ -55,6 +59,7 @@ def test_every_seeded_run_reports_each_lost_partition_with_its_rows(loaded: Inci
     assert len(ctas_days) >= 2
 
 
+@LOADED_RUN
 def test_write_mismatch_evidence_names_partitions_and_row_counts(loaded: IncidentRun) -> None:
     verdicts = {
         (v["candidate"], v["query_id"]): v
@@ -81,6 +86,7 @@ def test_write_mismatch_evidence_names_partitions_and_row_counts(loaded: Inciden
     } in (missing)
 
 
+@LOADED_RUN
 def test_quiet_confirmation_marks_every_finding_as_under_load_only(loaded: IncidentRun) -> None:
     assert loaded.confirmation is not None
     verdicts = read_records(loaded.run_dir, RecordKind.VERDICTS)
@@ -100,6 +106,7 @@ def test_quiet_confirmation_marks_every_finding_as_under_load_only(loaded: Incid
     assert "only under concurrent load" in (loaded.run_dir / HTML_FILE).read_text()
 
 
+@LOADED_RUN
 def test_first_write_mismatch_is_judged_within_seconds_of_the_first_execution(
     loaded: IncidentRun,
 ) -> None:
@@ -160,6 +167,7 @@ def verdicts(run_dir: Path, candidate: str) -> dict[str, tuple[Any, ...]]:
     return found
 
 
+@LOADED_RUN
 def test_cached_and_copied_read_only_tables_give_identical_verdicts(
     loaded: IncidentRun, tmp_path: Path
 ) -> None:

@@ -17,7 +17,9 @@ from simulator.jobs.run_report import run_and_report
 from simulator.results.layout import HTML_FILE, RUN_FILE, SUMMARY_FILE, RecordKind
 from simulator.results.reader import read_records
 
-pytestmark = [pytest.mark.slow]
+# One run serves every test here: under `--dist loadgroup` the group keeps them on one
+# xdist worker, so the module fixture's run is made once, not once per worker.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("load_comparison")]
 
 DELAYED = {"enabled": True, "latency": {"fixed_ms": 25.0}}
 
