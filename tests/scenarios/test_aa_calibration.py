@@ -8,8 +8,8 @@ from collections import Counter
 
 import pytest
 
-from simulator.selftest.calibration import CalibrationRun, run_calibration
-from simulator.selftest.suite import calibration_rows
+from simulator.selftest.calibration import ERRORS, CalibrationRun, run_calibration
+from simulator.selftest.suite import ERROR_RATE, calibration_rows
 
 # Timing assertions: run alone after the parallel suite (make test), on an idle machine.
 pytestmark = [pytest.mark.slow, pytest.mark.perf_isolated]
@@ -20,7 +20,10 @@ REPLICAS = 3
 @pytest.fixture(scope="module")
 def aa(tmp_path_factory: pytest.TempPathFactory) -> CalibrationRun:
     return run_calibration(
-        tmp_path_factory.mktemp("aa"), replicas=REPLICAS, perf={"max_patterns": 16}
+        tmp_path_factory.mktemp("aa"),
+        replicas=REPLICAS,
+        error_rate=ERROR_RATE,
+        perf={"max_patterns": 16},
     )
 
 
@@ -52,3 +55,14 @@ def test_false_alarm_rate_is_at_most_the_configured_rate(aa: CalibrationRun) -> 
     assert alarms / patterns <= aa.allowed_rate
     row = next(r for r in calibration_rows(aa) if r.fault == "none (A/A performance)")
     assert row.ok
+
+
+def test_every_injected_error_is_a_candidate_error_and_no_other_exists(aa: CalibrationRun) -> None:
+    injected, judged, others = aa.error_verdicts()
+    assert len(injected) >= 1
+    assert judged == injected
+    assert others == []
+    for verdict in aa.verdicts[ERRORS]:
+        if verdict["query_id"] in injected:
+            assert verdict["reason"] == "InjectedFault"
+            assert verdict["evidence"]["baseline"]["status"] == "ok"

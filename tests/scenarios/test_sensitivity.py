@@ -1,10 +1,11 @@
 """Sensitivity on a busy machine: one run over configs/aa.toml, with two busy-loop processes
 keeping both cores of the machine busy throughout, with a candidate whose SELECTs naming
 ``customers`` are slower by the self-test's factor ([faults.latency] tables; see
-simulator/selftest/suite.py), one whose same SELECTs need the self-test's memory growth
-([faults.memory]: real memory in the worker) and one whose SELECTs fail with an injected
-error at a 1% rate. The self-test's slowdown and memory rows must pass. Real Ray, real
-engine workers."""
+simulator/selftest/suite.py) and one whose same SELECTs need the self-test's memory growth
+([faults.memory]: real memory in the worker). The self-test's slowdown and memory rows must
+pass, and the slowed candidate must have no correctness finding. Real Ray, real engine
+workers. (Injected errors are checked in the A/A calibration run: they need no busy
+machine, and a third candidate here would cost a third more of the perf phase.)"""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from simulator.results.layout import QUERIES_FILE, RecordKind
 from simulator.results.reader import read_records
 from simulator.selftest.busy import busy_cores
 from simulator.selftest.calibration import (
-    ERRORS,
     HUNGRY,
     SLOW,
     CalibrationRun,
@@ -42,24 +42,8 @@ def sensitivity(tmp_path_factory: pytest.TempPathFactory) -> CalibrationRun:
             replicas=0,
             latency_factor=LATENCY_FACTOR,
             memory_factor=MEMORY_FACTOR,
-            error_rate=0.01,
             run_name="sensitivity",
         )
-
-
-def test_every_injected_error_is_a_candidate_error_and_no_other_exists(
-    sensitivity: CalibrationRun,
-) -> None:
-    injected, judged, others = sensitivity.error_verdicts()
-    assert len(injected) >= 1
-    assert judged == injected
-    assert others == []
-    for verdict in sensitivity.verdicts[ERRORS]:
-        if verdict["query_id"] in injected:
-            assert verdict["reason"] == "InjectedFault"
-            assert verdict["evidence"]["baseline"]["status"] == "ok"
-    # The slowed candidate returns the same results: no correctness finding at all.
-    assert sensitivity.correctness_alarms(SLOW) == []
 
 
 def test_latency_is_injected_on_statements_reading_customers_only(
@@ -86,6 +70,8 @@ def test_slowdown_is_regressed_on_those_patterns_and_no_others(
     expected, regressed = sensitivity.slow_patterns()
     assert not regressed - expected
     assert found_enough(expected, regressed)
+    # The slowed candidate returns the same results: no correctness finding at all.
+    assert sensitivity.correctness_alarms(SLOW) == []
 
 
 def test_the_selftest_slowdown_and_memory_rows_pass_with_both_cores_busy(
