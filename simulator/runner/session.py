@@ -28,6 +28,7 @@ import re
 import shutil
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -290,11 +291,9 @@ class TenantSession:
             self.in_flight.set(in_flight)
             self._catch_up(engine, lane, index)
             statement = self.statements[engine][index]
-            record, kept = self._execute(engine, lane, statement, "load", 0, in_flight)
-            if record.status == "crash":
-                # The worker died: EngineWorker replaces it over the workspace on disk.
-                record, kept = self._execute(engine, lane, statement, "load", 0, in_flight)
-                record.retried = True
+            record, kept = _once_more_on_crash(
+                lambda: self._execute(engine, lane, statement, "load", 0, in_flight)
+            )
             record.retried = record.retried or retried
             results: list[ExecutionResult] = [(record.to_dict(), kept)]
             if statement.is_write and record.status == "ok":
@@ -302,23 +301,30 @@ class TenantSession:
             repeats = self.determinism_runs - 1 if engine == self.baseline else 0
             if statement.kind == "select" and record.status == "ok":
                 for repetition in range(1, repeats + 1):
-                    again, again_kept = self._execute(
-                        engine, lane, statement, "repeat", repetition, in_flight
+                    again, again_kept = _once_more_on_crash(
+                        lambda rep=repetition: self._execute(
+                            engine, lane, statement, "repeat", rep, in_flight
+                        )
                     )
                     results.append((again.to_dict(), again_kept))
             if engine == self.baseline and self._needs_unlimited(statement, record):
                 assert statement.unlimited_sql is not None
-                unlimited, hashes = execute_statement(
-                    lane.worker,
-                    dataclasses.replace(statement, sql=statement.unlimited_sql, limit=None),
-                    run_id=self.run_id,
-                    engine=engine,
-                    tenant=self.tenant,
-                    phase="unlimited",
-                    timeout_s=self.timeout_s,
-                    in_flight=in_flight,
-                    node=self.node,
-                    row_hash_cap=self.unlimited_hash_rows,
+                unlimited_statement = dataclasses.replace(
+                    statement, sql=statement.unlimited_sql, limit=None
+                )
+                unlimited, hashes = _once_more_on_crash(
+                    lambda: execute_statement(
+                        lane.worker,
+                        unlimited_statement,
+                        run_id=self.run_id,
+                        engine=engine,
+                        tenant=self.tenant,
+                        phase="unlimited",
+                        timeout_s=self.timeout_s,
+                        in_flight=in_flight,
+                        node=self.node,
+                        row_hash_cap=self.unlimited_hash_rows,
+                    )
                 )
                 results.append((unlimited.to_dict(), hashes))
             lane.applied = index + 1
@@ -421,3 +427,16 @@ class TenantSession:
                 )
                 records.append(record.to_dict())
         return records
+
+
+def _once_more_on_crash(
+    execute: Callable[[], tuple[Execution, bytes | None]],
+) -> tuple[Execution, bytes | None]:
+    """``execute()``, and once more (marked ``retried``) when the worker died under it:
+    EngineWorker replaces it over the workspace on disk. A harness fault never stays in a
+    record, whether it hit the load execution, a determinism repeat or an unlimited run."""
+    record, kept = execute()
+    if record.status == "crash":
+        record, kept = execute()
+        record.retried = True
+    return record, kept
