@@ -23,11 +23,11 @@ from __future__ import annotations
 import dataclasses
 import re
 import tomllib
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from simulator.config.tables import build_table
 
 # The one adapter list: the registry (import-free), re-exported for config readers.
 from simulator.engines.registry import BUILTIN_ADAPTERS
@@ -305,64 +305,6 @@ SECTIONS: dict[str, type] = {
 }
 
 
-def _convert(value: Any, tp: Any, where: str) -> Any:
-    """Check ``value`` against the annotation ``tp`` and convert lists to tuples."""
-    origin = typing.get_origin(tp)
-    if dataclasses.is_dataclass(tp):
-        if not isinstance(value, dict):
-            raise ConfigError(f"{where}: expected a table, got {value!r}")
-        return _build(tp, value, where)
-    if tp is Any:
-        return value
-    if origin in (tuple, list):
-        if not isinstance(value, list):
-            raise ConfigError(f"{where}: expected a list, got {value!r}")
-        args = [a for a in typing.get_args(tp) if a is not Ellipsis]
-        inner = args[0] if args else Any
-        items = [_convert(v, inner, f"{where}[{i}]") for i, v in enumerate(value)]
-        return tuple(items) if origin is tuple else items
-    if origin is dict or tp is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{where}: expected a table, got {value!r}")
-        args = typing.get_args(tp)
-        inner = args[1] if len(args) == 2 else Any
-        return {k: _convert(v, inner, f"{where}.{k}") for k, v in value.items()}
-    if isinstance(origin, type) and origin is types.UnionType:
-        return value
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where}: expected true or false, got {value!r}")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where}: expected an integer, got {value!r}")
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{where}: expected a number, got {value!r}")
-        return float(value)
-    if tp is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{where}: expected a string, got {value!r}")
-        return value
-    return value
-
-
-def _build(cls: type, data: dict[str, Any], where: str) -> Any:
-    """Build dataclass ``cls`` from a TOML table, refusing unknown keys and wrong types."""
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    if cls is EngineSpec:
-        names.discard("name")  # an engine's name is its table key, not a setting
-    kwargs: dict[str, Any] = {}
-    for key, value in data.items():
-        if key not in names:
-            known = ", ".join(sorted(names))
-            raise ConfigError(f"{where}.{key}: unknown key (known keys: {known})")
-        kwargs[key] = _convert(value, hints[key], f"{where}.{key}")
-    return cls(**kwargs)
-
-
 def _check_ranges(cfg: RunConfig, file: str) -> None:
     def fail(key: str, problem: str) -> None:
         raise ConfigError(f"{file}: {key}: {problem}")
@@ -488,7 +430,7 @@ def parse_config(data: dict[str, Any], file: str = "<config>") -> RunConfig:
         if not isinstance(table, dict):
             raise ConfigError(f"{file}: {key}: expected a table, got {table!r}")
         try:
-            sections[key] = _build(cls, table, key)
+            sections[key] = build_table(cls, table, key)
         except ConfigError as err:
             raise ConfigError(f"{file}: {err}") from None
     engines_raw = data.get("engines", {})
@@ -500,7 +442,7 @@ def parse_config(data: dict[str, Any], file: str = "<config>") -> RunConfig:
             check_name(name, f"engines.{name}")
             if not isinstance(table, dict):
                 raise ConfigError(f"engines.{name}: expected a table, got {table!r}")
-            spec = _build(EngineSpec, table, f"engines.{name}")
+            spec = build_table(EngineSpec, table, f"engines.{name}", not_keys={"name"})
         except ConfigError as err:
             raise ConfigError(f"{file}: {err}") from None
         engines[name] = dataclasses.replace(spec, name=name, dialect=spec.dialect or spec.adapter)
