@@ -114,8 +114,8 @@ def main() -> None:
     try:
         for scale in scales:
             folder = work / f"scale-{scale:g}"
-            for mode in modes:
-                cfg = scaled_config(
+            configs = {
+                mode: scaled_config(
                     args.config,
                     folder,
                     scale=scale,
@@ -124,6 +124,9 @@ def main() -> None:
                     concurrency=args.concurrency,
                     read_only_tables=mode,
                 )
+                for mode in modes
+            }
+            for mode, cfg in configs.items():
                 build_inputs(cfg)
                 sessions[(scale, mode)] = session_start_s(cfg, folder, mode)
                 print(
@@ -135,15 +138,7 @@ def main() -> None:
                 if mode == "cache":
                     shutil.rmtree(folder / "read-only-cache", ignore_errors=True)
                 for label in RUNS[mode]:
-                    cfg = scaled_config(
-                        args.config,
-                        folder,
-                        scale=scale,
-                        queries=args.queries,
-                        tenants=args.tenants,
-                        concurrency=args.concurrency,
-                        read_only_tables=mode,
-                    )
+                    cfg = configs[mode]
                     seconds, rows, statements = build_inputs(cfg)
                     if label == RUNS[modes[0]][0]:
                         print(
