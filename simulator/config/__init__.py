@@ -31,7 +31,7 @@ from simulator.config.tables import build_table
 
 # The one adapter list: the registry (import-free), re-exported for config readers.
 from simulator.engines.registry import BUILTIN_ADAPTERS
-from simulator.errors import ConfigError
+from simulator.errors import ConfigError, WorkloadError
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -92,10 +92,22 @@ class SynthSection:
 
 @dataclass(frozen=True)
 class SampleSection:
+    """Sampling parameters (``[workload.sample]``, and the sampler's own parameters): a
+    query budget, or an engine-time budget when ``budget_ms`` > 0."""
+
     budget: int = 400
     budget_ms: float = 0.0
     seed: int = 7
     diversity: int = 3
+
+    def check(self) -> None:
+        """Raise WorkloadError for a budget or diversity that cannot be met."""
+        if self.budget < 1 and self.budget_ms <= 0:
+            raise WorkloadError(f"sample budget must be at least 1 query, got {self.budget}")
+        if self.budget_ms < 0:
+            raise WorkloadError(f"sample budget_ms must not be negative, got {self.budget_ms}")
+        if self.diversity < 1:
+            raise WorkloadError(f"sample diversity must be at least 1, got {self.diversity}")
 
 
 @dataclass(frozen=True)

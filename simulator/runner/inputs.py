@@ -18,7 +18,7 @@ from simulator.datasets.object_store import open_store
 from simulator.datasets.store import Generation
 from simulator.errors import DatasetError, WorkloadError
 from simulator.workload.ingest import ingest_log
-from simulator.workload.sample import SampleParams, sample_workload
+from simulator.workload.sample import sample_workload
 from simulator.workload.store import Workload, load_workload, workload_dir
 from simulator.workload.synth import synthesize_log
 
@@ -62,11 +62,4 @@ def resolve_workload(cfg: RunConfig, generation: Generation) -> Workload:
             large_writes=section.synth.large_writes,
         )
     ingest_log(source, section.dir, log_name, mapping=section.ingest)
-    sample = section.sample
-    params = SampleParams(
-        budget=sample.budget,
-        budget_ms=sample.budget_ms,
-        seed=sample.seed,
-        diversity=sample.diversity,
-    )
-    return sample_workload(section.dir, log_name, section.name, params)
+    return sample_workload(section.dir, log_name, section.name, section.sample)

@@ -10,26 +10,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import xxhash
 
-from simulator.errors import WorkloadError
+from simulator.config import SampleSection
 
-
-@dataclass(frozen=True)
-class SampleParams:
-    """Sampling parameters: a query budget, or an engine-time budget when ``budget_ms`` > 0."""
-
-    budget: int = 400
-    budget_ms: float = 0.0
-    seed: int = 7
-    diversity: int = 3
-
-    def check(self) -> None:
-        """Raise WorkloadError for a budget or diversity that cannot be met."""
-        if self.budget < 1 and self.budget_ms <= 0:
-            raise WorkloadError(f"sample budget must be at least 1 query, got {self.budget}")
-        if self.budget_ms < 0:
-            raise WorkloadError(f"sample budget_ms must not be negative, got {self.budget_ms}")
-        if self.diversity < 1:
-            raise WorkloadError(f"sample diversity must be at least 1, got {self.diversity}")
+# The sampler's parameters are the [workload.sample] table itself: one owner of the defaults.
+SampleParams = SampleSection
 
 
 @dataclass
