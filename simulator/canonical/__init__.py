@@ -10,7 +10,12 @@ keys and per-partition checksums). This package imports only ``simulator.errors`
 from simulator.canonical.accumulator import ChecksumAccumulator, checksum_table
 from simulator.canonical.checksum import ResultChecksum
 from simulator.canonical.mixing import NULL_HASH
-from simulator.canonical.partitions import NULL_PARTITION, partition_checksums, partition_keys
+from simulator.canonical.partitions import (
+    NULL_PARTITION,
+    PartitionAccumulator,
+    partition_checksums,
+    partition_keys,
+)
 from simulator.canonical.rows import row_hashes
 from simulator.canonical.spec import CANONICAL_VERSION, FLOAT_MANTISSA_BITS, ChecksumInputError
 from simulator.canonical.type_names import canonical_type
@@ -23,6 +28,7 @@ __all__ = [
     "NULL_PARTITION",
     "ChecksumAccumulator",
     "ChecksumInputError",
+    "PartitionAccumulator",
     "ResultChecksum",
     "canonical_type",
     "checksum_table",

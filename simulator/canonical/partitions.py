@@ -16,6 +16,7 @@ from simulator.canonical.checksum import _hex64
 from simulator.canonical.kernels import _k_group_lanes
 from simulator.canonical.rows import _rows_per_step, row_hashes
 from simulator.canonical.spec import ChecksumInputError
+from simulator.canonical.values import int64s
 
 NULL_PARTITION = "__NULL__"
 
@@ -66,7 +67,7 @@ def _partition_texts(column: pa.Array) -> tuple[np.ndarray, list[str]]:
         # The cast prints as many fraction digits as the unit has; trim them so that
         # equal instants in different units give the same text.
         texts = [t.rstrip("0").rstrip(".") if "." in t else t for t in texts]
-    codes = np.asarray(encoded.indices, dtype=np.int64)
+    codes = int64s(encoded.indices)
     return codes, texts
 
 
@@ -161,3 +162,45 @@ def _partition_batch(
         total[0] += int(counts[g])
         total[1] = (total[1] + int(lane_a[g])) & 0xFFFFFFFFFFFFFFFF
         total[2] = (total[2] + int(lane_b[g])) & 0xFFFFFFFFFFFFFFFF
+
+
+class PartitionAccumulator:
+    """Streams a table's rows into ``partition_checksums`` form, batch by batch.
+
+    When a batch lacks one of ``partition_columns`` (a candidate that dropped the column,
+    say) what was seen so far is folded into one unpartitioned entry and partitioning stops:
+    ``partition_columns`` is then empty, and the states compare as whole tables.
+    """
+
+    def __init__(self, partition_columns: Sequence[str]) -> None:
+        self.partition_columns = list(partition_columns)
+        self._totals: dict[str, list[int]] = {}
+
+    def update(self, batch: pa.RecordBatch | pa.Table) -> None:
+        """Add one batch of the table's rows; refuses (``ChecksumInputError``) data qsim
+        cannot checksum."""
+        if batch.num_rows == 0:
+            return
+        if any(c not in batch.schema.names for c in self.partition_columns):
+            self._fold_into_whole_table()
+        batches = batch.to_batches() if isinstance(batch, pa.Table) else [batch]
+        for whole in batches:
+            step = _rows_per_step(whole.num_columns)
+            for start in range(0, whole.num_rows, step):
+                _partition_batch(whole.slice(start, step), self.partition_columns, self._totals)
+
+    def _fold_into_whole_table(self) -> None:
+        rows, lane_a, lane_b = 0, 0, 0
+        for count, a, b in self._totals.values():
+            rows += count
+            lane_a = (lane_a + a) & 0xFFFFFFFFFFFFFFFF
+            lane_b = (lane_b + b) & 0xFFFFFFFFFFFFFFFF
+        self._totals = {"": [rows, lane_a, lane_b]} if rows else {}
+        self.partition_columns = []
+
+    def finish(self) -> dict[str, tuple[int, str]]:
+        """Per-partition ``(row_count, multiset hex)`` of every row added so far."""
+        return {
+            key: (count, _hex64(a) + _hex64(b))
+            for key, (count, a, b) in sorted(self._totals.items())
+        }

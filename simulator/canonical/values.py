@@ -56,6 +56,22 @@ def _data(arr: pa.Array, index: int, dtype: Any, width: int = 1) -> np.ndarray:
     return np.frombuffer(buf, dtype=dtype)[start : start + len(arr) * width]
 
 
+def int64s(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A null-free integer Arrow array as int64 numpy, read through its buffer.
+
+    Not ``np.asarray(arr)``: a worker imports pyarrow before numpy is on its path (numpy is
+    loaded only to hash, see ``engines/runtime.py``), and such a pyarrow refuses
+    ``to_numpy``."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    return _data(pc.cast(arr, pa.int64()), 1, np.int64).copy()
+
+
+def _flags(arr: pa.Array) -> np.ndarray:
+    """A null-free boolean Arrow array as numpy bools, read through its buffer."""
+    return _data(pc.cast(arr, pa.uint8()), 1, np.uint8).astype(bool)
+
+
 def _offsets(arr: pa.Array, dtype: Any) -> np.ndarray:
     buf = arr.buffers()[1]
     return np.frombuffer(buf, dtype=dtype)[arr.offset : arr.offset + len(arr) + 1]
@@ -102,7 +118,7 @@ def _value_hashes_into(array: pa.Array | pa.ChunkedArray, out: np.ndarray) -> No
             _k_apply_nulls(out, np.frombuffer(validity, np.uint8), array.offset)
         else:
             # Types without a validity bitmap of their own (dictionary indices carry theirs).
-            out[np.asarray(array.is_null(), dtype=bool)] = NULL_HASH
+            out[_flags(array.is_null())] = NULL_HASH
 
 
 def _delegates_nulls(t: pa.DataType) -> bool:
@@ -121,8 +137,10 @@ def _hash_into(arr: pa.Array, out: np.ndarray) -> None:
     t = arr.type
     n = len(arr)
     if pa.types.is_integer(t):
-        np_type = t.to_pandas_dtype()
-        values = _data(arr, 1, np_type)
+        # Not t.to_pandas_dtype(): older pyarrow releases import pandas there, which an
+        # engine runtime (where workers checksum) does not have.
+        kind = "i" if pa.types.is_signed_integer(t) else "u"
+        values = _data(arr, 1, np.dtype(f"<{kind}{t.bit_width // 8}"))
         if t == pa.uint64():
             _k_uint64(values, out)
         else:
@@ -182,10 +200,10 @@ def _hash_into(arr: pa.Array, out: np.ndarray) -> None:
         if len(dictionary) == 0:
             out[:] = NULL_HASH
         else:
-            indices = np.asarray(arr.indices.fill_null(0), dtype=np.int64)
+            indices = int64s(arr.indices.fill_null(0))
             out[:] = dictionary[indices]
     elif pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_map(t):
-        offsets = np.asarray(arr.offsets, dtype=np.int64)
+        offsets = int64s(arr.offsets)
         base = int(offsets[0])
         child = arr.values.slice(base, int(offsets[-1]) - base)
         if pa.types.is_map(t):
@@ -194,8 +212,8 @@ def _hash_into(arr: pa.Array, out: np.ndarray) -> None:
         else:
             _k_list(offsets[:-1], offsets[1:], base, value_hashes(child), out)
     elif pa.types.is_list_view(t) or pa.types.is_large_list_view(t):
-        starts = np.asarray(arr.offsets, dtype=np.int64)
-        ends = starts + np.asarray(arr.sizes.fill_null(0), dtype=np.int64)
+        starts = int64s(arr.offsets)
+        ends = starts + int64s(arr.sizes.fill_null(0))
         _k_list(starts, ends, 0, value_hashes(arr.values), out)
     elif pa.types.is_fixed_size_list(t):
         size = t.list_size

@@ -1,9 +1,10 @@
 """Building a written table's post-state (``TableState``) from its rows, streaming.
 
-The runner reads every written table back after the statement and feeds the batches to a
-``TableStateBuilder``; per partition it keeps a row count and the canonical multiset
-checksum (``canonical.partition_checksums``), so two engines' post-states can be compared
-partition by partition and a lost partition is named.
+Per partition a state keeps a row count and the canonical multiset checksum
+(``canonical.partition_checksums``), so two engines' post-states can be compared partition
+by partition and a lost partition is named. The runner has them computed inside the engine's
+worker (``EngineWorker.table_state``) and builds the state with :func:`state_from_checksums`;
+``TableStateBuilder`` does the same from rows at hand.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Sequence
 
 import pyarrow as pa
 
-from simulator.canonical import partition_checksums
+from simulator.canonical import PartitionAccumulator
 from simulator.results.execution import PartitionState, TableState
 
 _LANE_HEX = 16
@@ -47,37 +48,38 @@ class TableStateBuilder:
         self, table: str, partition_columns: Sequence[str], rows_before: int | None = None
     ) -> None:
         self.table = table
-        self.partition_columns = list(partition_columns)
         self.rows_before = rows_before
-        self._rows: dict[str, int] = {}
-        self._multisets: dict[str, str] = {}
+        self._accumulator = PartitionAccumulator(partition_columns)
+
+    @property
+    def partition_columns(self) -> list[str]:
+        """The columns the state is split by (empty once folded into a whole table)."""
+        return self._accumulator.partition_columns
 
     def update(self, batch: pa.RecordBatch | pa.Table) -> None:
         """Add one batch of the table's rows."""
-        if batch.num_rows == 0:
-            return
-        if any(c not in batch.schema.names for c in self.partition_columns):
-            self._fold_into_whole_table()
-        for key, (count, multiset) in partition_checksums(batch, self.partition_columns).items():
-            self._rows[key] = self._rows.get(key, 0) + count
-            self._multisets[key] = add_multisets(self._multisets.get(key, EMPTY_MULTISET), multiset)
-
-    def _fold_into_whole_table(self) -> None:
-        """Fold what was seen so far into one unpartitioned entry and stop partitioning."""
-        rows, multiset = 0, EMPTY_MULTISET
-        for key, count in self._rows.items():
-            rows += count
-            multiset = add_multisets(multiset, self._multisets[key])
-        self._rows, self._multisets = ({"": rows}, {"": multiset}) if rows else ({}, {})
-        self.partition_columns = []
+        self._accumulator.update(batch)
 
     def finish(self) -> TableState:
         """The table's post-state: total and per-partition row counts and checksums."""
-        partitions = {
-            key: PartitionState(row_count=self._rows[key], checksum=self._multisets[key])
-            for key in self._rows
-        }
-        return table_state(self.table, self.partition_columns, partitions, self.rows_before)
+        return state_from_checksums(
+            self.table, self.partition_columns, self._accumulator.finish(), self.rows_before
+        )
+
+
+def state_from_checksums(
+    table: str,
+    partition_columns: Sequence[str],
+    checksums: dict[str, tuple[int, str]],
+    rows_before: int | None,
+) -> TableState:
+    """The post-state of an existing table from its ``partition_checksums`` (as computed by
+    a ``PartitionAccumulator``, here or inside the engine's worker)."""
+    partitions = {
+        key: PartitionState(row_count=count, checksum=multiset)
+        for key, (count, multiset) in checksums.items()
+    }
+    return table_state(table, partition_columns, partitions, rows_before)
 
 
 def table_state(

@@ -58,7 +58,9 @@ from sqlglot import exp
 
 from simulator.config import EngineSpec, FaultsSection
 from simulator.engines.contract import TableSpec
-from simulator.engines.worker import EngineWorker, Sink, WorkerOutcome
+from simulator.engines.outcome import Sink, WorkerOutcome
+from simulator.engines.protocol import ResultRequest
+from simulator.engines.worker import EngineWorker
 from simulator.errors import ConfigError
 from simulator.workload.classify import kind_of
 
@@ -203,6 +205,12 @@ class FaultInjector:
         """Post-state reads of some partitions, unfaulted like ``read_table``."""
         return self.worker.read_partitions(name, columns, ids, sink, timeout_s)
 
+    def table_state(
+        self, name: str, columns: list[str], ids: list[int] | None = None, timeout_s: float = 600.0
+    ) -> WorkerOutcome:
+        """Post-state checksums computed in the worker, unfaulted like ``read_table``."""
+        return self.worker.table_state(name, columns, ids, timeout_s)
+
     def table_row_count(self, name: str) -> int:
         """Row count, unfaulted."""
         return self.worker.table_row_count(name)
@@ -223,7 +231,13 @@ class FaultInjector:
             return False
         return self.random.random() < rate
 
-    def execute(self, sql: str, timeout_s: float, sink: Sink | None = None) -> WorkerOutcome:
+    def execute(
+        self,
+        sql: str,
+        timeout_s: float,
+        sink: Sink | None = None,
+        result: ResultRequest | None = None,
+    ) -> WorkerOutcome:
         """Run ``sql`` through the worker with this engine's faults applied."""
         kind = statement_kind(sql, self.dialect)
         if self._draw(self.faults.error_rate, self.faults.error_kinds, kind):
@@ -238,13 +252,13 @@ class FaultInjector:
         if (not lost.only_under_load or self.in_flight() > 0) and self._draw(
             lost.rate, lost.kinds, kind
         ):
-            outcome = self._lose_writes(sql, kind, timeout_s)
+            outcome = self._lose_writes(sql, kind, timeout_s, sink, result)
         if outcome is None:
             factor = self._memory_factor(kind, sql)
             if factor == 1.0:
-                outcome = self.worker.execute(sql, timeout_s, sink)
+                outcome = self.worker.execute(sql, timeout_s, sink, result)
             else:
-                outcome = self.worker.execute(sql, timeout_s, sink, memory_factor=factor)
+                outcome = self.worker.execute(sql, timeout_s, sink, result, memory_factor=factor)
                 note = f"memory:x{factor:g}"
                 outcome = replace(
                     outcome, fault=f"{outcome.fault};{note}" if outcome.fault else note
@@ -315,7 +329,14 @@ class FaultInjector:
         chosen = self.random.sample(rows, min(self.faults.lost_writes.partitions, len(rows)))
         return [value for value, _ in chosen], sum(n for _, n in chosen)
 
-    def _lose_writes(self, sql: str, kind: str, timeout_s: float) -> WorkerOutcome | None:
+    def _lose_writes(
+        self,
+        sql: str,
+        kind: str,
+        timeout_s: float,
+        sink: Sink | None = None,
+        result: ResultRequest | None = None,
+    ) -> WorkerOutcome | None:
         """Run a rewritten write that loses partitions; None when it cannot be rewritten."""
         tree = sqlglot.parse_one(sql, read=self.dialect)
         if kind in ("insert", "ctas"):
@@ -367,7 +388,7 @@ class FaultInjector:
             rewritten.set("where", exp.Where(this=new_where))
         else:
             return None
-        outcome = self.worker.execute(rewritten.sql(self.dialect), timeout_s)
+        outcome = self.worker.execute(rewritten.sql(self.dialect), timeout_s, sink, result)
         if outcome.status != "ok":
             return outcome
         reported = (outcome.rows_affected or 0) + dropped

@@ -9,13 +9,15 @@ followed by the payload:
 * ``J``: a UTF-8 JSON object (requests and responses).
 * ``S``: an Arrow IPC schema message (``Schema.serialize()``), opening a result.
 * ``B``: an Arrow IPC record batch message (``RecordBatch.serialize()``) of that result.
+* ``H``: canonical row hashes of that result, little-endian uint64 (``ResultRequest``'s
+  ``row_hash_cap``).
 
 A request is one ``J`` frame. Its response is zero or one ``S`` frame, any number of ``B``
-frames, then one ``J`` frame with ``status`` (``ok``, ``error``, or ``harness_error`` when
-the worker cannot encode a result). Schemas and batches cross in their :func:`wire_type`.
-Anything else on the stream (wrong magic, unknown kind, bad JSON) is a
-:class:`ProtocolError`: the parent declares the worker broken and replaces it. A
-well-framed schema or batch the parent cannot decode (:class:`ArrowDecodeError`) leaves the
+(or ``H``) frames, then one ``J`` frame with ``status`` (``ok``, ``error``, or
+``harness_error`` when the worker cannot encode or checksum a result). Schemas and batches
+cross in their :func:`wire_type`. Anything else on the stream (wrong magic, unknown kind,
+bad JSON) is a :class:`ProtocolError`: the parent declares the worker broken and replaces
+it. A well-framed schema or batch the parent cannot decode (:class:`ArrowDecodeError`) leaves the
 stream in step: the result is a ``harness_error`` and the worker is kept.
 """
 
@@ -27,17 +29,19 @@ import os
 import select
 import struct
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 MAGIC = b"QS"
 HEADER = struct.Struct("<2sBI")
 KIND_JSON = ord("J")
 KIND_SCHEMA = ord("S")
 KIND_BATCH = ord("B")
-KINDS = (KIND_JSON, KIND_SCHEMA, KIND_BATCH)
+KIND_HASHES = ord("H")
+KINDS = (KIND_JSON, KIND_SCHEMA, KIND_BATCH, KIND_HASHES)
 MAX_FRAME = 1 << 31
 # Small frames are gathered into one write; larger payloads go straight to the pipe.
 _GATHER_LIMIT = 256 * 1024
@@ -112,10 +116,12 @@ class FrameWriter:
 
 
 class FrameReader:
-    """Reads frames from a file descriptor, each read bounded by an optional deadline."""
+    """Reads frames from a file descriptor, each read bounded by an optional deadline;
+    ``bytes_read`` counts every byte taken from it (headers included)."""
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
+        self.bytes_read = 0
         self._buf = bytearray()
         self._pos = 0
         self._poll = select.poll()
@@ -133,6 +139,7 @@ class FrameReader:
         chunk = os.read(self.fd, _READ_CHUNK)
         if not chunk:
             raise PeerClosed
+        self.bytes_read += len(chunk)
         if self._pos:
             del self._buf[: self._pos]
             self._pos = 0
@@ -161,6 +168,7 @@ class FrameReader:
             if not got:
                 raise PeerClosed
             filled += got
+            self.bytes_read += got
         return out
 
     def read(self, deadline: float | None = None) -> tuple[int, bytes | bytearray]:
@@ -173,6 +181,75 @@ class FrameReader:
         if size >= MAX_FRAME:
             raise ProtocolError(f"frame of {size} bytes is larger than the {MAX_FRAME} limit")
         return kind, self._read_exact(size, deadline)
+
+
+# A result (or a table read-back) is checksummed inside the worker only once it passes
+# either bound; a smaller one crosses as rows and the parent checksums it. Checksumming in
+# the worker saves about 100 ns of CPU a row (sending and reading it), but a worker's first
+# use costs it about 0.57 s of CPU, loading numba and the cached kernels
+# (benchmarks/bench_worker_hashing.py, RESULTS.md): only a worker that sees large results
+# pays that back (100,000 rows cost ~10 ms to send), and most workers, which see only
+# smaller ones, never load numba.
+WORKER_HASH_ROWS = 100_000
+WORKER_HASH_BYTES = 8 << 20
+# Where a worker finds canonical hashing's packages (its runtime's ``hashing/`` folder, set
+# by ``Runtime.env``); put on the path only when the worker first hashes.
+HASHING_PATH_ENV = "QSIM_HASHING_PATH"
+
+
+@dataclass(frozen=True)
+class ResultRequest:
+    """What the worker does with a result besides counting its rows (``execute``'s
+    ``result``): the rows themselves cross only when the comparison needs them.
+
+    ``checksum``: compute the canonical ``ResultChecksum`` in the worker (reply field
+    ``checksum``, or ``checksum_error`` for data qsim cannot checksum). The rows are sent
+    (``B`` frames, after the whole result is checksummed) only when :meth:`keeps` says so
+    for the result's schema and it has at most ``keep_rows`` rows. ``row_hash_cap``: send
+    instead each row's canonical hash over the columns that compare exactly (not floats),
+    as ``H`` frames, when there are at most that many rows (reply ``row_hash_columns``).
+    """
+
+    checksum: bool = False
+    keep_rows: int = 0
+    order_keys: tuple[str, ...] = ()
+    ordered: bool = False
+    limited: bool = False
+    row_hash_cap: int | None = None
+
+    def keeps(self, schema: pa.Schema) -> bool:
+        """Whether a result of ``schema`` is kept for the comparison: float or decimal
+        columns, a LIMIT, or an ORDER BY whose keys leave room for ties."""
+        if any(pa.types.is_floating(f.type) or pa.types.is_decimal(f.type) for f in schema):
+            return True
+        keys = {key.casefold() for key in self.order_keys}
+        total = self.ordered and all(f.name.casefold() in keys for f in schema)
+        # A total order fixes every row and its position: the checksums decide without rows.
+        return not total and (self.ordered or self.limited)
+
+    def to_wire(self) -> dict[str, Any]:
+        """The request as a JSON object; :meth:`from_wire` reads it back."""
+        return {
+            "checksum": self.checksum,
+            "keep_rows": self.keep_rows,
+            "order_keys": list(self.order_keys),
+            "ordered": self.ordered,
+            "limited": self.limited,
+            "row_hash_cap": self.row_hash_cap,
+        }
+
+    @classmethod
+    def from_wire(cls, wire: dict[str, Any]) -> ResultRequest:
+        """Inverse of :meth:`to_wire`."""
+        cap = wire.get("row_hash_cap")
+        return cls(
+            checksum=bool(wire.get("checksum")),
+            keep_rows=int(wire.get("keep_rows") or 0),
+            order_keys=tuple(str(key) for key in wire.get("order_keys") or ()),
+            ordered=bool(wire.get("ordered")),
+            limited=bool(wire.get("limited")),
+            row_hash_cap=None if cap is None else int(cap),
+        )
 
 
 def decode_json(payload: bytes | bytearray) -> dict[str, Any]:

@@ -7,12 +7,20 @@ its spec, and reused by every later run. Building takes an exclusive ``fcntl`` l
 is complete when its marker file ``qsim-runtime.json`` (holding the spec) exists; on every
 use its integrity is checked (marker, Python runs, the adapter imports) and a corrupt or
 half-built runtime is rebuilt.
+
+Canonical hashing's packages (numba, llvmlite, numpy, xxhash) are linked into the
+runtime's ``hashing/`` folder from qsim's own environment (same interpreter, same
+releases), not installed in its site-packages: a worker puts that folder on its path only
+when it first checksums a large result. Were numpy in site-packages, pyarrow would import
+it at every worker start and runtime probe (about 0.3-0.5 s each) whether or not the
+worker ever hashed.
 """
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
+import importlib.metadata as metadata
 import json
 import os
 import platform
@@ -26,11 +34,15 @@ from pathlib import Path
 from typing import Any
 
 from simulator.config import EngineSpec
-from simulator.engines.protocol import PROTOCOL_VERSION
+from simulator.engines.protocol import HASHING_PATH_ENV, PROTOCOL_VERSION
 from simulator.engines.registry import check_adapter, runtime_requirements
 from simulator.errors import EngineError
 
 MARKER = "qsim-runtime.json"
+# What canonical hashing needs inside every runtime (the worker checksums large results next
+# to the engine): qsim's own installed copies, so the same kernels on both sides.
+HASHING_PACKAGES = ("numba", "llvmlite", "numpy", "xxhash")
+HASHING_FOLDER = "hashing"
 LAST_USED = ".last-used"
 SOURCE_ROOT = Path(__file__).resolve().parents[2]
 _LOCAL_PREFIXES = ("./", "../", "/", "~", "file:")
@@ -53,6 +65,7 @@ class Runtime:
         env["PYTHONNOUSERSITE"] = "1"
         # The worker's cwd is its workspace: never import modules from there.
         env["PYTHONSAFEPATH"] = "1"
+        env[HASHING_PATH_ENV] = str(self.path / HASHING_FOLDER)
         return env
 
 
@@ -77,6 +90,12 @@ def _tree_digest(folder: Path) -> str:
         digest.update(str(path.relative_to(folder)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
+
+
+def hashing_requirements() -> tuple[str, ...]:
+    """``HASHING_PACKAGES`` at the releases installed beside qsim (in the spec: a runtime
+    is rebuilt, and relinked, when qsim's releases change)."""
+    return tuple(f"{name}=={metadata.version(name)}" for name in HASHING_PACKAGES)
 
 
 def resolve_requirements(spec: EngineSpec) -> tuple[tuple[str, ...], dict[str, str]]:
@@ -106,6 +125,7 @@ def runtime_spec(spec: EngineSpec) -> dict[str, Any]:
     return {
         "adapter": spec.adapter,
         "requirements": list(requirements),
+        "hashing": list(hashing_requirements()),
         "local_digests": digests,
         "wheel_dir": str(Path(spec.wheel_dir).resolve()) if spec.wheel_dir else "",
         "python": platform.python_version(),
@@ -172,24 +192,56 @@ def _build(folder: Path, spec: EngineSpec, content: dict[str, Any]) -> None:
     if installed.returncode != 0:
         shutil.rmtree(folder, ignore_errors=True)
         raise _uv_failure(spec.name, requirements, installed.stderr)
+    try:
+        _link_hashing(folder / HASHING_FOLDER)
+    except (OSError, metadata.PackageNotFoundError) as err:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise EngineError(f"engine {spec.name}: cannot link canonical hashing: {err}") from None
     marker = {"spec": content, "spec_hash": folder.name, "built_at": time.time()}
     (folder / MARKER).write_text(json.dumps(marker, indent=2, sort_keys=True))
 
 
+def _link_hashing(target: Path) -> None:
+    """``target`` made to hold ``HASHING_PACKAGES`` as links to the copies installed beside
+    qsim (the runtime's Python is qsim's, so they load as they are): the worker hashes
+    with exactly qsim's kernels, and building a runtime costs no install or compile."""
+    target.mkdir()
+    for name in HASHING_PACKAGES:
+        distribution = metadata.distribution(name)
+        # Top-level entries of its RECORD: the package, its dist-info, vendored *.libs;
+        # "../" entries are scripts in bin/.
+        tops = {
+            Path(str(entry)).parts[0]
+            for entry in distribution.files or ()
+            if not str(entry).startswith("..")
+        }
+        if not tops:
+            raise OSError(f"{name} lists no files (its RECORD is missing)")
+        for top in sorted(tops):
+            (target / top).symlink_to(Path(str(distribution.locate_file(top))))
+
+
 def _probe(runtime: Runtime, engine: str) -> str:
-    """Empty when the runtime's Python runs and imports pyarrow and the adapter; else why."""
+    """Empty when the runtime's Python runs and imports pyarrow and the adapter, and its
+    hashing folder holds canonical hashing's packages (not imported: that is the worker's
+    first large result); else why."""
     code = (
-        "import sys, pyarrow\n"
+        "import sys, pyarrow, importlib.machinery\n"
         "from simulator.engines.registry import load_factory\n"
+        f"for name in {HASHING_PACKAGES!r}:\n"
+        "    if importlib.machinery.PathFinder.find_spec(name, [sys.argv[3]]) is None:\n"
+        "        sys.stderr.write(f'its hashing folder lacks {name} (canonical hashing)')\n"
+        "        sys.exit(4)\n"
         "try:\n"
         "    load_factory(sys.argv[1], sys.argv[2])\n"
         "except Exception as err:\n"
         "    sys.stderr.write(str(err))\n"
         "    sys.exit(3)\n"
     )
+    hashing = str(runtime.path / HASHING_FOLDER)
     try:
         probe = subprocess.run(
-            [str(runtime.python), "-c", code, runtime.adapter, engine],
+            [str(runtime.python), "-c", code, runtime.adapter, engine, hashing],
             capture_output=True,
             text=True,
             env=runtime.env(),
@@ -201,6 +253,8 @@ def _probe(runtime: Runtime, engine: str) -> str:
         return ""
     if probe.returncode == 3:
         return f"{probe.stderr.strip()} (runtime {runtime.spec_hash})"
+    if probe.returncode == 4:
+        return probe.stderr.strip()
     lines = probe.stderr.strip().splitlines()
     return lines[-1] if lines else f"probe exited with code {probe.returncode}"
 

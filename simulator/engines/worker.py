@@ -2,11 +2,15 @@
 
 The worker runs ``RUNTIME_PYTHON -m simulator.engines.worker_main`` in its own process
 group, with its stderr appended to ``WORKSPACE/worker.log``. Statements are sent over the
-frame protocol (:mod:`simulator.engines.protocol`); result batches are handed to ``sink``
-as they arrive. A statement past its timeout kills the worker's process group and is
-recorded as ``timeout``; a worker that dies (signal, exit) or writes garbage is recorded as
-``crash``; either way the next call starts a fresh worker over the workspace as it is on
-disk (adapters keep writable tables in workspace files, so earlier writes survive).
+frame protocol (:mod:`simulator.engines.protocol`). Canonical checksums of results and
+written tables (``ResultRequest``, :meth:`EngineWorker.table_state`) are computed inside
+the worker, next to the engine, when the rows are many (only the kept rows cross), and here
+from the rows when they are few (``WORKER_HASH_ROWS``); only kept rows reach ``sink``.
+Without a ``ResultRequest`` every batch is handed to ``sink`` as it arrives. A statement
+past its timeout kills the worker's process group and is recorded as ``timeout``; a worker
+that dies (signal, exit) or writes garbage is recorded as ``crash``; either way the next
+call starts a fresh worker over the workspace as it is on disk (adapters keep writable
+tables in workspace files, so earlier writes survive).
 """
 
 from __future__ import annotations
@@ -16,25 +20,29 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
 from simulator.config import EngineSpec
+from simulator.engines import worker_checksums
 from simulator.engines.contract import TableSpec
+from simulator.engines.outcome import Sink, WorkerOutcome, outcome_from_reply
 from simulator.engines.protocol import (
     KIND_BATCH,
+    KIND_HASHES,
     KIND_JSON,
     KIND_SCHEMA,
+    WORKER_HASH_BYTES,
+    WORKER_HASH_ROWS,
     ArrowDecodeError,
     DeadlineExceeded,
     FrameReader,
     FrameWriter,
     PeerClosed,
     ProtocolError,
+    ResultRequest,
     decode_batch,
     decode_json,
     decode_schema,
@@ -46,50 +54,6 @@ from simulator.errors import EngineError
 START_TIMEOUT_S = 300.0
 CONTROL_TIMEOUT_S = 600.0
 LOG_NAME = "worker.log"
-
-HARNESS_ERROR = "harness_error"
-
-Sink = Callable[[pa.RecordBatch], Any]
-
-
-@dataclass
-class WorkerOutcome:
-    """What one request to a worker produced.
-
-    ``status`` is ok | error | timeout | crash | harness_error. ``harness_error`` is a
-    failure of qsim itself (a result the worker could not encode or the parent could not
-    decode: ``error_class`` names the stage, the message the Arrow type), never the
-    engine's; the worker stays in step and is kept. ``wall_ms`` is measured in the worker around
-    the engine call and the production of its batches (for a timeout: the time waited).
-    ``schema`` is ``[[name, arrow type], ...]`` of a result (empty for a command), for
-    display; ``arrow_schema`` is the result's real Arrow schema as it crossed the protocol
-    (also for a result without rows; None for a command).
-    ``signal`` is the signal that killed a crashed worker. ``fault`` says what a fault
-    injector did to this execution (empty when nothing). ``notes`` are what the adapter
-    reported beside the result (``StatementResult.notes``). ``cpu_ms`` is the worker's CPU
-    time (user + system, all threads) over the same spans as ``wall_ms``; ``peak_rss_mb`` its
-    RSS high-water mark over the request, read from ``rss_source`` (``vmhwm``: reset before
-    the statement; ``ru_maxrss``: the process's lifetime peak); None and "" when not measured.
-    """
-
-    status: str
-    error_class: str = ""
-    error_message: str = ""
-    wall_ms: float = 0.0
-    rows_returned: int | None = None
-    rows_affected: int | None = None
-    schema: list[list[str]] = field(default_factory=list)
-    signal: int | None = None
-    fault: str = ""
-    arrow_schema: pa.Schema | None = None
-    notes: dict[str, Any] = field(default_factory=dict)
-    cpu_ms: float | None = None
-    peak_rss_mb: float | None = None
-    rss_source: str = ""
-
-
-def _optional_float(value: Any) -> float | None:
-    return None if value is None else float(value)
 
 
 class _Broken(Exception):
@@ -123,8 +87,14 @@ class EngineWorker:
         runtime: Runtime,
         workspace: Path,
         tables: list[TableSpec],
+        worker_hash_rows: int = WORKER_HASH_ROWS,
+        worker_hash_bytes: int = WORKER_HASH_BYTES,
     ) -> None:
         self.spec = spec
+        # Results and read-backs past either bound are checksummed in the worker; smaller
+        # ones cross as rows and are checksummed here (tests lower them).
+        self.worker_hash_rows = worker_hash_rows
+        self.worker_hash_bytes = worker_hash_bytes
         self.runtime = runtime
         self.workspace = Path(workspace)
         self.tables = list(tables)
@@ -135,6 +105,8 @@ class EngineWorker:
         self.has_row_digests = False
         self.has_explain = False
         self.restarts = 0
+        # Bytes read from workers' protocol streams over this object's life (all restarts).
+        self._bytes_before = 0
         self._proc: subprocess.Popen[bytes] | None = None
         self._reader: FrameReader | None = None
         self._writer: FrameWriter | None = None
@@ -143,6 +115,12 @@ class EngineWorker:
     def pid(self) -> int | None:
         """The worker process id, None when no worker is running."""
         return self._proc.pid if self._proc is not None else None
+
+    @property
+    def bytes_received(self) -> int:
+        """Protocol bytes this object has read from its workers so far (frames included)."""
+        current = self._reader.bytes_read if self._reader is not None else 0
+        return self._bytes_before + current
 
     @property
     def log_path(self) -> Path:
@@ -157,13 +135,19 @@ class EngineWorker:
         return settings, max_memory_mb
 
     def _popen(self, log: Any) -> subprocess.Popen[bytes]:
+        env = self.runtime.env()
+        if self._settings()[1]:
+            # Under an address-space cap, glibc's per-thread malloc arenas (64 MiB of
+            # address space each, made when threads contend, so more of them on a busy
+            # machine) would count against the cap without holding any memory.
+            env["MALLOC_ARENA_MAX"] = "2"
         return subprocess.Popen(
             [str(self.runtime.python), "-m", "simulator.engines.worker_main"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=log,
             cwd=self.workspace,
-            env=self.runtime.env(),
+            env=env,
             start_new_session=True,
         )
 
@@ -189,6 +173,8 @@ class EngineWorker:
             "settings": settings,
             "tables": [_table_to_wire(table) for table in self.tables],
             "max_memory_mb": max_memory_mb,
+            "worker_hash_rows": self.worker_hash_rows,
+            "worker_hash_bytes": self.worker_hash_bytes,
         }
         try:
             reply = self._control(request, START_TIMEOUT_S)
@@ -230,6 +216,8 @@ class EngineWorker:
     def _kill(self) -> int | None:
         """Kill the worker's process group; return the signal that ended it, if any."""
         proc, self._proc = self._proc, None
+        if self._reader is not None:
+            self._bytes_before += self._reader.bytes_read
         self._reader = self._writer = None
         if proc is None:
             return None
@@ -358,6 +346,7 @@ class EngineWorker:
         deadline = began + timeout_s
         schema: pa.Schema | None = None
         undecodable = ""
+        hashes = bytearray()
         try:
             self._send(request, began)
             while True:
@@ -374,6 +363,8 @@ class EngineWorker:
                         batch = decode_batch(payload, schema)
                         if sink is not None:
                             sink(batch)
+                    elif kind == KIND_HASHES and schema is not None:
+                        hashes += payload
                     else:
                         raise ProtocolError(f"unexpected frame kind {chr(kind)!r} in a result")
                 except ArrowDecodeError as err:
@@ -392,40 +383,73 @@ class EngineWorker:
             # The sink failed mid-result: the stream is out of step, so the worker goes.
             self._kill()
             raise
-        outcome = WorkerOutcome(
-            status=str(reply.get("status", "error")),
-            error_class=str(reply.get("error_class", "")),
-            error_message=str(reply.get("error_message", "")),
-            wall_ms=float(reply.get("wall_ms") or 0.0),
-            rows_returned=reply.get("rows_returned"),
-            rows_affected=reply.get("rows_affected"),
-            schema=[list(pair) for pair in reply.get("schema", [])],
-            arrow_schema=schema,
-            notes=dict(reply.get("notes") or {}),
-            cpu_ms=_optional_float(reply.get("cpu_ms")),
-            peak_rss_mb=_optional_float(reply.get("peak_rss_mb")),
-            rss_source=str(reply.get("rss_source") or ""),
-        )
-        if undecodable and outcome.status in ("ok", HARNESS_ERROR):
-            types = ", ".join(f"{name} {type_}" for name, type_ in outcome.schema)
-            outcome.status = HARNESS_ERROR
-            outcome.error_class = "HarnessDecodeError"
-            outcome.error_message = (
-                f"qsim cannot decode this result ({types or 'schema not sent'}): {undecodable}"
-            )
-            outcome.arrow_schema = None
-        return outcome
+        return outcome_from_reply(reply, schema, bytes(hashes), undecodable)
 
     def execute(
-        self, sql: str, timeout_s: float, sink: Sink | None = None, memory_factor: float = 1.0
+        self,
+        sql: str,
+        timeout_s: float,
+        sink: Sink | None = None,
+        result: ResultRequest | None = None,
+        memory_factor: float = 1.0,
     ) -> WorkerOutcome:
-        """Run one statement; stream result batches to ``sink``; never raises for engine
-        errors, timeouts or crashes (they are the outcome's ``status``). ``memory_factor``
-        > 1 is the memory fault: the worker grows its peak RSS over the statement by it."""
+        """Run one statement; never raises for engine errors, timeouts or crashes (they are
+        the outcome's ``status``).
+
+        With ``result`` the result is checksummed (``outcome.checksums``) and only the rows
+        ``result`` keeps reach ``sink`` (row hashes: ``outcome.row_hashes``): in the worker
+        when the result is large, else here from its rows (see ``WORKER_HASH_ROWS``);
+        without it every result batch is streamed to ``sink``, and none crosses when
+        ``sink`` is None. ``memory_factor`` > 1 is the memory fault: the worker grows its
+        peak RSS over the statement by it.
+        """
         request: dict[str, Any] = {"op": "execute", "sql": sql}
         if memory_factor != 1.0:
             request["memory_factor"] = memory_factor
-        return self._stream(request, timeout_s, sink)
+        if result is None:
+            request["rows"] = sink is not None
+            return self._stream(request, timeout_s, sink)
+        request["result"] = result.to_wire()
+        received: list[pa.RecordBatch] = []
+        outcome = self._stream(request, timeout_s, received.append)
+        if outcome.checksums.pop("parent_hashes", False) and outcome.arrow_schema is not None:
+            digest = worker_checksums.ResultDigest(result, outcome.arrow_schema)
+            for batch in received:
+                digest.add(batch)
+            fields, received, outcome.row_hashes = digest.collect()
+            outcome.checksums.update(fields)
+        if sink is not None:
+            for batch in received:
+                sink(batch)
+        return outcome
+
+    def table_state(
+        self,
+        name: str,
+        columns: list[str],
+        ids: list[int] | None = None,
+        timeout_s: float = CONTROL_TIMEOUT_S,
+    ) -> WorkerOutcome:
+        """Per-partition canonical checksums of table ``name`` split by ``columns`` (only of
+        the partitions with engine ids ``ids``, when given): ``outcome.checksums`` has
+        ``partition_columns``, ``partitions`` (key -> [rows, multiset]) and ``rows_read``,
+        or ``checksum_error``. Computed in the worker when the rows are many (no row
+        crosses), else here from the rows (see ``WORKER_HASH_ROWS``)."""
+        request: dict[str, Any] = {"op": "table_state", "name": name, "columns": columns}
+        if ids is not None:
+            request["ids"] = ids
+        received: list[pa.RecordBatch] = []
+        outcome = self._stream(request, timeout_s, received.append)
+        if outcome.checksums.pop("parent_hashes", False):
+            digest = worker_checksums.TableDigest(columns)
+            for batch in received:
+                digest.add(batch)
+            outcome.checksums.update(digest.finish()[0])
+        return outcome
+
+    def hashing_loaded(self) -> bool:
+        """Whether the worker process has imported canonical hashing (numba) so far."""
+        return bool(self._value({"op": "hashing_loaded"}))
 
     def read_table(
         self, name: str, sink: Sink, timeout_s: float = CONTROL_TIMEOUT_S

@@ -9,20 +9,29 @@ worker log) so that anything an engine or plugin prints cannot corrupt the strea
 duplicate's number is exported as ``QSIM_PROTOCOL_FD`` (only test fakes use it).
 
 Requests (JSON ``op``): ``start`` (adapter, engine, workspace, settings, tables,
-max_memory_mb) -> ``version``; ``execute`` (sql); ``read_table`` (name);
-``partition_digests`` (name, columns); ``read_partitions`` (name, columns, ids);
-``table_row_count`` (name); ``list_tables``; ``explain`` (sql) -> an operator tree;
-``close``.
+max_memory_mb, worker_hash_rows, worker_hash_bytes) -> ``version``; ``execute`` (sql;
+``result``: a ``ResultRequest``; without it ``rows`` says whether every batch is sent);
+``table_state`` (name, columns, optional ids: per-partition checksums of a table or of some
+partitions); ``hashing_loaded``; ``read_table`` (name); ``partition_digests`` (name,
+columns); ``read_partitions`` (name, columns, ids); ``table_row_count`` (name);
+``list_tables``; ``explain`` (sql) -> an operator tree; ``close``.
+
+A ``result`` or ``table_state`` past the hashing threshold (``WORKER_HASH_ROWS`` rows or
+``WORKER_HASH_BYTES`` of Arrow data, overridable at ``start``) is checksummed here, only the
+kept rows crossing; canonical hashing (``worker_checksums``, numba) is imported on that
+first large result. A smaller one crosses as rows with reply field ``parent_hashes`` and
+the parent checksums it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 import sys
 import time
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
 
 import pyarrow as pa
 
@@ -35,19 +44,71 @@ from simulator.engines.contract import (
     has_row_digests,
 )
 from simulator.engines.protocol import (
+    HASHING_PATH_ENV,
     KIND_BATCH,
     KIND_JSON,
     KIND_SCHEMA,
+    WORKER_HASH_BYTES,
+    WORKER_HASH_ROWS,
     EncodeError,
     FrameReader,
     FrameWriter,
     PeerClosed,
+    ResultRequest,
     decode_json,
     schema_from_text,
     to_wire,
     wire_schema,
 )
 from simulator.engines.registry import load_factory
+
+
+class Consumer(Protocol):
+    """Takes a result's batches inside the worker (``worker_checksums``)."""
+
+    def add(self, batch: pa.RecordBatch) -> None: ...
+
+    def finish(self) -> tuple[dict[str, Any], list[tuple[int, Any]]]: ...
+
+
+class ChecksumsUnavailable(Exception):
+    """This runtime cannot import canonical hashing (a harness failure, not the engine's)."""
+
+
+class HashWhenLarge:
+    """One result's consumer: buffers its batches while the result is small; once it passes
+    ``rows`` rows or ``nbytes`` bytes, hands them and every later batch to the canonical
+    consumer ``make()`` builds (importing hashing then). A result that ends small is sent as
+    rows (reply ``parent_hashes``): the parent checksums it with the same code."""
+
+    def __init__(self, make: Callable[[], Consumer], rows: int, nbytes: int) -> None:
+        self.make = make
+        self.max_rows = rows
+        self.max_bytes = nbytes
+        self.rows = 0
+        self.nbytes = 0
+        self.buffered: list[pa.RecordBatch] = []
+        self.digest: Consumer | None = None
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        """Take one batch (in its wire schema)."""
+        if self.digest is not None:
+            self.digest.add(batch)
+            return
+        self.buffered.append(batch)
+        self.rows += batch.num_rows
+        self.nbytes += batch.get_total_buffer_size()  # nbytes fails on string_view (pyarrow 20)
+        if self.rows > self.max_rows or self.nbytes > self.max_bytes:
+            self.digest = self.make()
+            for buffered in self.buffered:
+                self.digest.add(buffered)
+            self.buffered = []
+
+    def finish(self) -> tuple[dict[str, Any], list[tuple[int, Any]]]:
+        """The digest's reply fields and frames, or ``parent_hashes`` and every row."""
+        if self.digest is not None:
+            return self.digest.finish()
+        return {"parent_hashes": True}, [(KIND_BATCH, b.serialize()) for b in self.buffered]
 
 
 def _error(err: BaseException, **extra: Any) -> dict[str, Any]:
@@ -152,13 +213,24 @@ def _resources(cpu_s: float, peak_rss: PeakRss, rss_source: str) -> dict[str, An
     }
 
 
-def _limit_memory(max_memory_mb: int | None) -> None:
+def _address_space() -> int:
+    """This process's address space in bytes (``/proc/self/statm``); 0 where unknown."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _limit_memory(max_memory_mb: int | None, qsim_bytes: int = 0) -> None:
     # RLIMIT_AS bounds the whole address space: an allocation past it fails inside the
     # engine (an engine error) or kills the worker (a recorded crash), never the host.
+    # ``qsim_bytes`` (what canonical hashing's libraries took) is added: the cap is the
+    # engine's, as it was when hashing ran outside the worker.
     if max_memory_mb:
         import resource
 
-        limit = int(max_memory_mb) * 1024 * 1024
+        limit = int(max_memory_mb) * 1024 * 1024 + qsim_bytes
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
@@ -182,13 +254,27 @@ class Worker:
         self.reader = reader
         self.writer = writer
         self.adapter: EngineAdapter | None = None
+        self._checksums: Any = None
+        self.hash_rows = WORKER_HASH_ROWS
+        self.hash_bytes = WORKER_HASH_BYTES
         self.peak_rss = PeakRss()
 
     def start(self, request: dict[str, Any]) -> dict[str, Any]:
         """Create, open, load and seal the adapter; reply with the engine's version."""
         stage = "limit_memory"
+        self.hash_rows = int(request.get("worker_hash_rows", WORKER_HASH_ROWS))
+        self.hash_bytes = int(request.get("worker_hash_bytes", WORKER_HASH_BYTES))
         try:
-            _limit_memory(request.get("max_memory_mb"))
+            hashing_bytes = 0
+            if request.get("max_memory_mb"):
+                # Canonical hashing's libraries (LLVM, OpenBLAS) reserve address space as
+                # they load: load them before the cap, which is meant for the engine (a
+                # large result would fail to load them under it). Only capped workers pay it.
+                before = _address_space()
+                with contextlib.suppress(ChecksumsUnavailable):
+                    self.checksums().warm_up([])
+                hashing_bytes = max(0, _address_space() - before)
+            _limit_memory(request.get("max_memory_mb"), hashing_bytes)
             stage = "import"
             factory = load_factory(request["adapter"], request.get("engine", ""))
             stage = "factory"
@@ -212,11 +298,20 @@ class Worker:
             "explain": has_explain(self.adapter),
         }
 
-    def stream(self, produce: Any, memory_factor: float = 1.0) -> dict[str, Any]:
+    def stream(
+        self,
+        produce: Any,
+        consumer: Callable[[pa.Schema], Consumer] | None = None,
+        send_rows: bool = True,
+        memory_factor: float = 1.0,
+    ) -> dict[str, Any]:
         """Run ``produce()`` -> StatementResult, stream its batches, reply with the totals.
 
-        ``wall_ms`` counts the engine's time only: the call and each batch it produces, not
-        the time spent writing frames to the parent; ``cpu_ms`` is this process's CPU time
+        Each batch (in its wire schema) is sent when ``send_rows`` and handed to the
+        consumer ``consumer(schema)`` makes (worker-side checksums), whose frames are sent
+        after the last batch and whose fields join the reply. ``wall_ms`` counts the
+        engine's time only: the call and each batch it produces, not the time spent
+        checksumming or writing frames to the parent; ``cpu_ms`` is this process's CPU time
         (user + system, all threads: ``time.process_time``) over the same spans.
         ``peak_rss_mb`` is the process's RSS high-water mark over the whole request, reset
         before it (``rss_source`` ``vmhwm``) or, where Linux refuses the reset, the lifetime
@@ -232,6 +327,7 @@ class Worker:
         rss_source = self.peak_rss.reset()
         began = time.perf_counter()
         cpu_began = time.process_time()
+        extra: dict[str, Any] = {}
         try:
             result: StatementResult = produce()
             engine_s += time.perf_counter() - began
@@ -245,6 +341,7 @@ class Worker:
                     return harness_error("encode", f"result schema {result.schema}: {err}")
                 schema_fields = [[field.name, str(field.type)] for field in schema]
                 self.writer.frame(KIND_SCHEMA, payload)
+                digest = consumer(schema) if consumer is not None else None
                 batches: Iterator[pa.RecordBatch] = iter(result.batches)
                 while True:
                     began = time.perf_counter()
@@ -255,14 +352,23 @@ class Worker:
                     if batch is None:
                         break
                     try:
-                        payload = to_wire(batch, schema).serialize()
+                        wire = to_wire(batch, schema)
+                        if send_rows:
+                            self.writer.frame(KIND_BATCH, wire.serialize())
                     except EncodeError as err:
                         return harness_error("encode", str(err), schema=schema_fields)
                     except pa.ArrowException as err:
                         message = f"a batch of {batch.schema}: {err}"
                         return harness_error("encode", message, schema=schema_fields)
                     rows += batch.num_rows
-                    self.writer.frame(KIND_BATCH, payload)
+                    if digest is not None:
+                        digest.add(wire)
+                if digest is not None:
+                    extra, frames = digest.finish()
+                    for kind, frame in frames:
+                        self.writer.frame(kind, frame)
+        except ChecksumsUnavailable as err:
+            return harness_error("checksum", str(err))
         except Exception as err:
             engine_s += time.perf_counter() - began
             cpu_s += time.process_time() - cpu_began
@@ -280,7 +386,59 @@ class Worker:
             "rows_affected": result.rows_affected,
             "schema": schema_fields,
             "notes": result.notes,
+            **extra,
         }
+
+    def checksums(self) -> Any:
+        """The worker-side checksum module, imported on first use; raises
+        ``ChecksumsUnavailable`` naming what this runtime lacks."""
+        if self._checksums is None:
+            hashing = os.environ.get(HASHING_PATH_ENV)
+            if hashing and hashing not in sys.path:
+                # Last on the path: the engine's own packages keep precedence.
+                sys.path.append(hashing)
+            try:
+                from simulator.engines import worker_checksums
+            except Exception as err:  # ImportError, or a library failing to load (OSError)
+                raise ChecksumsUnavailable(
+                    f"canonical hashing does not import in this engine runtime: {err}"
+                ) from None
+            self._checksums = worker_checksums
+        return self._checksums
+
+    def _when_large(self, make: Callable[[Any], Consumer]) -> HashWhenLarge:
+        """A consumer hashing here (``make(worker_checksums)``) only once the result is large."""
+        return HashWhenLarge(lambda: make(self.checksums()), self.hash_rows, self.hash_bytes)
+
+    def _execute(self, adapter: EngineAdapter, request: dict[str, Any]) -> dict[str, Any]:
+        wanted = request.get("result")
+        factor = float(request.get("memory_factor", 1.0))
+        if wanted is None:
+            send = bool(request.get("rows", True))
+            return self.stream(
+                lambda: adapter.execute(request["sql"]), send_rows=send, memory_factor=factor
+            )
+        result = ResultRequest.from_wire(wanted)
+        digest = None
+        if result.checksum or result.row_hash_cap is not None:
+            digest = lambda schema: self._when_large(  # noqa: E731
+                lambda module: module.ResultDigest(result, schema)
+            )
+        return self.stream(
+            lambda: adapter.execute(request["sql"]), digest, send_rows=False, memory_factor=factor
+        )
+
+    def _table_state(self, adapter: Any, request: dict[str, Any]) -> dict[str, Any]:
+        columns = [str(column) for column in request["columns"]]
+        ids = request.get("ids")
+        if ids is None:
+            produce = lambda: adapter.read_table(request["name"])  # noqa: E731
+        else:
+            produce = lambda: adapter.read_partitions(request["name"], columns, ids)  # noqa: E731
+        digest = lambda _schema: self._when_large(  # noqa: E731
+            lambda module: module.TableDigest(columns)
+        )
+        return self.stream(produce, digest, send_rows=False)
 
     def handle(self, request: dict[str, Any]) -> dict[str, Any] | None:
         """Answer one request; None means stop serving."""
@@ -295,9 +453,12 @@ class Worker:
             return {"status": "error", "error_class": "WorkerError", "error_message": "not started"}
         adapter = self.adapter
         if op == "execute":
-            return self.stream(
-                lambda: adapter.execute(request["sql"]), float(request.get("memory_factor", 1.0))
-            )
+            return self._execute(adapter, request)
+        if op == "table_state":
+            return self._table_state(adapter, request)
+        if op == "hashing_loaded":
+            # Whether this process has imported canonical hashing (numba) so far.
+            return {"status": "ok", "value": "simulator.canonical" in sys.modules}
         if op == "read_table":
             return self.stream(lambda: adapter.read_table(request["name"]))
         if op == "partition_digests":
@@ -343,6 +504,8 @@ class Worker:
 
 def main() -> None:
     """Entry point: move stdout aside, then serve the protocol on stdin/private stdout."""
+    # numpy (under canonical hashing) needs no BLAS threads here: none competes with the engine.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     protocol_fd = os.dup(1)
     os.dup2(2, 1)
     os.environ["QSIM_PROTOCOL_FD"] = str(protocol_fd)

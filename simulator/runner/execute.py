@@ -1,33 +1,36 @@
 """Run one statement on one engine worker and build its :class:`Execution` record.
 
-Checksums are computed here, from the batches as they stream out of the worker
-(``ChecksumAccumulator`` is the sink), never by the engine. A result whose comparison can
-use its rows, and that has at most ``compare.keep_result_rows`` rows, is also kept as Arrow
-IPC bytes (:func:`keeps_result`): float or decimal columns (tolerant confirmation), an
-ORDER BY that may tie (tie groups), a LIMIT without a total order (tie groups, subset check).
-For a write statement the row count of every written table is taken before, and its
-post-state is checksummed per partition after: read back in full, or, given the table's
-last verified state on this engine (``verified``), only the partitions whose engine digest
-changed (``write_state``).
+Checksums are qsim's canonical ones (never the engine's hash functions). A large result
+(past ``WORKER_HASH_ROWS`` rows or ``WORKER_HASH_BYTES``) is checksummed inside the worker
+process next to the engine (:func:`result_request`) and never sent; a smaller one crosses
+and ``EngineWorker`` checksums it with the same code. A result whose comparison can use its
+rows, and that has at most ``compare.keep_result_rows`` rows, also comes back and is kept
+as Arrow IPC bytes (``ResultRequest.keeps``): float or decimal columns (tolerant
+confirmation), an ORDER BY that may tie (tie groups), a LIMIT without a total order (tie
+groups, subset check). The baseline's unlimited run of such a LIMIT brings back only its
+rows' canonical hashes. For a write statement the row count of every written table is
+taken before, and its post-state is checksummed per partition after (in the worker when
+large): the whole table, or, given the table's last verified state on this engine
+(``verified``), only the partitions whose engine digest changed (``write_state``).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
-from simulator.canonical import ChecksumAccumulator, ChecksumInputError, row_hashes
 from simulator.compare.result_files import row_hash_file
-from simulator.compare.tables import TableStateBuilder
-from simulator.engines.worker import HARNESS_ERROR, EngineWorker, WorkerOutcome
+from simulator.engines.outcome import HARNESS_ERROR, WorkerOutcome
+from simulator.engines.protocol import ResultRequest
+from simulator.engines.worker import EngineWorker
 from simulator.errors import EngineError
 from simulator.results.execution import Execution, TableState
 from simulator.runner.write_state import (
     VerifiedTable,
+    state_from_reply,
     verified_after_change,
     verified_after_full_read,
 )
@@ -68,112 +71,42 @@ class Statement:
         return self.kind != "select" and bool(self.tables_written)
 
 
-def keeps_result(schema: pa.Schema, statement: Statement | None = None) -> bool:
-    """Whether a result of this schema (of ``statement``) is kept for the comparison: float
-    or decimal columns, a LIMIT, or an ORDER BY whose keys leave room for ties."""
-    if any(pa.types.is_floating(f.type) or pa.types.is_decimal(f.type) for f in schema):
-        return True
-    if statement is None:
-        return False
-    keys = {key.casefold() for key in statement.order_keys}
-    total = statement.ordered and all(f.name.casefold() in keys for f in schema)
-    # A total order fixes every row and its position: the checksums decide without rows.
-    return not total and (statement.ordered or statement.limit is not None)
+def result_request(
+    statement: Statement, keep_result_rows: int, checksum: bool = True
+) -> ResultRequest:
+    """What the worker computes for ``statement``'s result: its checksum, and its rows back
+    when the comparison can use them (see ``ResultRequest.keeps``) and there are at most
+    ``keep_result_rows``; with ``checksum=False`` nothing but counts."""
+    if not checksum:
+        return ResultRequest()
+    return ResultRequest(
+        checksum=True,
+        keep_rows=keep_result_rows,
+        order_keys=statement.order_keys,
+        ordered=statement.ordered,
+        limited=statement.limit is not None,
+    )
 
 
-class _ResultSink:
-    """Checksums batches as they stream and keeps them while the result stays small."""
-
-    def __init__(self, keep_rows: int, statement: Statement | None = None) -> None:
-        self.keep_rows = keep_rows
-        self.statement = statement
-        self.accumulator: ChecksumAccumulator | None = None
-        self.kept: list[pa.RecordBatch] | None = None
-        self.rows = 0
-        self.error: ChecksumInputError | None = None
-
-    def __call__(self, batch: pa.RecordBatch) -> None:
-        if self.error is not None:
-            return  # keep draining the stream so the worker stays in step
-        try:
-            if self.accumulator is None:
-                self.accumulator = ChecksumAccumulator(batch.schema)
-                self.kept = [] if keeps_result(batch.schema, self.statement) else None
-            self.accumulator.update(batch)
-        except ChecksumInputError as err:
-            self.error = err
-            return
-        self.rows += batch.num_rows
-        if self.kept is not None:
-            if self.rows <= self.keep_rows:
-                self.kept.append(batch)
-            else:
-                self.kept = None
-
-    def finish(self, schema: pa.Schema | None) -> tuple[dict[str, Any] | None, bytes | None]:
-        """The result's checksum and kept IPC bytes; ``schema`` (the result's Arrow schema as
-        it crossed the protocol) types a result that streamed no batch."""
-        if self.accumulator is None:
-            if schema is None:
-                return None, None
-            self.accumulator = ChecksumAccumulator(schema)
-            self.kept = [] if keeps_result(schema, self.statement) else None
-        checksum = self.accumulator.finish().to_dict()
-        if self.kept is None:
-            return checksum, None
-        sink = pa.BufferOutputStream()
-        schema_arrow = self.kept[0].schema if self.kept else None
-        if schema_arrow is None:
-            return checksum, None
-        with pa.ipc.new_file(sink, schema_arrow) as writer:
-            for batch in self.kept:
-                writer.write_batch(batch)
-        return checksum, sink.getvalue().to_pybytes()
+def _ipc_bytes(batches: list[pa.RecordBatch]) -> bytes | None:
+    """Kept batches as Arrow IPC file bytes; None when no batch was kept."""
+    if not batches:
+        return None
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_file(sink, batches[0].schema) as writer:
+        for batch in batches:
+            writer.write_batch(batch)
+    return sink.getvalue().to_pybytes()
 
 
-class _HashSink:
-    """Keeps only the canonical row hash of each row (8 bytes a row), up to ``cap`` rows,
-    over the columns that compare exactly (float columns compare within tolerance)."""
-
-    def __init__(self, cap: int) -> None:
-        self.cap = cap
-        self.rows = 0
-        self.columns: list[int] | None = None
-        self.hashes: list[pa.Array] | None = []
-
-    def __call__(self, batch: pa.RecordBatch) -> None:
-        if self.columns is None:
-            self.columns = [
-                i for i, f in enumerate(batch.schema) if not pa.types.is_floating(f.type)
-            ]
-        self.rows += batch.num_rows
-        if self.hashes is None or not self.columns:
-            return
-        if self.rows > self.cap:
-            self.hashes = None  # past the cap: "too large", never a partial set
-            return
-        self.hashes.append(pa.array(row_hashes(batch.select(self.columns)), pa.uint64()))
-
-    def finish(self) -> bytes | None:
-        if self.hashes is None or not self.columns:
-            return None
-        return row_hash_file(self.hashes, self.columns)
-
-
-class _StateSink:
-    """Feeds a written table's rows to its TableStateBuilder; on a checksum error it keeps
-    draining the stream (so the worker stays in step) and remembers the error."""
-
-    def __init__(self, builder: TableStateBuilder) -> None:
-        self.builder = builder
-        self.error: ChecksumInputError | None = None
-
-    def __call__(self, batch: pa.RecordBatch) -> None:
-        if self.error is None:
-            try:
-                self.builder.update(batch)
-            except ChecksumInputError as err:
-                self.error = err
+def _row_hash_bytes(outcome: WorkerOutcome) -> bytes | None:
+    """The row-hash file of an unlimited run (None when the worker kept no hashes: too
+    many rows, or no column that compares exactly)."""
+    columns = outcome.checksums.get("row_hash_columns")
+    if outcome.status != "ok" or columns is None:
+        return None
+    hashes = np.frombuffer(outcome.row_hashes, dtype="<u8")
+    return row_hash_file([pa.array(hashes, pa.uint64())], [int(c) for c in columns])
 
 
 def _crash(err: Exception) -> WorkerOutcome:
@@ -238,28 +171,27 @@ def execute_statement(
         record.finished_at = time.time()
         return record, None
     if row_hash_cap is not None:
-        hash_sink = _HashSink(row_hash_cap)
-        _apply(record, worker.execute(statement.sql, timeout_s, hash_sink))
+        request = ResultRequest(row_hash_cap=row_hash_cap)
+        outcome = worker.execute(statement.sql, timeout_s, None, request)
+        _apply(record, outcome)
         record.finished_at = time.time()
-        return record, hash_sink.finish() if record.status == "ok" else None
-    sink: Callable[[pa.RecordBatch], Any]
-    result_sink = _ResultSink(keep_result_rows, statement) if checksum else None
-    sink = result_sink if result_sink is not None else _count_rows
-    outcome = worker.execute(statement.sql, timeout_s, sink)
+        return record, _row_hash_bytes(outcome)
+    kept_batches: list[pa.RecordBatch] = []
+    request = result_request(statement, keep_result_rows, checksum)
+    outcome = worker.execute(statement.sql, timeout_s, kept_batches.append, request)
     _apply(record, outcome)
     kept: bytes | None = None
-    if outcome.status == "ok" and result_sink is not None:
-        try:
-            record.result, kept = result_sink.finish(outcome.arrow_schema)
-        except ChecksumInputError as err:
-            result_sink.error = err
-        if result_sink.error is not None:
+    if outcome.status == "ok" and checksum:
+        error = outcome.checksums.get("checksum_error")
+        if error is not None:
             # A result qsim cannot checksum must not pass as "no result", nor as the engine's
             # error: it is a failure of the harness (verdict harness_error).
-            record.result, kept = None, None
             record.status = HARNESS_ERROR
             record.error_class = "HarnessChecksumError"
-            record.error_message = f"qsim cannot checksum this result: {result_sink.error}"
+            record.error_message = f"qsim cannot checksum this result: {error}"
+        else:
+            record.result = outcome.checksums.get("checksum")
+            kept = _ipc_bytes(kept_batches)
     if outcome.status == "ok" and writes:
         try:
             # DML cannot create or drop tables: the table list taken before still holds.
@@ -271,10 +203,6 @@ def execute_statement(
             _apply(record, _crash(err))
     record.finished_at = time.time()
     return record, kept
-
-
-def _count_rows(batch: pa.RecordBatch) -> None:
-    del batch  # performance runs only time the engine; the worker already counts rows
 
 
 def _apply(record: Execution, outcome: WorkerOutcome) -> None:
@@ -336,14 +264,14 @@ def _post_state(
                 verified[table] = changed
                 states[table] = changed.state
                 continue
-        sink = _StateSink(TableStateBuilder(table, columns, rows_before=rows_before.get(table)))
-        outcome = worker.read_table(table, sink, timeout_s=read_timeout)
+        outcome = worker.table_state(table, columns, timeout_s=read_timeout)
         if outcome.status != "ok":
             raise EngineError(
                 f"reading back {table} failed: {outcome.error_class}: {outcome.error_message}"
             )
-        if sink.error is None:  # a post-state qsim cannot checksum is left out: "not captured"
-            states[table] = sink.builder.finish()
+        state = state_from_reply(table, outcome, rows_before.get(table))
+        if state is not None:  # a post-state qsim cannot checksum is left out: "not captured"
+            states[table] = state
             if verified is not None:
                 full = verified_after_full_read(worker, states[table], read_timeout)
                 if full is not None:

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import datetime
-import decimal
 import os
 import re
 import shutil
@@ -32,12 +30,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-
-from simulator.canonical import ChecksumAccumulator
-from simulator.compare.tables import TableStateBuilder
 from simulator.config import EngineSpec
 from simulator.datasets.workspace import make_workspace
+from simulator.engines import worker_checksums
 from simulator.engines.faults import wrap as wrap_faults
 from simulator.engines.read_only_cache import (
     CacheLease,
@@ -46,7 +41,6 @@ from simulator.engines.read_only_cache import (
     uses_cache,
 )
 from simulator.engines.runtime import Runtime, ensure_runtime
-from simulator.engines.table_files import read_batches
 from simulator.engines.worker import EngineWorker
 from simulator.errors import EngineError
 from simulator.results.execution import Execution
@@ -60,20 +54,6 @@ EXPLAIN_ERROR = re.compile(r"explain failed: (\w+)")
 
 ExecutionResult = tuple[dict[str, Any], bytes | None]
 WARM_UP_SQL = "SELECT 1"
-_RESULT_TYPES_SAMPLE = pa.RecordBatch.from_pydict(
-    {
-        "i": pa.array([1], pa.int64()),
-        "i32": pa.array([1], pa.int32()),
-        "f": pa.array([1.5], pa.float64()),
-        "s": pa.array(["a"], pa.string()),
-        "d": pa.array([decimal.Decimal("1.25")], pa.decimal128(18, 2)),
-        "day": pa.array([datetime.date(2024, 3, 1)], pa.date32()),
-        "ts": pa.array([datetime.datetime(2024, 3, 1)], pa.timestamp("us")),
-        "tz": pa.array([datetime.datetime(2024, 3, 1)], pa.timestamp("us", tz="UTC")),
-        "b": pa.array([True], pa.bool_()),
-        "l": pa.array([[1]], pa.list_(pa.int64())),
-    }
-)
 
 
 def _remove_if_empty(folder: Path) -> None:
@@ -202,18 +182,10 @@ class TenantSession:
 
     def _warm_up_checksums(self) -> None:
         """Load the checksum kernels for this tenant's column types (and common result
-        types) before the load phase, so no statement is timed with that one-off cost."""
-        samples = [_RESULT_TYPES_SAMPLE]
-        for spec in self.generation.table_specs(self.tenant):
-            if spec.files:
-                batch = next(read_batches(spec, 64), None)
-                if batch is not None:
-                    samples.append(batch)
-        for batch in samples:
-            ChecksumAccumulator(batch.schema).update(batch)
-            builder = TableStateBuilder("warm_up", list(batch.schema.names[:1]))
-            builder.update(batch)
-            builder.finish()
+        types) in this process before the load phase, so no statement is timed with that
+        one-off cost. Small results are checksummed here; a worker loads its own kernels
+        only on its first large result (outside the engine's timed spans)."""
+        worker_checksums.warm_up(self.generation.table_specs(self.tenant))
 
     def _runtime(self, spec: EngineSpec) -> Runtime:
         """The driver's runtime on the driver's node or when it lies in this node's

@@ -8,13 +8,15 @@ the engine has them, row-identity digests (row count and functions of the set of
 ids, ``partition_row_digests``: one narrow column, several times cheaper). After the next
 DML on that table it takes the digests again: a partition whose digest is unchanged keeps
 its verified canonical state; a changed, new or vanished one is re-read
-(``read_partitions``) and checksummed by qsim. A statement that only appends or deletes
+(``read_partitions``). A statement that only appends or deletes
 whole rows (a plain INSERT or a DELETE) is judged by row identities; one that may rewrite
 rows in place (UPDATE, MERGE, an upsert) by content, and a partition whose content digest
-is not known for the verified state (changed since by row identity) is re-read then. The
-result must agree with the engine's digest row counts partition by partition, or the whole
-table is read back as before. The canonical checksums compared across engines are always
-qsim's; the engine's digests are only compared with themselves.
+is not known for the verified state (changed since by row identity) is re-read then, and
+checksummed canonically inside the worker (``EngineWorker.table_state``) once the read is
+large: no row crosses. The result must agree with the engine's digest row counts
+partition by partition, or the whole table is read back as before. The canonical
+checksums compared across engines are always qsim's; the engine's digests are only
+compared with themselves.
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from simulator.canonical import ChecksumInputError, partition_keys
-from simulator.compare.tables import TableStateBuilder, table_state
+from simulator.compare.tables import state_from_checksums, table_state
 from simulator.engines.contract import DIGEST_COLUMNS
-from simulator.engines.worker import EngineWorker, WorkerOutcome
+from simulator.engines.outcome import WorkerOutcome
+from simulator.engines.worker import EngineWorker
 from simulator.errors import EngineError
 from simulator.results.execution import TableState
 
@@ -84,21 +87,18 @@ class _DigestSink:
             self.error = err
 
 
-class _CountingStateSink:
-    """Feeds read-back rows to a TableStateBuilder and counts them."""
-
-    def __init__(self, builder: TableStateBuilder) -> None:
-        self.builder = builder
-        self.rows = 0
-        self.error: ChecksumInputError | None = None
-
-    def __call__(self, batch: pa.RecordBatch) -> None:
-        self.rows += batch.num_rows
-        if self.error is None:
-            try:
-                self.builder.update(batch)
-            except ChecksumInputError as err:
-                self.error = err
+def state_from_reply(
+    table: str, outcome: WorkerOutcome, rows_before: int | None
+) -> TableState | None:
+    """The post-state the worker checksummed (``EngineWorker.table_state``); None when qsim
+    cannot checksum the table's rows (the state is then "not captured")."""
+    reply = outcome.checksums
+    if "checksum_error" in reply or "partitions" not in reply:
+        return None
+    checksums = {
+        key: (int(rows), str(multiset)) for key, (rows, multiset) in reply["partitions"].items()
+    }
+    return state_from_checksums(table, reply["partition_columns"], checksums, rows_before)
 
 
 def _checked(outcome: WorkerOutcome) -> WorkerOutcome:
@@ -177,14 +177,15 @@ def verified_after_change(
         changed = _changed(known, previous.digests, after)
         digests = after
         row_digests = read_digests(worker, table, columns, timeout_s, by_row_identity=True)
-    builder = TableStateBuilder(table, columns, rows_before=rows_before)
-    sink = _CountingStateSink(builder)
     ids = sorted({after[key].partition_id for key in changed if key in after})
+    fresh = state_from_checksums(table, columns, {}, rows_before)
+    rows_read = 0
     if ids:
-        outcome = _checked(worker.read_partitions(table, columns, ids, sink, timeout_s=timeout_s))
-        if outcome.status != "ok" or sink.error is not None:
+        outcome = _checked(worker.table_state(table, columns, ids, timeout_s=timeout_s))
+        read = state_from_reply(table, outcome, rows_before) if outcome.status == "ok" else None
+        if read is None:
             return None
-    fresh = builder.finish()
+        fresh, rows_read = read, int(outcome.checksums.get("rows_read", 0))
     if fresh.partition_columns != columns:
         return None
     partitions = {k: p for k, p in previous.state.partitions.items() if k not in changed}
@@ -195,7 +196,7 @@ def verified_after_change(
         return None
     if row_digests is not None and not _counts_agree(state, row_digests):
         row_digests = None
-    return VerifiedTable(state, digests, row_digests, rows_read=sink.rows)
+    return VerifiedTable(state, digests, row_digests, rows_read=rows_read)
 
 
 def _changed(known: set[str], before: dict[str, Digest], after: dict[str, Digest]) -> set[str]:

@@ -26,10 +26,11 @@ import pytest
 
 from simulator.config import EngineSpec
 from simulator.engines.contract import TableSpec
+from simulator.engines.outcome import WorkerOutcome
 from simulator.engines.postgres_server import LocalPostgres, find_bindir
 from simulator.engines.read_only_cache import ReadOnlyCache, uses_cache
 from simulator.engines.runtime import Runtime
-from simulator.engines.worker import EngineWorker, WorkerOutcome
+from simulator.engines.worker import EngineWorker
 
 UTC = dt.UTC
 DAYS = ("2024-01-01", "2024-01-02", "2024-01-03")

@@ -3,6 +3,7 @@ damaged runtimes, concurrent builders, offline wheel folders, list and prune."""
 
 from __future__ import annotations
 
+import importlib.metadata as metadata
 import json
 import os
 import shutil
@@ -12,9 +13,12 @@ import textwrap
 from dataclasses import replace
 from pathlib import Path
 
+import numba
+import pyarrow as pa
 import pytest
 from engine_fixtures import DUCKDB_NEW, duckdb_spec, fake_spec
 
+from simulator.canonical import value_hashes
 from simulator.config import EngineSpec
 from simulator.engines.runtime import (
     MARKER,
@@ -50,6 +54,35 @@ def test_runtime_is_built_once_and_reused(tmp_path):
         check=True,
     )
     assert Path(out.stdout.strip()) == first.path
+
+
+def test_canonical_hashing_sits_beside_the_runtime_and_pyarrow_starts_without_numpy(tmp_path):
+    """numba and numpy in site-packages made pyarrow import numpy at every worker start
+    (0.3-0.5 s): they live in the runtime's hashing folder, on the path only to hash."""
+    runtime = ensure_runtime(fake_spec("FakeEngineAdapter"), tmp_path)
+    hashing = runtime.path / "hashing"
+    for name in ("numba", "llvmlite", "numpy", "xxhash"):
+        assert (hashing / name).is_dir(), name
+        assert not (site_packages(runtime.path) / name).exists(), name
+        installed = next(hashing.glob(f"{name}-*.dist-info")).name
+        assert installed == f"{name}-{metadata.version(name)}.dist-info"
+    # A list column's offsets and NULLs: numpy arrays made from Arrow buffers, not to_numpy.
+    code = (
+        "import os, sys, pyarrow as pa\n"
+        "print('numpy' in sys.modules)\n"
+        "sys.path.append(os.environ['QSIM_HASHING_PATH'])\n"
+        "from simulator.canonical import value_hashes\n"
+        "print(*value_hashes(pa.array([[1, None], None, [2]], pa.list_(pa.int64()))))\n"
+    )
+    out = subprocess.run(
+        [str(runtime.python), "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=runtime.env(),
+    )
+    expected = value_hashes(pa.array([[1, None], None, [2]], pa.list_(pa.int64())))
+    assert out.stdout.split() == ["False", *(str(int(h)) for h in expected)]
 
 
 def test_spec_hash_tracks_requirements_and_local_plugin_content(tmp_path):
@@ -159,8 +192,8 @@ def test_offline_site_installs_from_a_wheel_folder_only(tmp_path):
         check=True,
         capture_output=True,
     )
-    import pyarrow
-
+    # The worker's pyarrow; canonical hashing's packages are linked from qsim's own.
+    packages = ("pyarrow",)
     subprocess.run(
         [
             sys.executable,
@@ -171,7 +204,7 @@ def test_offline_site_installs_from_a_wheel_folder_only(tmp_path):
             "--no-deps",
             "--dest",
             str(wheels),
-            f"pyarrow=={pyarrow.__version__}",
+            *(f"{name}=={metadata.version(name)}" for name in packages),
         ],
         check=True,
         capture_output=True,
@@ -184,6 +217,7 @@ def test_offline_site_installs_from_a_wheel_folder_only(tmp_path):
     )
     runtime = ensure_runtime(spec, tmp_path / "runtimes")
     assert (site_packages(runtime.path) / "qsim_example_plugin").is_dir()
+    assert (runtime.path / "hashing" / "numba").resolve() == Path(numba.__file__).parent
     missing = replace(spec, requirements=("duckdb==1.1.3",), adapter="duckdb")
     with pytest.raises(EngineError, match=r"^engine offline: cannot install requirement 'duckdb"):
         ensure_runtime(missing, tmp_path / "runtimes")

@@ -1,4 +1,4 @@
-"""One statement on a real engine worker: checksums from the stream, kept float results,
+"""One statement on a real engine worker: checksums computed in the worker, kept results,
 write post-states per partition, and data qsim cannot checksum recorded, not raised."""
 
 from __future__ import annotations
@@ -15,10 +15,12 @@ from simulator.compare.diff_sample import is_sub_multiset
 from simulator.compare.judge import judge_query
 from simulator.compare.results import compare_results
 from simulator.config import CompareSection, EngineSpec
+from simulator.engines.protocol import ResultRequest
 from simulator.engines.runtime import default_root, ensure_runtime
 from simulator.engines.worker import EngineWorker
+from simulator.engines.worker_checksums import ResultDigest
 from simulator.results.execution import Execution
-from simulator.runner.execute import Statement, _ResultSink, execute_statement
+from simulator.runner.execute import Statement, execute_statement
 
 SPEC = EngineSpec(
     name="cand",
@@ -88,10 +90,13 @@ def test_engine_errors_are_records_and_unparseable_sql_is_skipped(worker: Engine
 
 
 def test_a_result_qsim_cannot_checksum_is_kept_as_an_error_not_raised() -> None:
-    sink = _ResultSink(keep_rows=10)
-    sink(pa.record_batch({"x": pa.array([1], pa.int64())}))
-    sink(pa.record_batch({"x": pa.array(["a"], pa.string())}))  # type changes mid-stream
-    assert sink.error is not None and "column 0" in str(sink.error)
+    request = ResultRequest(checksum=True, keep_rows=10, limited=True)
+    digest = ResultDigest(request, pa.schema([("x", pa.int64())]))
+    digest.add(pa.record_batch({"x": pa.array([1], pa.int64())}))
+    digest.add(pa.record_batch({"x": pa.array(["a"], pa.string())}))  # type changes mid-stream
+    fields, frames = digest.finish()
+    assert "column 0" in str(fields["checksum_error"]) and "checksum" not in fields
+    assert frames == []  # nor are its rows sent
 
 
 EMPTY_TYPED = (
