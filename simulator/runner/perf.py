@@ -232,7 +232,8 @@ class PerfPhase:
         confirmation rounds alone."""
         total = confirmation_pairs(self.cfg)
         blocks = max(1, min(self.cfg.process_pairs, total // 2))
-        per_block = -(-total // blocks)
+        # Block b runs rounds starts[b]..starts[b+1]: sizes differ by at most one, none empty.
+        starts = [b * total // blocks for b in range(blocks + 1)]
         times: dict[int, Samples | None] = {
             i: {e: {m: [] for m in METRICS} for e in (self.baseline, *candidates)}
             for i, candidates in escalate.items()
@@ -240,7 +241,7 @@ class PerfPhase:
         block_of: dict[int, list[int]] = {i: [] for i in escalate}
         for block in range(blocks):
             restarted: set[str] = set()
-            rounds = range(block * per_block, min(total, (block + 1) * per_block))
+            rounds = range(starts[block], starts[block + 1])
             for i, candidates in escalate.items():
                 if times[i] is None:
                     continue

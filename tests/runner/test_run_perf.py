@@ -131,6 +131,21 @@ def test_confirmation_restarts_each_tenant_once_per_block_and_spans_every_block(
     assert all(v.escalated and v.pairs == 15 and v.metric == metric for v in verdicts)
 
 
+@pytest.mark.parametrize(("pairs", "blocks"), [(15, 7), (15, 6), (10, 4), (4, 7)])
+def test_confirmation_pairs_are_split_over_every_block_as_evenly_as_they_go(
+    pairs: int, blocks: int
+) -> None:
+    cfg = PerfSection(repetitions=2, max_repetitions=pairs, process_pairs=blocks)
+    model = ProcessSpeedModel([1.3, 0.8, 1.25, 0.85, 1.2, 0.9, 1.1, 0.95], slowdown=1.0)
+    verdicts = phase(model, cfg).run(TARGETS)
+    # Every block gets pairs (at least two each, so a block has a spread of its own): 15
+    # pairs over 7 blocks are 3+2+2+2+2+2+2, not 3+3+3+3+3 and two blocks left empty.
+    used = min(blocks, pairs // 2)
+    assert model.starts == {"t01": used, "t02": used}
+    assert len([c for c in model.calls if c[2] >= CONFIRMATION_OFFSET]) == pairs * len(TARGETS)
+    assert all(v.pairs == pairs for v in verdicts)
+
+
 @pytest.mark.parametrize("metric", ["cpu", "wall"])
 def test_a_slowdown_that_every_process_pair_shows_is_regressed(metric: str) -> None:
     cfg = PerfSection(repetitions=4, max_repetitions=15, process_pairs=5, metric=metric)
