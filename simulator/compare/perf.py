@@ -283,6 +283,15 @@ def confirmation_pairs(cfg: PerfSection) -> int:
     return cfg.max_repetitions
 
 
+def confirmation_blocks(cfg: PerfSection) -> list[int]:
+    """How many of a pattern's confirmation pairs each process-pair block runs:
+    ``perf.process_pairs`` blocks (fewer when there are not two pairs for each), sizes
+    differing by at most one, none empty."""
+    total = confirmation_pairs(cfg)
+    blocks = max(1, min(cfg.process_pairs, total // 2))
+    return [(b + 1) * total // blocks - b * total // blocks for b in range(blocks)]
+
+
 def benjamini_hochberg(p_values: Sequence[float]) -> list[float]:
     """BH-adjusted q-values in the input order (monotone, capped at 1)."""
     p = np.asarray(p_values, dtype=np.float64)

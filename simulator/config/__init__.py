@@ -237,7 +237,7 @@ class PerfSection:
     false_alarm_rate: float = 0.05
     min_ms: float = 0.0
     max_patterns: int = 0
-    process_pairs: int = 5
+    process_pairs: int = 7
     # What the verdicts judge: "cpu" (the engine process's CPU time) or "wall".
     metric: str = "cpu"
 

@@ -32,6 +32,7 @@ so a resumed run can time them on fresh workspaces.
 
 from __future__ import annotations
 
+import itertools
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,7 +43,7 @@ from simulator.compare.perf import (
     PatternAssessment,
     PatternKey,
     assess_pattern,
-    confirmation_pairs,
+    confirmation_blocks,
     decide_patterns,
 )
 from simulator.config import PerfSection
@@ -230,16 +231,14 @@ class PerfPhase:
         """Confirmation rounds of every escalated pattern, block by block on fresh workers;
         each pattern's latency or memory that the screen left open is decided on its
         confirmation rounds alone."""
-        total = confirmation_pairs(self.cfg)
-        blocks = max(1, min(self.cfg.process_pairs, total // 2))
-        # Block b runs rounds starts[b]..starts[b+1]: sizes differ by at most one, none empty.
-        starts = [b * total // blocks for b in range(blocks + 1)]
+        sizes = confirmation_blocks(self.cfg)
+        starts = list(itertools.accumulate(sizes, initial=0))
         times: dict[int, Samples | None] = {
             i: {e: {m: [] for m in METRICS} for e in (self.baseline, *candidates)}
             for i, candidates in escalate.items()
         }
         block_of: dict[int, list[int]] = {i: [] for i in escalate}
-        for block in range(blocks):
+        for block in range(len(sizes)):
             restarted: set[str] = set()
             rounds = range(starts[block], starts[block + 1])
             for i, candidates in escalate.items():
