@@ -37,7 +37,7 @@ from simulator.compare.judge import judge_query
 from simulator.config import EngineSpec, RunConfig
 from simulator.datasets.object_store import open_store
 from simulator.datasets.store import Generation
-from simulator.engines.runtime import default_root, ensure_runtime
+from simulator.engines.runtime import Runtime, default_root, ensure_runtime
 from simulator.errors import RunError
 from simulator.results.execution import Execution
 from simulator.results.layout import QUERIES_FILE, WORKSPACES_FOLDER
@@ -223,6 +223,9 @@ def confirm_quietly(
     kinds = {(v["candidate"], v["query_id"]): v["verdict"] for v in verdicts}
     owned = work_dir is None
     root = Path(tempfile.mkdtemp(prefix="qsim-confirm-")) if work_dir is None else work_dir
+    # Each engine's runtime is checked once for every replay of every tenant (a check runs
+    # the runtime's Python: ~0.25 s).
+    runtimes: dict[str, Runtime] = {}
     try:
         for tenant in sorted(findings):
             if tenant not in queries:
@@ -247,6 +250,7 @@ def confirm_quietly(
                 root / tenant,
                 outcome,
                 engine_for,
+                runtimes,
                 deadline=began + cfg.load.confirm_budget_s,
             )
             for key, seen in quiet.items():
@@ -290,6 +294,7 @@ def _confirm_tenant(
     root: Path,
     outcome: QuietConfirmation,
     engine_for: EngineFor,
+    runtimes: dict[str, Runtime],
     *,
     deadline: float,
 ) -> dict[Key, list[str]]:
@@ -315,6 +320,7 @@ def _confirm_tenant(
             folder,
             outcome,
             engine_for,
+            runtimes,
         ).items():
             quiet[key].append(verdict)
     return quiet
@@ -332,12 +338,16 @@ def _replay(
     folder: Path,
     outcome: QuietConfirmation,
     engine_for: EngineFor,
+    runtimes: dict[str, Runtime],
 ) -> dict[Key, str]:
     """Quiet replay number ``replay`` of ``plan`` in fresh workspaces: each finding's quiet
-    verdict."""
+    verdict. ``runtimes`` holds the runtimes checked so far (filled here)."""
     baseline = cfg.run.baseline
     candidates = [c for c in cfg.run.candidates if c in findings]
     engines = [baseline, *candidates]
+    for name in engines:
+        if name not in runtimes:
+            runtimes[name] = ensure_runtime(cfg.engines[name], default_root())
     kept_dir = folder / "kept"
     kept_dir.mkdir(parents=True, exist_ok=True)
     session = TenantSession(
@@ -350,7 +360,7 @@ def _replay(
         engines=[_reseeded(engine_for(cfg.engines[name], tenant), replay) for name in engines],
         baseline=baseline,
         runtimes_root=str(default_root()),
-        runtimes={name: ensure_runtime(cfg.engines[name], default_root()) for name in engines},
+        runtimes={name: runtimes[name] for name in engines},
         statements={name: statements[name] for name in engines},
         writable=writable_tables(generation, tenant, queries),
         timeout_s=cfg.load.timeout_s,
