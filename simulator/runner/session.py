@@ -26,7 +26,8 @@ import re
 import shutil
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,24 @@ class _Lane:
         # Last verified post-state of each table this lane wrote (see runner.write_state).
         self.verified: dict[str, VerifiedTable] = {}
         self.lock = threading.Lock()
+
+
+def _start_lane(lane: _Lane, timeout_s: float) -> str:
+    """Start a lane's worker and run one untimed statement on it; its engine version."""
+    version = lane.worker.start()
+    lane.worker.execute(WARM_UP_SQL, timeout_s, None)
+    return str(version)
+
+
+def _each(lanes: Iterable[_Lane], step: Callable[[_Lane], Any]) -> list[Any]:
+    """``step`` on every lane at once, one thread a lane; results in lane order. The first
+    lane's error (in that order) is raised once every step has ended."""
+    lanes = list(lanes)
+    if len(lanes) <= 1:
+        return [step(lane) for lane in lanes]
+    with ThreadPoolExecutor(max_workers=len(lanes), thread_name_prefix="lane") as pool:
+        futures = [pool.submit(step, lane) for lane in lanes]
+    return [future.result() for future in futures]
 
 
 class TenantSession:
@@ -143,7 +162,6 @@ class TenantSession:
         self.generation = node_generation(
             self.generation_store, self.generation_id, self.tenant, self.folders.cache
         )
-        versions = {}
         cache_uses = {}
         for name, spec in self.engines.items():
             runtime = self._runtime(spec)
@@ -170,8 +188,10 @@ class TenantSession:
                 tables,
             )
             self.lanes[name] = _Lane(worker, workspace)
-            versions[name] = worker.start()
-            worker.execute(WARM_UP_SQL, self.timeout_s, None)
+        # The workers start side by side: a start is mostly the worker's own imports and
+        # table loads, in its own process, while this one waits for its reply.
+        started = _each(self.lanes.values(), lambda lane: _start_lane(lane, self.timeout_s))
+        versions = dict(zip(self.lanes, started, strict=True))
         self._warm_up_checksums()
         return {
             "versions": versions,
@@ -228,8 +248,7 @@ class TenantSession:
 
     def close(self) -> None:
         """Close every worker and remove the workspaces (safe to call twice)."""
-        for lane in self.lanes.values():
-            lane.worker.close()
+        _each(self.lanes.values(), lambda lane: lane.worker.close())
         self.lanes.clear()
         self._release_leases()
         shutil.rmtree(self.workspace_root, ignore_errors=True)
