@@ -24,6 +24,7 @@ AREAS = (
     "write_cost",
     "cluster",
     "load_aa",
+    "session_start",
 )
 
 
