@@ -29,7 +29,7 @@ import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from simulator.config import EngineSpec
 from simulator.datasets.workspace import make_workspace
@@ -55,6 +55,7 @@ EXPLAIN_ERROR = re.compile(r"explain failed: (\w+)")
 
 ExecutionResult = tuple[dict[str, Any], bytes | None]
 WARM_UP_SQL = "SELECT 1"
+T = TypeVar("T")
 
 
 def _remove_if_empty(folder: Path) -> None:
@@ -83,14 +84,14 @@ def _start_lane(lane: _Lane, timeout_s: float) -> str:
     return str(version)
 
 
-def _each(lanes: Iterable[_Lane], step: Callable[[_Lane], Any]) -> list[Any]:
-    """``step`` on every lane at once, one thread a lane; results in lane order. The first
-    lane's error (in that order) is raised once every step has ended."""
-    lanes = list(lanes)
-    if len(lanes) <= 1:
-        return [step(lane) for lane in lanes]
-    with ThreadPoolExecutor(max_workers=len(lanes), thread_name_prefix="lane") as pool:
-        futures = [pool.submit(step, lane) for lane in lanes]
+def _each(items: Iterable[T], step: Callable[[T], Any]) -> list[Any]:
+    """``step`` on every lane (or engine name) at once, one thread each; results in their
+    order. The first one's error (in that order) is raised once every step has ended."""
+    items = list(items)
+    if len(items) <= 1:
+        return [step(item) for item in items]
+    with ThreadPoolExecutor(max_workers=len(items), thread_name_prefix="lane") as pool:
+        futures = [pool.submit(step, item) for item in items]
     return [future.result() for future in futures]
 
 
@@ -400,13 +401,17 @@ class TenantSession:
         ``perf``)."""
         if fresh_workers:
             # A fresh process's first statement pays cold caches and lazy imports; one
-            # untimed run per engine keeps that out of the block's pairs.
-            for engine, lane in self.lanes.items():
+            # untimed run per engine keeps that out of the block's pairs. The workers
+            # restart side by side: nothing is timed until every one is back.
+            def restart(engine: str) -> None:
+                lane = self.lanes[engine]
                 with lane.lock:
                     lane.worker.restart()
                     warm_up = self.statements[engine][index].sql
                     if warm_up:
                         lane.worker.execute(warm_up, self.timeout_s, None)
+
+            _each(self.lanes, restart)
         records = []
         for engine in order:
             lane = self.lanes[engine]
