@@ -129,12 +129,16 @@ def test_deleted_runtime_is_rebuilt(tmp_path):
     assert (again.path / MARKER).exists()
 
 
-@pytest.mark.parametrize("damage", ["engine_removed", "marker_removed", "python_removed"])
+@pytest.mark.parametrize(
+    "damage", ["engine_removed", "marker_removed", "python_removed", "hashing_link_removed"]
+)
 def test_corrupted_runtime_is_rebuilt(tmp_path, damage):
     spec = duckdb_spec(DUCKDB_NEW)
     runtime = ensure_runtime(spec, tmp_path)
     if damage == "engine_removed":
         shutil.rmtree(site_packages(runtime.path) / "duckdb")
+    elif damage == "hashing_link_removed":
+        (runtime.path / "hashing" / "numba").unlink()
     elif damage == "marker_removed":
         (runtime.path / MARKER).unlink()
     else:
@@ -147,6 +151,7 @@ def test_corrupted_runtime_is_rebuilt(tmp_path, damage):
         check=True,
     )
     assert probe.stdout.strip() == DUCKDB_NEW
+    assert (again.path / "hashing" / "numba").resolve() == Path(numba.__file__).parent
 
 
 @pytest.mark.slow
